@@ -1,0 +1,103 @@
+"""SQL for memberships and the effective access level they add up to.
+
+A membership in a namespace is inherited by every subgroup and project below it; the effective
+level of a user on a project is the highest of its project membership and the memberships of
+all its ancestor namespaces.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import aiosqlite
+
+from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time, parse_time
+from registry_service.catalog.rows import Member, User
+
+_NAMESPACE_ANCESTORS = """
+WITH RECURSIVE anc(id) AS (
+    SELECT :ns
+    UNION ALL
+    SELECT n.parent_id FROM namespaces n JOIN anc ON n.id = anc.id WHERE n.parent_id IS NOT NULL
+)"""
+
+
+async def select_project_level(db: aiosqlite.Connection, user_id: int, project_id: int) -> int:
+    row = await fetch_one(
+        db,
+        _NAMESPACE_ANCESTORS.replace(":ns", "(SELECT namespace_id FROM projects WHERE id = :pid)")
+        + " SELECT MAX(access_level) FROM members WHERE user_id = :uid"
+        " AND (project_id = :pid OR namespace_id IN (SELECT id FROM anc))",
+        {"uid": user_id, "pid": project_id},
+    )
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+async def select_namespace_level(db: aiosqlite.Connection, user_id: int, namespace_id: int) -> int:
+    row = await fetch_one(
+        db,
+        _NAMESPACE_ANCESTORS + " SELECT MAX(access_level) FROM members WHERE user_id = :uid"
+        " AND namespace_id IN (SELECT id FROM anc)",
+        {"uid": user_id, "ns": namespace_id},
+    )
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+async def upsert_member(
+    db: aiosqlite.Connection,
+    *,
+    user_id: int,
+    namespace_id: int | None = None,
+    project_id: int | None = None,
+    access_level: int,
+    expires_at: date | None,
+    now: datetime,
+) -> bool:
+    """Add or change a membership; returns True if it was new."""
+    column, source = ("namespace_id", namespace_id) if namespace_id else ("project_id", project_id)
+    changed = await execute(
+        db,
+        f"UPDATE members SET access_level = ?, expires_at = ? WHERE {column} = ? AND user_id = ?",
+        (access_level, expires_at.isoformat() if expires_at else None, source, user_id),
+    )
+    if changed:
+        return False
+    await execute(
+        db,
+        f"INSERT INTO members (user_id, {column}, access_level, expires_at, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (
+            user_id,
+            source,
+            access_level,
+            expires_at.isoformat() if expires_at else None,
+            format_time(now),
+        ),
+    )
+    return True
+
+
+async def select_member(
+    db: aiosqlite.Connection,
+    *,
+    user_id: int,
+    namespace_id: int | None = None,
+    project_id: int | None = None,
+) -> Member | None:
+    column, source = ("namespace_id", namespace_id) if namespace_id else ("project_id", project_id)
+    rows = await fetch_all(
+        db,
+        "SELECT u.*, m.access_level AS m_level, m.expires_at AS m_expires,"
+        " m.created_at AS m_created FROM members m JOIN users u ON u.id = m.user_id"
+        f" WHERE m.{column} = ? AND m.user_id = ?",
+        (source, user_id),
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return Member(
+        user=User.from_row(row),
+        access_level=row["m_level"],
+        expires_at=date.fromisoformat(row["m_expires"]) if row["m_expires"] else None,
+        created_at=parse_time(row["m_created"]) or datetime.min,
+    )

@@ -1,0 +1,133 @@
+"""SQL for projects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from registry_service.catalog.db import fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.namespaces import MEMBER_NAMESPACES_CTE, escape_like
+from registry_service.catalog.rows import Project
+
+
+async def insert_project(
+    db: aiosqlite.Connection,
+    *,
+    namespace_id: int,
+    name: str,
+    path: str,
+    full_path: str,
+    visibility: str,
+    registry_access_level: str,
+    description: str,
+    creator_id: int | None,
+    now: datetime,
+) -> int:
+    return await insert(
+        db,
+        "INSERT INTO projects (namespace_id, name, path, full_path, visibility,"
+        " container_registry_access_level, description, creator_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            namespace_id,
+            name,
+            path,
+            full_path,
+            visibility,
+            registry_access_level,
+            description,
+            creator_id,
+            format_time(now),
+        ),
+    )
+
+
+async def select_project_by_id(db: aiosqlite.Connection, project_id: int) -> Project | None:
+    row = await fetch_one(db, "SELECT * FROM projects WHERE id = ?", (project_id,))
+    return Project.from_row(row) if row else None
+
+
+async def select_project_by_path(db: aiosqlite.Connection, full_path: str) -> Project | None:
+    row = await fetch_one(db, "SELECT * FROM projects WHERE full_path = ?", (full_path,))
+    return Project.from_row(row) if row else None
+
+
+async def select_project_in_namespace(
+    db: aiosqlite.Connection, namespace_id: int, path: str
+) -> Project | None:
+    row = await fetch_one(
+        db,
+        "SELECT * FROM projects WHERE namespace_id = ? AND path = ? COLLATE NOCASE",
+        (namespace_id, path),
+    )
+    return Project.from_row(row) if row else None
+
+
+PROJECT_ORDER = {
+    "id": "p.id",
+    "name": "p.name",
+    "path": "p.path",
+    "created_at": "p.created_at",
+    "updated_at": "p.created_at",
+    "last_activity_at": "p.created_at",
+}
+
+
+async def select_projects_page(
+    db: aiosqlite.Connection,
+    *,
+    user_id: int | None,
+    see_all: bool,
+    signed_in_non_external: bool,
+    membership_only: bool,
+    visibility: str | None,
+    search: str | None,
+    order_by: str,
+    sort: str,
+    limit: int,
+    offset: int,
+) -> tuple[list[Project], int]:
+    """One page of the projects a caller may see, and how many there are in all."""
+    params: dict[str, object] = {"uid": user_id if user_id is not None else -1}
+    member = (
+        "p.namespace_id IN (SELECT id FROM member_ns)"
+        " OR p.id IN (SELECT project_id FROM members WHERE user_id = :uid"
+        " AND project_id IS NOT NULL)"
+    )
+    if membership_only:
+        visible = member
+    elif see_all:
+        visible = "1"
+    else:
+        visible = (
+            "p.visibility = 'public'"
+            + (" OR p.visibility = 'internal'" if signed_in_non_external else "")
+            + " OR "
+            + member
+        )
+    where = [f"({visible})"]
+    if visibility:
+        where.append("p.visibility = :visibility")
+        params["visibility"] = visibility
+    if search:
+        where.append("(p.name LIKE :search ESCAPE '\\' OR p.path LIKE :search ESCAPE '\\')")
+        params["search"] = "%" + escape_like(search) + "%"
+    with_clause = "WITH RECURSIVE " + MEMBER_NAMESPACES_CTE
+    condition = " AND ".join(where)
+    direction = "ASC" if sort == "asc" else "DESC"
+    column = PROJECT_ORDER.get(order_by, "p.created_at")
+    total_row = await fetch_one(
+        db, f"{with_clause} SELECT COUNT(*) FROM projects p WHERE {condition}", params
+    )
+    rows = await fetch_all(
+        db,
+        f"{with_clause} SELECT p.* FROM projects p WHERE {condition}"
+        f" ORDER BY {column} {direction}, p.id {direction} LIMIT :limit OFFSET :offset",
+        {**params, "limit": limit, "offset": offset},
+    )
+    return [Project.from_row(r) for r in rows], int(total_row[0]) if total_row else 0
+
+
+async def select_all_projects(db: aiosqlite.Connection) -> list[Project]:
+    return [Project.from_row(r) for r in await fetch_all(db, "SELECT * FROM projects ORDER BY id")]

@@ -1,0 +1,160 @@
+"""Middleware shared by the sub-applications: request ids, error rendering, GitLab identity.
+
+``error_middleware(render)`` is where domain errors become wire errors: each sub-app installs it
+with its own renderer, so handlers and services never build an error body themselves.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import uuid
+from collections.abc import Callable
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from registry_service.errors import (
+    InsufficientScope,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RegistryError,
+    RouteNotFound,
+    Unauthorized,
+)
+from registry_service.keys import actor_key, catalog_key, clock_key, request_id_key
+from registry_service.services import tokens
+from registry_service.services.permissions import ANONYMOUS
+
+log = logging.getLogger("registry_service.http")
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    request[request_id_key] = request_id
+    response = await handler(request)
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+def error_middleware(render: Callable[[RegistryError], web.Response]) -> Middleware:
+    """Turn raised errors (ours and aiohttp's router's) into this API's error format."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except RegistryError as exc:
+            return render(exc)
+        except web.HTTPNotFound:
+            return render(RouteNotFound())
+        except web.HTTPMethodNotAllowed:
+            return render(MethodNotAllowed())
+        except web.HTTPRequestEntityTooLarge:
+            return render(PayloadTooLarge())
+        except web.HTTPException:
+            raise
+        except Exception:
+            log.exception(
+                "unhandled error in %s %s (request %s)",
+                request.method,
+                request.path,
+                request.get(request_id_key, "-"),
+            )
+            return render(RegistryError())
+
+    return middleware
+
+
+def _bearer(request: web.Request) -> str | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def _body_token(request: web.Request) -> str | None:
+    if not request.can_read_body:
+        return None
+    if request.content_type in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+        value = (await request.post()).get("private_token")
+        return value if isinstance(value, str) else None
+    if request.content_type == "application/json":
+        try:
+            data = await request.json()
+        except ValueError:
+            return None
+        value = data.get("private_token") if isinstance(data, dict) else None
+        return value if isinstance(value, str) else None
+    return None
+
+
+@web.middleware
+async def gitlab_identity_middleware(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    """Who is calling /api/v4 (gitlab-api.md §4): PRIVATE-TOKEN, Bearer, or token params.
+
+    A token that is given but unknown, expired or revoked is 401 even where anonymous access
+    would do; a token without a REST scope is 403 insufficient_scope.
+    """
+    token = (
+        request.headers.get("PRIVATE-TOKEN")
+        or _bearer(request)
+        or request.query.get("private_token")
+        or request.query.get("access_token")
+        or await _body_token(request)
+    )
+    if not token:
+        # GitLab authenticates every non-GET request before looking at anything else.
+        if request.method not in READ_METHODS:
+            raise Unauthorized()
+        request[actor_key] = ANONYMOUS
+        return await handler(request)
+    config = request.config_dict
+    actor = await tokens.authenticate(config[catalog_key], token, config[clock_key].now())
+    scopes = actor.scopes or frozenset()
+    if "api" not in scopes:
+        if request.method not in READ_METHODS:
+            raise InsufficientScope("api")
+        if "read_api" not in scopes:
+            raise InsufficientScope("api read_api")
+    request[actor_key] = actor
+    return await handler(request)
+
+
+def _basic(request: web.Request) -> tuple[str, str] | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized("malformed Basic credentials") from None
+    username, sep, password = decoded.partition(":")
+    if not sep:
+        raise Unauthorized("malformed Basic credentials")
+    return username, password
+
+
+@web.middleware
+async def registry_identity_middleware(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    """Who is calling /v2: HTTP Basic with a username and one of its tokens, or anonymous.
+
+    Bad credentials are 401 with a Basic challenge; which scopes and roles an operation needs
+    is decided by the operation.
+    """
+    credentials = _basic(request)
+    if credentials is None:
+        request[actor_key] = ANONYMOUS
+    else:
+        config = request.config_dict
+        request[actor_key] = await tokens.authenticate_basic(
+            config[catalog_key], *credentials, config[clock_key].now()
+        )
+    return await handler(request)

@@ -1,0 +1,16 @@
+"""``GET /v2/``: the API version check clients use to discover how to authenticate."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from registry_service.errors import Unauthorized
+from registry_service.keys import actor_key
+
+API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
+
+
+async def check_api_version(request: web.Request) -> web.Response:
+    if request[actor_key].is_anonymous:
+        raise Unauthorized()
+    return web.json_response({}, headers=API_VERSION_HEADER)

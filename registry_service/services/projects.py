@@ -1,0 +1,196 @@
+"""Projects: resolving ``:id``, the actor's abilities on one, creating, listing.
+
+The order of checks is GitLab's (gitlab-api.md §4): a project that does not exist or that the
+actor may not see is ``404 Project Not Found``; a visible project with too low a role is 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from registry_service.catalog import members as member_rows
+from registry_service.catalog import namespaces as namespace_rows
+from registry_service.catalog import projects as project_rows
+from registry_service.catalog.db import Catalog
+from registry_service.catalog.rows import Namespace, Project
+from registry_service.errors import Forbidden, ProjectNotFound, ValidationFailed
+from registry_service.services.groups import find_group, visibility_problem
+from registry_service.services.groups import require as require_group
+from registry_service.services.paths import join_path, path_from_name, path_problem
+from registry_service.services.permissions import (
+    Ability,
+    AccessLevel,
+    Actor,
+    RegistryAccess,
+    Visibility,
+    can_see,
+    project_can,
+)
+from registry_service.services.refs import parse_ref
+from registry_service.services.users import require_signed_in
+
+
+@dataclass(frozen=True)
+class ProjectAccess:
+    """A project together with the actor's effective role on it."""
+
+    project: Project
+    level: AccessLevel
+
+    def can(self, actor: Actor, ability: Ability) -> bool:
+        return project_can(
+            actor,
+            ability,
+            visibility=Visibility(self.project.visibility),
+            registry=RegistryAccess(self.project.container_registry_access_level),
+            level=self.level,
+        )
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    project: Project
+    namespace: Namespace
+
+
+async def project_level(catalog: Catalog, actor: Actor, project_id: int) -> AccessLevel:
+    if actor.user_id is None:
+        return AccessLevel.NO_ACCESS
+    return AccessLevel(
+        await member_rows.select_project_level(catalog.reader, actor.user_id, project_id)
+    )
+
+
+async def lookup_project(catalog: Catalog, ref: str) -> Project | None:
+    key = parse_ref(ref)
+    if isinstance(key, int):
+        return await project_rows.select_project_by_id(catalog.reader, key)
+    return await project_rows.select_project_by_path(catalog.reader, key)
+
+
+async def find_project(catalog: Catalog, actor: Actor, ref: str) -> ProjectAccess:
+    """The project named by ``:id``; 404 Project Not Found if missing or hidden."""
+    project = await lookup_project(catalog, ref)
+    if project is None:
+        raise ProjectNotFound()
+    level = await project_level(catalog, actor, project.id)
+    if not can_see(actor, Visibility(project.visibility), level):
+        raise ProjectNotFound()
+    return ProjectAccess(project, level)
+
+
+def require(access: ProjectAccess, actor: Actor, ability: Ability) -> None:
+    """403 unless the actor has the ability on this (visible) project."""
+    if not access.can(actor, ability):
+        raise Forbidden()
+
+
+async def view(catalog: Catalog, project: Project) -> ProjectView:
+    namespace = await namespace_rows.select_namespace_by_id(catalog.reader, project.namespace_id)
+    assert namespace is not None
+    return ProjectView(project, namespace)
+
+
+async def create_project(
+    catalog: Catalog,
+    actor: Actor,
+    *,
+    name: str | None,
+    path: str | None,
+    namespace_id: int | None,
+    visibility: str,
+    registry_access_level: str,
+    description: str,
+    now: datetime,
+) -> ProjectView:
+    """A new project in a group the actor may create projects in, or in its own namespace."""
+    user_id = require_signed_in(actor)
+    if namespace_id is None:
+        namespace = await namespace_rows.select_user_namespace(catalog.reader, user_id)
+        assert namespace is not None, "every user has a personal namespace"
+    else:
+        found = await namespace_rows.select_namespace_by_id(catalog.reader, namespace_id)
+        if found is None:
+            raise ValidationFailed({"namespace": ["is not valid"]})
+        if found.kind == "group":
+            require_group(await find_group(catalog, actor, str(found.id)), actor, Ability.CREATE_PROJECTS)
+        elif found.owner_id != user_id and not actor.is_admin:
+            raise Forbidden()
+        namespace = found
+    name = name or path or ""
+    path = path or path_from_name(name)
+    problems: dict[str, list[str]] = {}
+    if problem := path_problem(path):
+        problems["path"] = [problem]
+    if not name.strip():
+        problems["name"] = ["can't be blank"]
+    parent_visibility = namespace.visibility if namespace.kind == "group" else None
+    if problem := visibility_problem(visibility, parent_visibility):
+        problems["visibility_level"] = [problem.replace("parent", "namespace")]
+    full_path = join_path(namespace.full_path, path)
+    async with catalog.transaction() as tx:
+        if not problems and await project_rows.select_project_by_path(tx, full_path):
+            problems["path"] = ["has already been taken"]
+            problems["name"] = ["has already been taken"]
+        if problems:
+            raise ValidationFailed(problems)
+        project_id = await project_rows.insert_project(
+            tx,
+            namespace_id=namespace.id,
+            name=name,
+            path=path,
+            full_path=full_path,
+            visibility=visibility,
+            registry_access_level=registry_access_level,
+            description=description,
+            creator_id=user_id,
+            now=now,
+        )
+        if namespace.kind == "group":
+            inherited = await member_rows.select_namespace_level(tx, user_id, namespace.id)
+            if inherited < AccessLevel.MAINTAINER:
+                # Admins creating in a group they are not part of become its Maintainer.
+                await member_rows.upsert_member(
+                    tx,
+                    user_id=user_id,
+                    project_id=project_id,
+                    access_level=AccessLevel.MAINTAINER,
+                    expires_at=None,
+                    now=now,
+                )
+        project = await project_rows.select_project_by_id(tx, project_id)
+    assert project is not None
+    return ProjectView(project, namespace)
+
+
+async def list_projects(
+    catalog: Catalog,
+    actor: Actor,
+    *,
+    membership: bool,
+    visibility: str | None,
+    search: str | None,
+    order_by: str,
+    sort: str,
+    limit: int,
+    offset: int,
+) -> tuple[list[ProjectView], int]:
+    """GitLab's GET /projects: every project the actor can see, newest first by default."""
+    projects, total = await project_rows.select_projects_page(
+        catalog.reader,
+        user_id=actor.user_id,
+        see_all=actor.is_admin,
+        signed_in_non_external=not actor.is_anonymous and not actor.external,
+        membership_only=membership and not actor.is_anonymous,
+        visibility=visibility,
+        search=search,
+        order_by=order_by,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
+    namespaces = await namespace_rows.select_namespaces_by_ids(
+        catalog.reader, sorted({p.namespace_id for p in projects})
+    )
+    return [ProjectView(p, namespaces[p.namespace_id]) for p in projects], total

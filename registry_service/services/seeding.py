@@ -1,0 +1,175 @@
+"""Fixture seeding: a TOML document of users (with fixed tokens), groups, projects and
+memberships, loaded into the catalog in one transaction. Loading the same file twice changes
+nothing; entities that already exist are left as they are and memberships are set to the
+level the file names. The format is documented in ``config/seed.example.toml``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from registry_service.catalog import users as user_rows
+from registry_service.catalog.db import Catalog
+from registry_service.services.permissions import AccessLevel
+from registry_service.services.provisioning import (
+    ProvisioningFailed,
+    ensure_group,
+    ensure_project,
+    ensure_token,
+    ensure_user,
+    set_membership,
+)
+
+
+class SeedInvalid(ValueError):
+    """The seed file cannot be loaded; the message names the entry."""
+
+
+@dataclass
+class SeedReport:
+    created: dict[str, int] = field(
+        default_factory=lambda: {"users": 0, "tokens": 0, "groups": 0, "projects": 0, "members": 0}
+    )
+
+    @property
+    def changed(self) -> bool:
+        return any(self.created.values())
+
+    def summary(self) -> str:
+        return ", ".join(f"{n} {kind}" for kind, n in self.created.items())
+
+
+def read_seed(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise SeedInvalid(f"cannot read seed file {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SeedInvalid(f"{path}: not valid TOML: {exc}") from exc
+    unknown = set(data) - {"users", "groups", "projects"}
+    if unknown:
+        raise SeedInvalid(f"{path}: unknown top-level keys {sorted(unknown)}")
+    return data
+
+
+def _entries(data: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    entries = data.get(kind, [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise SeedInvalid(f"{kind} must be an array of tables ([[{kind}]])")
+    return entries
+
+
+def _required(entry: dict[str, Any], key: str, where: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value:
+        raise SeedInvalid(f"{where}: `{key}` is required")
+    return value
+
+
+def _date(value: Any, where: str) -> date | None:
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise SeedInvalid(f"{where}: expires_at must be a date like 2030-01-31")
+
+
+def _level(value: Any, where: str) -> AccessLevel:
+    try:
+        return AccessLevel.parse(value)
+    except (ValueError, KeyError, TypeError):
+        raise SeedInvalid(
+            f"{where}: access_level must be guest, reporter, developer, maintainer, owner "
+            "or 10..50"
+        ) from None
+
+
+async def apply_seed(catalog: Catalog, data: dict[str, Any], now: datetime) -> SeedReport:
+    """Create what the document names and is missing, all in one transaction."""
+    report = SeedReport()
+    created = report.created
+    async with catalog.transaction() as tx:
+        try:
+            for entry in _entries(data, "users"):
+                username = _required(entry, "username", "users")
+                user, new = await ensure_user(
+                    tx,
+                    username=username,
+                    name=entry.get("name"),
+                    email=entry.get("email"),
+                    is_admin=bool(entry.get("admin", False)),
+                    external=bool(entry.get("external", False)),
+                    now=now,
+                )
+                created["users"] += new
+                for token in entry.get("tokens", []):
+                    where = f"users.{username}.tokens"
+                    created["tokens"] += await ensure_token(
+                        tx,
+                        user=user,
+                        name=token.get("name", "seed"),
+                        value=_required(token, "value", where),
+                        scopes=list(token.get("scopes", ["api"])),
+                        expires_at=_date(token.get("expires_at"), where),
+                        now=now,
+                    )
+            for kind in ("groups", "projects"):
+                for entry in _entries(data, kind):
+                    full_path = _required(entry, "path", kind)
+                    visibility = entry.get("visibility", "private")
+                    if kind == "groups":
+                        target, new = await ensure_group(
+                            tx,
+                            full_path=full_path,
+                            name=entry.get("name"),
+                            visibility=visibility,
+                            description=entry.get("description", ""),
+                            now=now,
+                        )
+                        scope: dict[str, Any] = {"namespace": target}
+                    else:
+                        project, new = await ensure_project(
+                            tx,
+                            full_path=full_path,
+                            name=entry.get("name"),
+                            visibility=visibility,
+                            registry_access_level=entry.get(
+                                "container_registry_access_level", "enabled"
+                            ),
+                            description=entry.get("description", ""),
+                            creator_id=None,
+                            now=now,
+                        )
+                        scope = {"project": project}
+                    created[kind] += new
+                    for member in entry.get("members", []):
+                        where = f"{kind}.{full_path}.members"
+                        username = _required(member, "user", where)
+                        user = await user_rows.select_user_by_username(tx, username)
+                        if user is None:
+                            raise SeedInvalid(f"{where}: unknown user {username!r}")
+                        created["members"] += await set_membership(
+                            tx,
+                            user=user,
+                            access_level=_level(member.get("access_level"), where),
+                            expires_at=_date(member.get("expires_at"), where),
+                            now=now,
+                            **scope,
+                        )
+        except ProvisioningFailed as exc:
+            raise SeedInvalid(str(exc)) from None
+    return report
+
+
+async def seed_file(catalog: Catalog, path: Path, now: datetime) -> SeedReport:
+    return await apply_seed(catalog, read_seed(path), now)
+
+

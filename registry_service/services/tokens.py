@@ -1,0 +1,129 @@
+"""Personal access tokens: minting, hashing, and turning a presented token into an ``Actor``.
+
+Tokens are stored only as their sha256 digest. A token is high-entropy random text, so a plain
+digest is enough to make a stolen catalog useless for logging in; the lookup is by digest and the
+final comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from registry_service.catalog import users as user_rows
+from registry_service.catalog.db import Catalog
+from registry_service.catalog.rows import Token, User
+from registry_service.errors import TokenInvalid, Unauthorized
+from registry_service.services.permissions import Actor
+
+TOKEN_PREFIX = "glpat-"
+VALID_SCOPES = ("api", "read_api", "read_registry", "write_registry")
+# Scopes that grant the REST API (/api/v4); the registry scopes only grant /v2.
+REST_SCOPES = frozenset({"api", "read_api"})
+REGISTRY_READ_SCOPES = frozenset({"api", "read_api", "read_registry", "write_registry"})
+REGISTRY_WRITE_SCOPES = frozenset({"api", "write_registry"})
+
+
+def new_token_value() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(24)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def is_expired(token: Token, now: datetime) -> bool:
+    # GitLab treats a token as expired from the first instant of its expiry date.
+    return token.expires_at is not None and token.expires_at <= now.date()
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A freshly minted token: the only time its value is known."""
+
+    token: Token
+    value: str
+
+
+def check_scopes(scopes: list[str]) -> list[str]:
+    unknown = [s for s in scopes if s not in VALID_SCOPES]
+    if unknown or not scopes:
+        raise ValueError(
+            f"scopes must be some of {', '.join(VALID_SCOPES)}; got {', '.join(scopes) or 'none'}"
+        )
+    return sorted(set(scopes), key=VALID_SCOPES.index)
+
+
+async def create_token(
+    catalog: Catalog,
+    *,
+    user_id: int,
+    name: str,
+    scopes: list[str],
+    expires_at: date | None,
+    now: datetime,
+    value: str | None = None,
+) -> NewToken:
+    """Mint (or, with ``value``, register a chosen) token for a user."""
+    value = value or new_token_value()
+    async with catalog.transaction() as tx:
+        token_id = await user_rows.insert_token(
+            tx,
+            user_id=user_id,
+            name=name,
+            token_digest=token_digest(value),
+            scopes=check_scopes(scopes),
+            expires_at=expires_at,
+            now=now,
+        )
+        token = await user_rows.select_token_by_id(tx, token_id)
+    assert token is not None
+    return NewToken(token, value)
+
+
+async def revoke_token(catalog: Catalog, token_id: int) -> bool:
+    async with catalog.transaction() as tx:
+        return await user_rows.update_token_revoked(tx, token_id)
+
+
+def actor_for(user: User, scopes: frozenset[str] | None) -> Actor:
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        is_admin=user.is_admin,
+        external=user.external,
+        scopes=scopes,
+    )
+
+
+async def authenticate(catalog: Catalog, presented: str, now: datetime) -> Actor:
+    """The actor a token stands for; 401 if it is unknown, expired or revoked."""
+    digest = token_digest(presented)
+    token = await user_rows.select_token_by_digest(catalog.reader, digest)
+    if token is None or not hmac.compare_digest(token.token_digest, digest):
+        raise Unauthorized()
+    if token.revoked:
+        raise TokenInvalid(
+            "Token has been revoked. You can either do re-authorization or token refresh."
+        )
+    if is_expired(token, now):
+        raise TokenInvalid(
+            "Token is expired. You can either do re-authorization or token refresh."
+        )
+    user = await user_rows.select_user_by_id(catalog.reader, token.user_id)
+    if user is None or user.state != "active":
+        raise Unauthorized()
+    return actor_for(user, frozenset(token.scopes))
+
+
+async def authenticate_basic(
+    catalog: Catalog, username: str, password: str, now: datetime
+) -> Actor:
+    """HTTP Basic for /v2: a username and one of that user's tokens."""
+    actor = await authenticate(catalog, password, now)
+    if actor.username is None or actor.username.lower() != username.lower():
+        raise Unauthorized()
+    return actor

@@ -1,0 +1,124 @@
+"""Users: creating them (with their personal namespace) and looking them up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from registry_service.catalog import members as member_rows
+from registry_service.catalog import namespaces as namespace_rows
+from registry_service.catalog import users as user_rows
+from registry_service.catalog.db import Catalog
+from registry_service.catalog.rows import User
+from registry_service.errors import Forbidden, Unauthorized, UserNotFound, ValidationFailed
+from registry_service.services.paths import path_problem
+from registry_service.services.permissions import AccessLevel, Actor
+
+
+def require_signed_in(actor: Actor) -> int:
+    if actor.user_id is None:
+        raise Unauthorized()
+    return actor.user_id
+
+
+def require_admin(actor: Actor) -> None:
+    require_signed_in(actor)
+    if not actor.is_admin:
+        raise Forbidden()
+
+
+async def current_user(catalog: Catalog, actor: Actor) -> User:
+    user = await user_rows.select_user_by_id(catalog.reader, require_signed_in(actor))
+    if user is None:
+        raise Unauthorized()
+    return user
+
+
+async def get_user(catalog: Catalog, user_id: int) -> User:
+    user = await user_rows.select_user_by_id(catalog.reader, user_id)
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+async def insert_user_with_namespace(
+    tx: aiosqlite.Connection,
+    *,
+    username: str,
+    name: str,
+    email: str | None,
+    is_admin: bool,
+    external: bool,
+    now: datetime,
+) -> int:
+    """The user row plus the personal namespace it owns, in the caller's transaction."""
+    user_id = await user_rows.insert_user(
+        tx,
+        username=username,
+        name=name,
+        email=email,
+        is_admin=is_admin,
+        external=external,
+        now=now,
+    )
+    namespace_id = await namespace_rows.insert_namespace(
+        tx,
+        kind="user",
+        name=name,
+        path=username,
+        full_path=username,
+        parent_id=None,
+        owner_id=user_id,
+        visibility="private",
+        description="",
+        now=now,
+    )
+    await member_rows.upsert_member(
+        tx,
+        user_id=user_id,
+        namespace_id=namespace_id,
+        access_level=AccessLevel.OWNER,
+        expires_at=None,
+        now=now,
+    )
+    return user_id
+
+
+async def create_user(
+    catalog: Catalog,
+    *,
+    username: str,
+    name: str,
+    email: str | None,
+    is_admin: bool = False,
+    external: bool = False,
+    now: datetime,
+) -> User:
+    """A new user; 400 with GitLab's field messages if the username or email is taken."""
+    problems: dict[str, list[str]] = {}
+    if problem := path_problem(username):
+        problems["username"] = [problem]
+    if not name.strip():
+        problems["name"] = ["can't be blank"]
+    async with catalog.transaction() as tx:
+        if await user_rows.select_user_by_username(tx, username) or (
+            await namespace_rows.select_namespace_by_path(tx, username)
+        ):
+            problems.setdefault("username", []).append("has already been taken")
+        if email and await user_rows.select_user_by_email(tx, email):
+            problems.setdefault("email", []).append("has already been taken")
+        if problems:
+            raise ValidationFailed(problems)
+        user_id = await insert_user_with_namespace(
+            tx,
+            username=username,
+            name=name,
+            email=email,
+            is_admin=is_admin,
+            external=external,
+            now=now,
+        )
+        user = await user_rows.select_user_by_id(tx, user_id)
+    assert user is not None
+    return user

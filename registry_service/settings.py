@@ -1,0 +1,248 @@
+"""Configuration: TOML file + environment → one frozen ``Settings`` object.
+
+This is the only module that reads ``os.environ``. Defaults live in the dataclass fields below;
+``config/registry.toml`` is their documented copy (a test asserts the two agree). Every key
+``[section] key`` can be overridden by ``REGISTRY_SERVICE_<SECTION>_<KEY>``; a handful of
+short forms exist for the settings people change most. A bad value raises ``SettingsInvalid``
+naming the key, and the CLI turns that into exit code 2 before any port is bound.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "REGISTRY_SERVICE_"
+
+# Short environment names → (section, key).
+SHORT_ENV = {
+    "REGISTRY_SERVICE_DATA_DIR": ("server", "data_dir"),
+    "REGISTRY_SERVICE_LISTEN": ("server", "listen"),
+    "REGISTRY_SERVICE_EXTERNAL_URL": ("server", "external_url"),
+    "REGISTRY_SERVICE_REDIS_URL": ("jobs", "redis_url"),
+    "REGISTRY_SERVICE_ADMIN_TOKEN": ("auth", "admin_token"),
+}
+# Environment names with the prefix that are not settings (read by the CLI itself).
+NON_SETTING_ENV = {"REGISTRY_SERVICE_CONFIG"}
+
+
+class SettingsInvalid(ValueError):
+    """A configuration value cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    listen: str = "127.0.0.1:5000"
+    data_dir: str = "./data"
+    # Base of every absolute URL we emit (Link headers, delete_api_path). Empty = http://<listen>.
+    external_url: str = ""
+    shutdown_timeout_s: float = 30.0
+    access_log: bool = True
+    log_format: str = "text"
+
+    @property
+    def host(self) -> str:
+        return split_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return split_listen(self.listen)[1]
+
+    @property
+    def base_url(self) -> str:
+        return (self.external_url or f"http://{self.listen}").rstrip("/")
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    # Shown in `location` fields: host[:port], no scheme. Empty = the external URL's host:port.
+    host: str = ""
+    auto_create_projects: bool = False
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    # Token for the bootstrap administrator `root`; empty = generate one and print it once.
+    admin_token: str = ""
+
+
+@dataclass(frozen=True)
+class JobsSettings:
+    # Empty = run jobs in-process inside `serve`; a redis:// URL = enqueue to arq workers.
+    redis_url: str = ""
+
+
+@dataclass(frozen=True)
+class CleanupSettings:
+    regex_anchoring: str = "gitlab"
+    bulk_delete_interval_seconds: int = 3600
+    max_list_size: int = 0
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    jobs: JobsSettings = field(default_factory=JobsSettings)
+    cleanup: CleanupSettings = field(default_factory=CleanupSettings)
+
+    @property
+    def registry_host(self) -> str:
+        return self.registry.host or urlsplit(self.server.base_url).netloc
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.server.data_dir)
+
+    def replace(self, section: str, **values: Any) -> Settings:
+        """A copy with some keys of one section changed (validated like loaded values)."""
+        merged = {k: getattr(getattr(self, section), k) for k in _fields(section)}
+        merged.update(values)
+        new = _build_section(section, merged)
+        return dataclasses.replace(self, **{section: new})
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "server": ServerSettings,
+    "registry": RegistrySettings,
+    "auth": AuthSettings,
+    "jobs": JobsSettings,
+    "cleanup": CleanupSettings,
+}
+
+
+def _fields(section: str) -> dict[str, Any]:
+    return {f.name: f.type for f in dataclasses.fields(_SECTIONS[section])}
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise SettingsInvalid(f"server.listen: expected host:port, got {listen!r}")
+    return host.strip("[]"), int(port)
+
+
+def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML file (if any), apply the environment, validate, and freeze."""
+    raw: dict[str, dict[str, Any]] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except OSError as exc:
+            raise SettingsInvalid(f"cannot read configuration file {path}: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsInvalid(f"{path}: not valid TOML: {exc}") from exc
+        for section, values in data.items():
+            if section not in _SECTIONS:
+                raise SettingsInvalid(f"{path}: unknown section [{section}]")
+            if not isinstance(values, dict):
+                raise SettingsInvalid(f"{path}: [{section}] must be a table")
+            for key in values:
+                if key not in _fields(section):
+                    raise SettingsInvalid(f"{path}: unknown key {section}.{key}")
+            raw[section] = dict(values)
+    for name, value in sorted((environ or {}).items()):
+        if not name.startswith(ENV_PREFIX) or name in NON_SETTING_ENV:
+            continue
+        section_key = SHORT_ENV.get(name) or _long_env(name)
+        if section_key is None:
+            raise SettingsInvalid(f"environment variable {name} names no setting")
+        section, key = section_key
+        raw.setdefault(section, {})[key] = _from_env(section, key, value, name)
+    built = {section: _build_section(section, raw.get(section, {})) for section in _SECTIONS}
+    settings = Settings(**built)
+    _check_cross_field(settings)
+    return settings
+
+
+def _long_env(name: str) -> tuple[str, str] | None:
+    rest = name[len(ENV_PREFIX) :].lower()
+    for section in _SECTIONS:
+        if rest.startswith(section + "_") and rest[len(section) + 1 :] in _fields(section):
+            return section, rest[len(section) + 1 :]
+    return None
+
+
+def _from_env(section: str, key: str, value: str, name: str) -> Any:
+    kind = _fields(section)[key]
+    if kind == "bool":
+        lowered = value.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsInvalid(f"{name} ({section}.{key}): expected true or false, got {value!r}")
+    return value  # numbers are converted (and checked) in _build_section
+
+
+def _build_section(section: str, values: Mapping[str, Any]) -> Any:
+    cls = _SECTIONS[section]
+    converted: dict[str, Any] = {}
+    for key, kind in _fields(section).items():
+        if key not in values:
+            continue
+        value = values[key]
+        where = f"{section}.{key}"
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise SettingsInvalid(f"{where}: expected true or false, got {value!r}")
+        elif kind == "int":
+            value = _to_number(where, value, int)
+        elif kind == "float":
+            value = _to_number(where, value, float)
+        elif kind == "str" and not isinstance(value, str):
+            raise SettingsInvalid(f"{where}: expected a string, got {value!r}")
+        converted[key] = value
+    instance = cls(**converted)
+    _check_section(section, instance)
+    return instance
+
+
+def _to_number(where: str, value: Any, kind: type[int] | type[float]) -> int | float:
+    if isinstance(value, bool):
+        raise SettingsInvalid(f"{where}: expected a number, got {value!r}")
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise SettingsInvalid(f"{where}: expected a number, got {value!r}") from None
+    if number < 0:
+        raise SettingsInvalid(f"{where}: must not be negative, got {value!r}")
+    return number
+
+
+def _check_section(section: str, s: Any) -> None:
+    if section == "server":
+        split_listen(s.listen)
+        if not s.data_dir:
+            raise SettingsInvalid("server.data_dir: must not be empty")
+        if s.external_url:
+            parts = urlsplit(s.external_url)
+            if parts.scheme not in {"http", "https"} or not parts.netloc:
+                raise SettingsInvalid(
+                    f"server.external_url: expected http(s)://host[:port], got {s.external_url!r}"
+                )
+        if s.log_format not in {"text", "json"}:
+            raise SettingsInvalid(f"server.log_format: expected text or json, got {s.log_format!r}")
+    elif section == "registry":
+        if "/" in s.host or "://" in s.host:
+            raise SettingsInvalid(f"registry.host: expected host[:port], got {s.host!r}")
+    elif section == "jobs":
+        if s.redis_url and urlsplit(s.redis_url).scheme not in {"redis", "rediss", "unix"}:
+            raise SettingsInvalid(f"jobs.redis_url: expected redis://…, got {s.redis_url!r}")
+    elif section == "cleanup" and s.regex_anchoring not in {"gitlab", "full"}:
+        raise SettingsInvalid(
+            f"cleanup.regex_anchoring: expected gitlab or full, got {s.regex_anchoring!r}"
+        )
+
+
+def _check_cross_field(settings: Settings) -> None:
+    token = settings.auth.admin_token
+    if token and len(token) < 20:
+        raise SettingsInvalid("auth.admin_token: must be at least 20 characters")
