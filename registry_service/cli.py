@@ -27,6 +27,7 @@ from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import projects as project_rows
 from registry_service.catalog import users as user_rows
 from registry_service.catalog.db import Catalog
+from registry_service.catalog.rows import Namespace, Project
 from registry_service.clock import SystemClock
 from registry_service.services import tokens
 from registry_service.services.bootstrap import ensure_root
@@ -210,6 +211,7 @@ async def run_admin(args: argparse.Namespace, catalog: Catalog) -> int:
             args.json,
         )
     elif what in ("groups", "projects") and action == "create":
+        made: Namespace | Project
         async with catalog.transaction() as tx:
             if what == "groups":
                 made, new = await ensure_group(
@@ -312,12 +314,17 @@ def _admin_parser(sub: Any) -> None:
             dest="action", required=True
         )
         create = actions.add_parser("create", help=f"create a {kind[:-1]} by full path")
-        create.add_argument("path", help="full path, e.g. acme/platform" + ("/web" if kind == "projects" else ""))
+        example = "acme/platform/web" if kind == "projects" else "acme/platform"
+        create.add_argument("path", help=f"full path, e.g. {example}")
         create.add_argument("--name")
-        create.add_argument("--visibility", choices=["private", "internal", "public"], default="private")
+        create.add_argument(
+            "--visibility", choices=["private", "internal", "public"], default="private"
+        )
         if kind == "projects":
             create.add_argument(
-                "--registry-access-level", choices=["enabled", "private", "disabled"], default="enabled"
+                "--registry-access-level",
+                choices=["enabled", "private", "disabled"],
+                default="enabled",
             )
         actions.add_parser("list", help=f"list {kind}").add_argument("--json", action="store_true")
 

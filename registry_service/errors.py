@@ -11,7 +11,7 @@ aiohttp.
     ├ BadRequest                  400 UNSUPPORTED          message "400 Bad request"
     │ ├ ParamsInvalid             400                      error "<param> is invalid, …"
     │ ├ ValidationFailed          400                      message {"field": ["reason"]}
-    │ ├ CleanupThrottled          400                      message "This request has already been made…"
+    │ ├ CleanupThrottled          400                      message "This request has already…"
     │ ├ DigestInvalid             400 DIGEST_INVALID
     │ ├ NameInvalid               400 NAME_INVALID
     │ ├ TagInvalid                400 MANIFEST_INVALID (tag grammar)

@@ -10,6 +10,7 @@ naming the key, and the CLI turns that into exit code 2 before any port is bound
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -148,12 +149,19 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
                 if key not in _fields(section):
                     raise SettingsInvalid(f"{path}: unknown key {section}.{key}")
             raw[section] = dict(values)
+    set_by: dict[tuple[str, str], str] = {}
     for name, value in sorted((environ or {}).items()):
         if not name.startswith(ENV_PREFIX) or name in NON_SETTING_ENV:
             continue
         section_key = SHORT_ENV.get(name) or _long_env(name)
         if section_key is None:
             raise SettingsInvalid(f"environment variable {name} names no setting")
+        if section_key in set_by:
+            # A short and a long name for one key: refuse rather than pick one silently.
+            raise SettingsInvalid(
+                f"{set_by[section_key]} and {name} both set {'.'.join(section_key)}; keep one"
+            )
+        set_by[section_key] = name
         section, key = section_key
         raw.setdefault(section, {})[key] = _from_env(section, key, value, name)
     built = {section: _build_section(section, raw.get(section, {})) for section in _SECTIONS}
@@ -208,10 +216,15 @@ def _build_section(section: str, values: Mapping[str, Any]) -> Any:
 def _to_number(where: str, value: Any, kind: type[int] | type[float]) -> int | float:
     if isinstance(value, bool):
         raise SettingsInvalid(f"{where}: expected a number, got {value!r}")
+    # int(1.5) is 1: a TOML float for an integer key would be truncated silently.
+    if kind is int and isinstance(value, float) and not value.is_integer():
+        raise SettingsInvalid(f"{where}: expected a whole number, got {value!r}")
     try:
         number = kind(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise SettingsInvalid(f"{where}: expected a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise SettingsInvalid(f"{where}: expected a finite number, got {value!r}")
     if number < 0:
         raise SettingsInvalid(f"{where}: must not be negative, got {value!r}")
     return number
@@ -228,6 +241,9 @@ def _check_section(section: str, s: Any) -> None:
                 raise SettingsInvalid(
                     f"server.external_url: expected http(s)://host[:port], got {s.external_url!r}"
                 )
+        if s.shutdown_timeout_s <= 0:
+            # aiohttp reads 0 as "wait forever", which is not what the key promises.
+            raise SettingsInvalid("server.shutdown_timeout_s: must be greater than 0")
         if s.log_format not in {"text", "json"}:
             raise SettingsInvalid(f"server.log_format: expected text or json, got {s.log_format!r}")
     elif section == "registry":

@@ -71,7 +71,8 @@ class TokenSchema(Schema):
         self.now = now
 
     def get_active(self, token: Any) -> bool:
-        return not token.revoked and (token.expires_at is None or token.expires_at > self.now.date())
+        expires_at = token.expires_at
+        return not token.revoked and (expires_at is None or expires_at > self.now.date())
 
 
 class NewTokenSchema(TokenSchema):
@@ -121,8 +122,8 @@ class ProjectSchema(UrlSchema):
     path_with_namespace = fields.Function(lambda v: v.project.full_path)
     created_at = fields.Function(lambda v: gitlab_time(v.project.created_at))
     default_branch = fields.Constant(None)
-    tag_list = fields.Constant([])
-    topics = fields.Constant([])
+    tag_list: fields.Constant[list[str]] = fields.Constant([])
+    topics: fields.Constant[list[str]] = fields.Constant([])
     web_url = fields.Method("get_web_url")
     avatar_url = fields.Constant(None)
     namespace = fields.Method("get_namespace")

@@ -30,7 +30,9 @@ async def list_groups(request: web.Request) -> web.Response:
 
 
 async def get_group(request: web.Request) -> web.Response:
-    access = await groups.find_group(ctx.catalog(request), ctx.actor(request), request.match_info["id"])
+    access = await groups.find_group(
+        ctx.catalog(request), ctx.actor(request), request.match_info["id"]
+    )
     return ctx.json(GroupSchema(base_url=ctx.base_url(request)).dump(access.group))
 
 

@@ -27,7 +27,7 @@ MISSING = "is missing"
 class GitLabBool(fields.Field[bool]):
     """Grape's boolean coercion: true/True/TRUE/t/1/yes/on… and their false forms."""
 
-    default_error_messages = {"invalid": INVALID}  # noqa: RUF012
+    default_error_messages = {"invalid": INVALID}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
         if isinstance(value, bool):
@@ -46,7 +46,7 @@ class GitLabBool(fields.Field[bool]):
 class GitLabInt(fields.Field[int]):
     """A decimal string or JSON integer."""
 
-    default_error_messages = {"invalid": INVALID}  # noqa: RUF012
+    default_error_messages = {"invalid": INVALID}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, bool):
@@ -61,7 +61,7 @@ class GitLabInt(fields.Field[int]):
 
 
 class GitLabStr(fields.Field[str]):
-    default_error_messages = {"invalid": INVALID}  # noqa: RUF012
+    default_error_messages = {"invalid": INVALID}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if isinstance(value, str):
@@ -74,7 +74,7 @@ class GitLabStr(fields.Field[str]):
 class GitLabStrList(fields.Field[list[str]]):
     """An array of strings: a JSON list, repeated ``key[]=`` params, or a comma list."""
 
-    default_error_messages = {"invalid": INVALID}  # noqa: RUF012
+    default_error_messages = {"invalid": INVALID}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
         if isinstance(value, str):
@@ -85,7 +85,7 @@ class GitLabStrList(fields.Field[list[str]]):
 
 
 class GitLabDate(fields.Field[dt.date]):
-    default_error_messages = {"invalid": INVALID}  # noqa: RUF012
+    default_error_messages = {"invalid": INVALID}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date:
         if isinstance(value, str):
@@ -138,7 +138,9 @@ async def request_data(request: web.Request) -> dict[str, Any]:
             data[key[:-2]] = list(values)
         else:
             data[key] = values[-1]
-    if request.can_read_body:
+    # body_exists, not can_read_body: the identity middleware may already have read the body
+    # (a private_token there), and aiohttp keeps what it read for post() and json().
+    if request.body_exists:
         if request.content_type in {"application/x-www-form-urlencoded", "multipart/form-data"}:
             form = await request.post()
             for key in form:

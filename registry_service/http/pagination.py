@@ -60,7 +60,7 @@ def page_from(page: int, per_page: int) -> Page:
 
 
 def _query(params: dict[str, Any]) -> str:
-    pairs = []
+    pairs: list[str] = []
     for key in sorted(params):
         value = params[key]
         if isinstance(value, list):

@@ -31,7 +31,9 @@ class GroupAccess:
     level: AccessLevel
 
     def can(self, actor: Actor, ability: Ability) -> bool:
-        return group_can(actor, ability, visibility=Visibility(self.group.visibility), level=self.level)
+        return group_can(
+            actor, ability, visibility=Visibility(self.group.visibility), level=self.level
+        )
 
 
 async def namespace_level(catalog: Catalog, actor: Actor, namespace_id: int) -> AccessLevel:
@@ -67,7 +69,11 @@ def visibility_problem(visibility: str, parent_visibility: str | None) -> str | 
     if VISIBILITY_ORDER.index(Visibility(visibility)) > VISIBILITY_ORDER.index(
         Visibility(parent_visibility)
     ):
-        return f"{visibility} is not allowed since the parent has a {parent_visibility} visibility."
+        # GitLab's Group#visibility_level_allowed_by_parent wording.
+        return (
+            f"{visibility} is not allowed since the parent group has a {parent_visibility}"
+            " visibility."
+        )
     return None
 
 

@@ -114,7 +114,8 @@ async def create_project(
         if found is None:
             raise ValidationFailed({"namespace": ["is not valid"]})
         if found.kind == "group":
-            require_group(await find_group(catalog, actor, str(found.id)), actor, Ability.CREATE_PROJECTS)
+            group = await find_group(catalog, actor, str(found.id))
+            require_group(group, actor, Ability.CREATE_PROJECTS)
         elif found.owner_id != user_id and not actor.is_admin:
             raise Forbidden()
         namespace = found
@@ -126,8 +127,11 @@ async def create_project(
     if not name.strip():
         problems["name"] = ["can't be blank"]
     parent_visibility = namespace.visibility if namespace.kind == "group" else None
-    if problem := visibility_problem(visibility, parent_visibility):
-        problems["visibility_level"] = [problem.replace("parent", "namespace")]
+    if visibility_problem(visibility, parent_visibility):
+        # GitLab's Project#visibility_level_allowed_by_group wording.
+        problems["visibility_level"] = [
+            f"{visibility} is not allowed in a {parent_visibility} group."
+        ]
     full_path = join_path(namespace.full_path, path)
     async with catalog.transaction() as tx:
         if not problems and await project_rows.select_project_by_path(tx, full_path):

@@ -116,7 +116,9 @@ async def ensure_group(
     if parent_path is not None:
         parent = await namespace_rows.select_namespace_by_path(tx, parent_path)
         if parent is None or parent.kind != "group":
-            raise ProvisioningFailed(f"group {full_path!r}: parent group {parent_path!r} is missing")
+            raise ProvisioningFailed(
+                f"group {full_path!r}: parent group {parent_path!r} is missing"
+            )
     if problem := path_problem(path):
         raise ProvisioningFailed(f"group {full_path!r}: path {problem}")
     if visibility not in ("private", "internal", "public"):

@@ -153,12 +153,12 @@ async def apply_seed(catalog: Catalog, data: dict[str, Any], now: datetime) -> S
                     for member in entry.get("members", []):
                         where = f"{kind}.{full_path}.members"
                         username = _required(member, "user", where)
-                        user = await user_rows.select_user_by_username(tx, username)
-                        if user is None:
+                        member_user = await user_rows.select_user_by_username(tx, username)
+                        if member_user is None:
                             raise SeedInvalid(f"{where}: unknown user {username!r}")
                         created["members"] += await set_membership(
                             tx,
-                            user=user,
+                            user=member_user,
                             access_level=_level(member.get("access_level"), where),
                             expires_at=_date(member.get("expires_at"), where),
                             now=now,

@@ -11,7 +11,13 @@ from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import users as user_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import User
-from registry_service.errors import Forbidden, Unauthorized, UserNotFound, ValidationFailed
+from registry_service.errors import (
+    Conflict,
+    Forbidden,
+    Unauthorized,
+    UserNotFound,
+    ValidationFailed,
+)
 from registry_service.services.paths import path_problem
 from registry_service.services.permissions import AccessLevel, Actor
 
@@ -95,19 +101,20 @@ async def create_user(
     external: bool = False,
     now: datetime,
 ) -> User:
-    """A new user; 400 with GitLab's field messages if the username or email is taken."""
+    """A new user; 409 if another user has the email or username (email checked first, as
+    GitLab's lib/api/users.rb does), else 400 with GitLab's field messages."""
     problems: dict[str, list[str]] = {}
     if problem := path_problem(username):
         problems["username"] = [problem]
     if not name.strip():
         problems["name"] = ["can't be blank"]
     async with catalog.transaction() as tx:
-        if await user_rows.select_user_by_username(tx, username) or (
-            await namespace_rows.select_namespace_by_path(tx, username)
-        ):
-            problems.setdefault("username", []).append("has already been taken")
         if email and await user_rows.select_user_by_email(tx, email):
-            problems.setdefault("email", []).append("has already been taken")
+            raise Conflict("Email has already been taken")
+        if await user_rows.select_user_by_username(tx, username):
+            raise Conflict("Username has already been taken")
+        if await namespace_rows.select_namespace_by_path(tx, username):
+            problems.setdefault("username", []).append("has already been taken")
         if problems:
             raise ValidationFailed(problems)
         user_id = await insert_user_with_namespace(

@@ -1,0 +1,53 @@
+"""Fixtures for the end-to-end tests: real ``registry-service serve`` processes.
+
+``start_server(**options)`` starts one on a free loopback port with a fresh data directory and
+returns its ``RegistryServer`` handle (``.url``, ``.admin_token``, ``.data_dir``, ``.stop()``,
+``.kill()``, ``.start()`` again on the same port and data); every server it made is stopped
+(SIGTERM, then SIGKILL) when the test ends. ``registry_server`` is one shared server for the
+whole session, for tests that only add what they need. Modules mark themselves
+``pytestmark = pytest.mark.e2e``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.server import RegistryServer, StartServer
+
+
+def _shut_down(server: RegistryServer) -> None:
+    try:
+        server.stop()
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[StartServer]:
+    """A factory: ``start_server(admin_token=…, env={…}, args=[…], start=True)``."""
+    made: list[RegistryServer] = []
+
+    def start(*, start: bool = True, **options: Any) -> RegistryServer:
+        server = RegistryServer(tmp_path / f"server-{len(made)}", **options)
+        made.append(server)
+        if start:
+            server.start()
+        return server
+
+    yield start
+    for server in made:
+        _shut_down(server)
+
+
+@pytest.fixture(scope="session")
+def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """One server for the session; tests must not stop it or rely on an empty catalog."""
+    server = RegistryServer(tmp_path_factory.mktemp("registry-server"))
+    server.start()
+    yield server
+    _shut_down(server)

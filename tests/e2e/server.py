@@ -1,0 +1,220 @@
+"""The real ``registry-service`` as a child process, for end-to-end tests.
+
+``RegistryServer`` runs ``python -m registry_service serve`` (so no console script on PATH is
+needed) on a loopback port and a data directory it keeps across restarts: ``start()`` waits
+until ``/-/readiness`` answers 200, ``stop()`` sends SIGTERM and waits, ``kill()`` sends SIGKILL,
+and ``start()`` again reuses the same port and data. Output goes to files, never to pipes (the
+access log of a few hundred requests would fill a pipe and block the server).
+``run_cli`` runs other subcommands to completion. Children get the test's environment minus
+every ``REGISTRY_SERVICE_*``, so a developer's own settings cannot leak in.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+ADMIN_TOKEN = "glpat-e2e-admin-token-0123456789"
+START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 40.0
+CLI_TIMEOUT_S = 60.0
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (the kernel's pick for port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    """True if we can bind the port ourselves, i.e. no server holds it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+IDENTITY_TABLES = ("users", "personal_access_tokens", "namespaces", "projects", "members")
+
+
+def read_catalog(
+    data_dir: Path, tables: Sequence[str] = IDENTITY_TABLES
+) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of some catalog tables, read from the file (safe beside a running server: WAL)."""
+    db = sqlite3.connect(data_dir / "registry.sqlite3")
+    try:
+        return {t: db.execute(f"SELECT * FROM {t} ORDER BY id").fetchall() for t in tables}
+    finally:
+        db.close()
+
+
+def base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The parent's environment minus every ``REGISTRY_SERVICE_*``, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_SERVICE_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def run_cli(
+    args: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    *,
+    cwd: Path = REPO_ROOT,
+    timeout_s: float = CLI_TIMEOUT_S,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m registry_service ARGS`` to completion; never raises on a non-zero exit."""
+    return subprocess.run(
+        [sys.executable, "-m", "registry_service", *args],
+        env=base_env(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
+class ServerFailed(AssertionError):
+    """The server did not become ready (or exited); the message carries its output."""
+
+
+class RegistryServer:
+    """One registry-service process (at a time) on a fixed port and data directory."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        admin_token: str | None = ADMIN_TOKEN,
+        env: Mapping[str, str] | None = None,
+        args: Sequence[str] = (),
+        port: int | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.admin_token = admin_token
+        self.extra_env = dict(env or {})
+        self.args = list(args)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        self.stdout_path = workdir / "stdout-0.log"
+        self.stderr_path = workdir / "stderr-0.log"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {
+            "REGISTRY_SERVICE_LISTEN": f"127.0.0.1:{self.port}",
+            "REGISTRY_SERVICE_DATA_DIR": str(self.data_dir),
+            "REGISTRY_SERVICE_EXTERNAL_URL": self.url,
+        }
+        if self.admin_token is not None:
+            env["REGISTRY_SERVICE_ADMIN_TOKEN"] = self.admin_token
+        env.update(self.extra_env)
+        return env
+
+    @property
+    def stdout(self) -> str:
+        """What the current (or last) run printed on stdout."""
+        return self.stdout_path.read_text(errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def start(
+        self, *, args: Sequence[str] | None = None, timeout_s: float = START_TIMEOUT_S
+    ) -> None:
+        """Start ``serve`` (with ``args``, default those given at creation) and return once
+        ``/-/readiness`` answers 200."""
+        if self.process is not None and self.process.poll() is None:
+            raise RuntimeError("the server is already running")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.starts += 1
+        self.stdout_path = self.workdir / f"stdout-{self.starts}.log"
+        self.stderr_path = self.workdir / f"stderr-{self.starts}.log"
+        command = [
+            sys.executable, "-m", "registry_service", "serve",
+            *(self.args if args is None else args),
+        ]
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.process = subprocess.Popen(
+                command, env=base_env(self.env), cwd=REPO_ROOT, stdout=out, stderr=err,
+                stdin=subprocess.DEVNULL,
+            )
+        self._wait_ready(timeout_s)
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + timeout_s
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            code = self.process.poll()
+            if code is not None:
+                raise ServerFailed(
+                    f"registry-service exited with {code} before ready\n{self._output()}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.url}/-/readiness", timeout=2) as response:
+                    if response.status == 200:
+                        return
+                    last = f"HTTP {response.status}"
+            except urllib.error.HTTPError as exc:
+                last = f"HTTP {exc.code}"
+            except (urllib.error.URLError, OSError) as exc:
+                last = repr(exc)
+            time.sleep(0.05)
+        self.kill()
+        raise ServerFailed(f"not ready after {timeout_s}s ({last})\n{self._output()}")
+
+    def _output(self) -> str:
+        return f"--- stdout ---\n{self.stdout}\n--- stderr ---\n{self.stderr}"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal(self, signum: int) -> None:
+        assert self.process is not None, "never started"
+        self.process.send_signal(signum)
+
+    def wait(self, timeout_s: float = STOP_TIMEOUT_S) -> int:
+        assert self.process is not None, "never started"
+        return self.process.wait(timeout=timeout_s)
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int:
+        """SIGTERM and wait for the exit code (a graceful shutdown)."""
+        if not self.running:
+            return self.process.returncode if self.process else 0
+        self.signal(signal.SIGTERM)
+        return self.wait(timeout_s)
+
+    def kill(self) -> int:
+        """SIGKILL: the crash case; nothing gets to clean up."""
+        if not self.running:
+            return self.process.returncode if self.process else 0
+        self.signal(signal.SIGKILL)
+        return self.wait()
+
+    def __repr__(self) -> str:
+        return f"RegistryServer({self.url}, data_dir={self.data_dir}, running={self.running})"
+
+
+# The ``start_server`` fixture: options as for ``RegistryServer``, plus ``start=False``.
+StartServer = Callable[..., RegistryServer]

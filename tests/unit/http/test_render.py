@@ -1,0 +1,67 @@
+"""Every error class renders in both wire formats with its own status and a valid body."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from registry_service import errors
+from registry_service.http.render import render_gitlab, render_oci
+
+OCI_CODES = {
+    "BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID",
+    "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID", "MANIFEST_UNKNOWN", "NAME_INVALID",
+    "NAME_UNKNOWN", "SIZE_INVALID", "UNAUTHORIZED", "DENIED", "UNSUPPORTED", "TOOMANYREQUESTS",
+    # Beyond the spec's 14, for conditions the spec has no code for.
+    "UNKNOWN", "NOT_FOUND", "UNAVAILABLE",
+}
+
+
+def all_error_classes() -> list[type[errors.RegistryError]]:
+    found: list[type[errors.RegistryError]] = []
+    pending: list[type[errors.RegistryError]] = [errors.RegistryError]
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return sorted(found, key=lambda c: c.__name__)
+
+
+def make(cls: type[errors.RegistryError]) -> errors.RegistryError:
+    if cls is errors.ValidationFailed:
+        return cls({"path": ["has already been taken"]})
+    if cls is errors.TokenInvalid:
+        return cls("Token is expired.")
+    return cls()
+
+
+@pytest.mark.parametrize("cls", all_error_classes(), ids=lambda c: c.__name__)
+def test_renders_in_gitlab_format(cls: type[errors.RegistryError]) -> None:
+    response = render_gitlab(make(cls))
+    assert response.status == cls.status
+    body = json.loads(response.text or "")
+    assert set(body) & {"message", "error"}
+    assert response.content_type == "application/json"
+
+
+@pytest.mark.parametrize("cls", all_error_classes(), ids=lambda c: c.__name__)
+def test_renders_in_oci_format(cls: type[errors.RegistryError]) -> None:
+    response = render_oci(make(cls))
+    assert response.status == cls.status
+    (error,) = json.loads(response.text or "")["errors"]
+    assert error["code"] in OCI_CODES
+    assert error["message"]
+    if cls.status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Basic ")
+
+
+def test_forbidden_reason_follows_gitlab_wording() -> None:
+    body = json.loads(render_gitlab(errors.Forbidden("Not allowed")).text or "")
+    assert body == {"message": "403 Forbidden - Not allowed"}
+
+
+def test_record_miss_uses_gitlabs_lowercase_found() -> None:
+    assert json.loads(render_gitlab(errors.RecordNotFound()).text or "") == {
+        "message": "404 Not found"
+    }

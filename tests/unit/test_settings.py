@@ -1,0 +1,258 @@
+"""Settings: the shipped TOML equals the defaults, every key has an environment name, bad values
+name their key, and a file given with ``--config`` sits between the defaults and the
+environment."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from registry_service.settings import (
+    SHORT_ENV,
+    Settings,
+    SettingsInvalid,
+    load,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHIPPED_CONFIG = REPO_ROOT / "config" / "registry.toml"
+
+# For every key: a valid environment value that differs from the default, and what it loads as.
+# A key added to Settings without a row here fails test_every_key_has_a_sample_value.
+SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
+    ("server", "listen"): ("0.0.0.0:8080", "0.0.0.0:8080"),
+    ("server", "data_dir"): ("/var/lib/registry", "/var/lib/registry"),
+    ("server", "external_url"): ("https://registry.example.com", "https://registry.example.com"),
+    ("server", "shutdown_timeout_s"): ("2.5", 2.5),
+    ("server", "access_log"): ("false", False),
+    ("server", "log_format"): ("json", "json"),
+    ("registry", "host"): ("registry.example.com:443", "registry.example.com:443"),
+    ("registry", "auto_create_projects"): ("yes", True),
+    ("auth", "admin_token"): ("glpat-0123456789abcdefghij", "glpat-0123456789abcdefghij"),
+    ("jobs", "redis_url"): ("redis://localhost:6379/0", "redis://localhost:6379/0"),
+    ("cleanup", "regex_anchoring"): ("full", "full"),
+    ("cleanup", "bulk_delete_interval_seconds"): ("0", 0),
+    ("cleanup", "max_list_size"): ("200", 200),
+}
+
+
+def all_keys() -> list[tuple[str, str]]:
+    return [
+        (section.name, key.name)
+        for section in dataclasses.fields(Settings)
+        for key in dataclasses.fields(getattr(Settings(), section.name))
+    ]
+
+
+def value_of(settings: Settings, section: str, key: str) -> Any:
+    return getattr(getattr(settings, section), key)
+
+
+def test_shipped_config_equals_the_defaults() -> None:
+    assert load(SHIPPED_CONFIG, {}) == Settings()
+
+
+def test_shipped_config_names_every_key() -> None:
+    text = SHIPPED_CONFIG.read_text()
+    for section, key in all_keys():
+        assert f"[{section}]" in text
+        assert f"\n{key} = " in text, f"{section}.{key} is not documented in {SHIPPED_CONFIG}"
+
+
+def test_no_file_and_no_environment_gives_the_defaults() -> None:
+    assert load(None, {}) == Settings()
+
+
+def test_every_key_has_a_sample_value() -> None:
+    assert sorted(SAMPLES) == sorted(all_keys())
+    for (section, key), (_, loaded) in SAMPLES.items():
+        assert loaded != value_of(Settings(), section, key), f"{section}.{key}: sample = default"
+
+
+@pytest.mark.parametrize(("section", "key"), all_keys(), ids=lambda part: str(part))
+def test_every_key_can_be_set_by_its_long_environment_name(section: str, key: str) -> None:
+    raw, loaded = SAMPLES[(section, key)]
+    name = f"REGISTRY_SERVICE_{section.upper()}_{key.upper()}"
+
+    settings = load(None, {name: raw})
+
+    assert value_of(settings, section, key) == loaded
+    changed = {
+        (s, k) for s, k in all_keys() if value_of(settings, s, k) != value_of(Settings(), s, k)
+    }
+    assert changed == {(section, key)}
+
+
+@pytest.mark.parametrize(("name", "target"), sorted(SHORT_ENV.items()))
+def test_short_environment_names(name: str, target: tuple[str, str]) -> None:
+    raw, loaded = SAMPLES[target]
+    assert value_of(load(None, {name: raw}), *target) == loaded
+
+
+def test_there_are_five_short_names() -> None:
+    assert sorted(SHORT_ENV) == [
+        "REGISTRY_SERVICE_ADMIN_TOKEN",
+        "REGISTRY_SERVICE_DATA_DIR",
+        "REGISTRY_SERVICE_EXTERNAL_URL",
+        "REGISTRY_SERVICE_LISTEN",
+        "REGISTRY_SERVICE_REDIS_URL",
+    ]
+
+
+def test_other_environment_variables_are_ignored() -> None:
+    assert load(None, {"HOME": "/root", "REGISTRY_SERVICE_CONFIG": "/etc/x.toml"}) == Settings()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("1", True), ("true", True), ("ON", True), (" yes ", True),
+     ("0", False), ("false", False), ("Off", False), ("no", False)],
+)
+def test_boolean_spellings(raw: str, expected: bool) -> None:
+    settings = load(None, {"REGISTRY_SERVICE_SERVER_ACCESS_LOG": raw})
+    assert settings.server.access_log is expected
+
+
+def test_listen_splits_into_host_and_port() -> None:
+    settings = load(None, {"REGISTRY_SERVICE_LISTEN": "[::1]:5001"})
+    assert (settings.server.host, settings.server.port) == ("::1", 5001)
+    assert settings.registry_host == "[::1]:5001"
+
+
+def test_registry_host_defaults_to_the_external_url() -> None:
+    settings = load(None, {"REGISTRY_SERVICE_EXTERNAL_URL": "https://reg.example.com:8443/"})
+    assert settings.server.base_url == "https://reg.example.com:8443"
+    assert settings.registry_host == "reg.example.com:8443"
+
+
+# --- bad values -----------------------------------------------------------------------------
+
+BAD_ENVIRONMENT = [
+    ("REGISTRY_SERVICE_CLEANUP_BULK_DELETE_INTERVAL_SECONDS", "abc",
+     "cleanup.bulk_delete_interval_seconds"),
+    ("REGISTRY_SERVICE_CLEANUP_BULK_DELETE_INTERVAL_SECONDS", "-1",
+     "cleanup.bulk_delete_interval_seconds"),
+    ("REGISTRY_SERVICE_CLEANUP_BULK_DELETE_INTERVAL_SECONDS", "1.5",
+     "cleanup.bulk_delete_interval_seconds"),
+    ("REGISTRY_SERVICE_CLEANUP_MAX_LIST_SIZE", "", "cleanup.max_list_size"),
+    ("REGISTRY_SERVICE_CLEANUP_REGEX_ANCHORING", "partial", "cleanup.regex_anchoring"),
+    ("REGISTRY_SERVICE_SERVER_SHUTDOWN_TIMEOUT_S", "soon", "server.shutdown_timeout_s"),
+    ("REGISTRY_SERVICE_SERVER_SHUTDOWN_TIMEOUT_S", "nan", "server.shutdown_timeout_s"),
+    ("REGISTRY_SERVICE_SERVER_SHUTDOWN_TIMEOUT_S", "inf", "server.shutdown_timeout_s"),
+    ("REGISTRY_SERVICE_SERVER_ACCESS_LOG", "maybe", "server.access_log"),
+    ("REGISTRY_SERVICE_SERVER_LOG_FORMAT", "xml", "server.log_format"),
+    ("REGISTRY_SERVICE_LISTEN", "nonsense", "server.listen"),
+    ("REGISTRY_SERVICE_LISTEN", "127.0.0.1:99999", "server.listen"),
+    ("REGISTRY_SERVICE_LISTEN", ":5000", "server.listen"),
+    ("REGISTRY_SERVICE_DATA_DIR", "", "server.data_dir"),
+    ("REGISTRY_SERVICE_EXTERNAL_URL", "registry.example.com", "server.external_url"),
+    ("REGISTRY_SERVICE_REGISTRY_HOST", "https://registry.example.com", "registry.host"),
+    ("REGISTRY_SERVICE_REDIS_URL", "http://localhost:6379", "jobs.redis_url"),
+    ("REGISTRY_SERVICE_ADMIN_TOKEN", "too-short", "auth.admin_token"),
+    ("REGISTRY_SERVICE_FOO", "1", "REGISTRY_SERVICE_FOO"),
+    ("REGISTRY_SERVICE_SERVER_COLOUR", "blue", "REGISTRY_SERVICE_SERVER_COLOUR"),
+]
+
+
+@pytest.mark.parametrize(("name", "raw", "named"), BAD_ENVIRONMENT)
+def test_a_bad_environment_value_names_the_key(name: str, raw: str, named: str) -> None:
+    with pytest.raises(SettingsInvalid) as caught:
+        load(None, {name: raw})
+    assert named in str(caught.value)
+
+
+BAD_FILES = [
+    ('[server]\ncolour = "blue"\n', "server.colour"),
+    ("[frontend]\nport = 1\n", "[frontend]"),
+    ('server = "x"\n', "[server]"),
+    ("[server\n", "not valid TOML"),
+    ('[server]\naccess_log = "yes"\n', "server.access_log"),
+    ('[server]\nlisten = 5000\n', "server.listen"),
+    ("[server]\nshutdown_timeout_s = true\n", "server.shutdown_timeout_s"),
+    ("[cleanup]\nbulk_delete_interval_seconds = 1.5\n", "cleanup.bulk_delete_interval_seconds"),
+    ("[cleanup]\nmax_list_size = -3\n", "cleanup.max_list_size"),
+]
+
+
+@pytest.mark.parametrize(("text", "named"), BAD_FILES)
+def test_a_bad_file_value_names_the_key(tmp_path: Path, text: str, named: str) -> None:
+    path = tmp_path / "registry.toml"
+    path.write_text(text)
+    with pytest.raises(SettingsInvalid) as caught:
+        load(path, {})
+    assert named in str(caught.value)
+
+
+def test_a_missing_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsInvalid, match="cannot read configuration file"):
+        load(tmp_path / "absent.toml", {})
+
+
+# --- --config: defaults < file < environment ------------------------------------------------
+
+
+def test_the_file_overrides_defaults_and_the_environment_overrides_the_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "registry.toml"
+    path.write_text(
+        '[server]\nlisten = "0.0.0.0:6000"\nlog_format = "json"\n'
+        "[cleanup]\nbulk_delete_interval_seconds = 60\n"
+    )
+
+    from_file = load(path, {})
+    both = load(path, {"REGISTRY_SERVICE_LISTEN": "127.0.0.1:7000",
+                       "REGISTRY_SERVICE_CLEANUP_BULK_DELETE_INTERVAL_SECONDS": "0"})
+
+    assert from_file == Settings(
+        server=dataclasses.replace(Settings().server, listen="0.0.0.0:6000", log_format="json"),
+        cleanup=dataclasses.replace(Settings().cleanup, bulk_delete_interval_seconds=60),
+    )
+    assert (both.server.listen, both.server.log_format) == ("127.0.0.1:7000", "json")
+    assert both.cleanup.bulk_delete_interval_seconds == 0
+
+
+def test_a_partial_file_keeps_the_other_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "registry.toml"
+    path.write_text("[registry]\nauto_create_projects = true\n")
+    settings = load(path, {})
+    assert settings.registry.auto_create_projects is True
+    assert dataclasses.replace(settings, registry=Settings().registry) == Settings()
+
+
+def test_an_integer_in_the_file_is_fine_for_a_float_key(tmp_path: Path) -> None:
+    path = tmp_path / "registry.toml"
+    path.write_text("[server]\nshutdown_timeout_s = 5\n")
+    assert load(path, {}).server.shutdown_timeout_s == 5.0
+
+
+def test_replace_validates_like_load() -> None:
+    settings = Settings().replace("server", listen="127.0.0.1:0")
+    assert settings.server.port == 0
+    with pytest.raises(SettingsInvalid, match=r"server\.listen"):
+        Settings().replace("server", listen="nonsense")
+
+
+def test_settings_are_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Settings().server.listen = "x"  # type: ignore[misc]
+
+
+def test_short_and_long_name_for_one_key_is_refused() -> None:
+    with pytest.raises(SettingsInvalid, match="REGISTRY_SERVICE_REDIS_URL"):
+        load(
+            None,
+            {
+                "REGISTRY_SERVICE_REDIS_URL": "redis://a",
+                "REGISTRY_SERVICE_JOBS_REDIS_URL": "redis://b",
+            },
+        )
+
+
+def test_zero_shutdown_timeout_is_refused() -> None:
+    # aiohttp would read 0 as "wait forever".
+    with pytest.raises(SettingsInvalid, match="server.shutdown_timeout_s"):
+        load(None, {"REGISTRY_SERVICE_SERVER_SHUTDOWN_TIMEOUT_S": "0"})
