@@ -254,5 +254,5 @@ def test_short_and_long_name_for_one_key_is_refused() -> None:
 
 def test_zero_shutdown_timeout_is_refused() -> None:
     # aiohttp would read 0 as "wait forever".
-    with pytest.raises(SettingsInvalid, match="server.shutdown_timeout_s"):
+    with pytest.raises(SettingsInvalid, match=r"server\.shutdown_timeout_s"):
         load(None, {"REGISTRY_SERVICE_SERVER_SHUTDOWN_TIMEOUT_S": "0"})
