@@ -138,3 +138,107 @@ class Member:
     access_level: int
     expires_at: date | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Repository:
+    id: int
+    project_id: int
+    name: str
+    created_at: datetime
+    status: str | None
+    failed_deletion_count: int
+    next_delete_attempt_at: datetime | None
+    delete_started_at: datetime | None
+    cleanup_policy_started_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> Repository:
+        return cls(
+            id=row["id"],
+            project_id=row["project_id"],
+            name=row["name"],
+            created_at=_required_time(row, "created_at"),
+            status=row["status"],
+            failed_deletion_count=row["failed_deletion_count"],
+            next_delete_attempt_at=_time(row, "next_delete_attempt_at"),
+            delete_started_at=_time(row, "delete_started_at"),
+            cleanup_policy_started_at=_time(row, "cleanup_policy_started_at"),
+        )
+
+
+@dataclass(frozen=True)
+class StoredManifest:
+    """A manifest row without its payload (see ``select_manifest_payload``)."""
+
+    id: int
+    repository_id: int
+    digest: str
+    media_type: str
+    size_bytes: int
+    config_digest: str | None
+    config_media_type: str | None
+    artifact_type: str | None
+    subject_digest: str | None
+    image_created_at: datetime | None
+    total_size_bytes: int | None
+    annotations: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row) -> StoredManifest:
+        return cls(
+            id=row["id"],
+            repository_id=row["repository_id"],
+            digest=row["digest"],
+            media_type=row["media_type"],
+            size_bytes=row["size_bytes"],
+            config_digest=row["config_digest"],
+            config_media_type=row["config_media_type"],
+            artifact_type=row["artifact_type"],
+            subject_digest=row["subject_digest"],
+            image_created_at=_time(row, "image_created_at"),
+            total_size_bytes=row["total_size_bytes"],
+            annotations=row["annotations"],
+            created_at=_required_time(row, "created_at"),
+        )
+
+
+@dataclass(frozen=True)
+class TagRow:
+    name: str
+    manifest_id: int
+    manifest_digest: str
+    pushed_at: datetime
+    image_created_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> TagRow:
+        return cls(
+            name=row["name"],
+            manifest_id=row["manifest_id"],
+            manifest_digest=row["digest"],
+            pushed_at=_required_time(row, "pushed_at"),
+            image_created_at=_time(row, "image_created_at"),
+        )
+
+
+@dataclass(frozen=True)
+class Upload:
+    id: str
+    repository_id: int
+    algorithm: str
+    offset_bytes: int
+    started_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row) -> Upload:
+        return cls(
+            id=row["id"],
+            repository_id=row["repository_id"],
+            algorithm=row["algorithm"],
+            offset_bytes=row["offset_bytes"],
+            started_at=_required_time(row, "started_at"),
+            updated_at=_required_time(row, "updated_at"),
+        )

@@ -1,0 +1,61 @@
+"""SQL for blobs (one row per digest) and the links that let a repository read one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from registry_service.catalog.db import execute, fetch_one, format_time
+
+
+async def insert_blob(
+    db: aiosqlite.Connection, digest: str, size_bytes: int, now: datetime
+) -> None:
+    """Record a blob whose file is durably in the store (idempotent)."""
+    await execute(
+        db,
+        "INSERT INTO blobs (digest, size_bytes, created_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (digest) DO NOTHING",
+        (digest, size_bytes, format_time(now)),
+    )
+
+
+async def select_blob_size(db: aiosqlite.Connection, digest: str) -> int | None:
+    row = await fetch_one(db, "SELECT size_bytes FROM blobs WHERE digest = ?", (digest,))
+    return int(row[0]) if row else None
+
+
+async def link_blob(
+    db: aiosqlite.Connection, repository_id: int, digest: str, now: datetime
+) -> None:
+    await execute(
+        db,
+        "INSERT INTO repository_blobs (repository_id, digest, linked_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (repository_id, digest) DO UPDATE SET linked_at = excluded.linked_at",
+        (repository_id, digest, format_time(now)),
+    )
+
+
+async def select_linked_blob_size(
+    db: aiosqlite.Connection, repository_id: int, digest: str
+) -> int | None:
+    """The blob's size if this repository may read it, else None."""
+    row = await fetch_one(
+        db,
+        "SELECT b.size_bytes FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest"
+        " WHERE rb.repository_id = ? AND rb.digest = ?",
+        (repository_id, digest),
+    )
+    return int(row[0]) if row else None
+
+
+async def unlink_blob(db: aiosqlite.Connection, repository_id: int, digest: str) -> bool:
+    return (
+        await execute(
+            db,
+            "DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?",
+            (repository_id, digest),
+        )
+        == 1
+    )

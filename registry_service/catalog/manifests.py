@@ -1,0 +1,160 @@
+"""SQL for manifests, the blobs they need and the children an index lists."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.rows import StoredManifest
+
+_COLUMNS = (
+    "id, repository_id, digest, media_type, size_bytes, config_digest, config_media_type,"
+    " artifact_type, subject_digest, image_created_at, total_size_bytes, annotations, created_at"
+)
+
+
+@dataclass(frozen=True)
+class NewManifest:
+    """What a manifest PUT records, besides its references."""
+
+    digest: str
+    media_type: str
+    payload: bytes
+    config_digest: str | None
+    config_media_type: str | None
+    artifact_type: str | None
+    subject_digest: str | None
+    image_created_at: datetime | None
+    total_size_bytes: int | None
+    annotations: str | None
+    # (digest, size, media type): the config first (if any), then the layers in order.
+    blobs: Sequence[tuple[str, int, str]]
+    has_config: bool
+    # (digest, platform JSON or None) of an index's children, in order.
+    children: Sequence[tuple[str, str | None]]
+
+
+async def insert_manifest(
+    db: aiosqlite.Connection, repository_id: int, new: NewManifest, now: datetime
+) -> tuple[int, bool]:
+    """Store a manifest (idempotent by digest); returns (id, created)."""
+    existing = await fetch_one(
+        db,
+        "SELECT id FROM manifests WHERE repository_id = ? AND digest = ?",
+        (repository_id, new.digest),
+    )
+    if existing is not None:
+        return int(existing[0]), False
+    manifest_id = await insert(
+        db,
+        "INSERT INTO manifests (repository_id, digest, media_type, payload, size_bytes,"
+        " config_digest, config_media_type, artifact_type, subject_digest, image_created_at,"
+        " total_size_bytes, annotations, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            repository_id,
+            new.digest,
+            new.media_type,
+            new.payload,
+            len(new.payload),
+            new.config_digest,
+            new.config_media_type,
+            new.artifact_type,
+            new.subject_digest,
+            format_time(new.image_created_at) if new.image_created_at else None,
+            new.total_size_bytes,
+            new.annotations,
+            format_time(now),
+        ),
+    )
+    first = -1 if new.has_config else 0
+    await db.executemany(
+        "INSERT INTO manifest_blobs (manifest_id, position, digest, size_bytes, media_type)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [
+            (manifest_id, first + i, digest, size, media_type)
+            for i, (digest, size, media_type) in enumerate(new.blobs)
+        ],
+    )
+    await db.executemany(
+        "INSERT INTO manifest_children (parent_id, position, child_digest, platform)"
+        " VALUES (?, ?, ?, ?)",
+        [(manifest_id, i, digest, platform) for i, (digest, platform) in enumerate(new.children)],
+    )
+    return manifest_id, True
+
+
+async def select_manifest(
+    db: aiosqlite.Connection, repository_id: int, digest: str
+) -> StoredManifest | None:
+    row = await fetch_one(
+        db,
+        f"SELECT {_COLUMNS} FROM manifests WHERE repository_id = ? AND digest = ?",
+        (repository_id, digest),
+    )
+    return StoredManifest.from_row(row) if row else None
+
+
+async def select_manifest_payload(db: aiosqlite.Connection, manifest_id: int) -> bytes:
+    row = await fetch_one(db, "SELECT payload FROM manifests WHERE id = ?", (manifest_id,))
+    assert row is not None
+    return bytes(row[0])
+
+
+async def select_manifests_by_digests(
+    db: aiosqlite.Connection, repository_id: int, digests: Sequence[str]
+) -> dict[str, StoredManifest]:
+    if not digests:
+        return {}
+    marks = ",".join("?" * len(digests))
+    rows = await fetch_all(
+        db,
+        f"SELECT {_COLUMNS} FROM manifests WHERE repository_id = ? AND digest IN ({marks})",
+        [repository_id, *digests],
+    )
+    return {row["digest"]: StoredManifest.from_row(row) for row in rows}
+
+
+async def select_referrers(
+    db: aiosqlite.Connection, repository_id: int, subject_digest: str
+) -> list[StoredManifest]:
+    rows = await fetch_all(
+        db,
+        f"SELECT {_COLUMNS} FROM manifests WHERE repository_id = ? AND subject_digest = ?"
+        " ORDER BY id",
+        (repository_id, subject_digest),
+    )
+    return [StoredManifest.from_row(r) for r in rows]
+
+
+async def select_blob_refs(
+    db: aiosqlite.Connection, manifest_id: int
+) -> list[tuple[int, str, int, str]]:
+    """(position, digest, size, media type) of a manifest's config (-1) and layers."""
+    rows = await fetch_all(
+        db,
+        "SELECT position, digest, size_bytes, media_type FROM manifest_blobs"
+        " WHERE manifest_id = ? ORDER BY position",
+        (manifest_id,),
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+async def count_parents(db: aiosqlite.Connection, repository_id: int, digest: str) -> int:
+    """How many indexes of this repository list the manifest."""
+    row = await fetch_one(
+        db,
+        "SELECT COUNT(*) FROM manifest_children c JOIN manifests m ON m.id = c.parent_id"
+        " WHERE m.repository_id = ? AND c.child_digest = ?",
+        (repository_id, digest),
+    )
+    return int(row[0]) if row else 0
+
+
+async def delete_manifest(db: aiosqlite.Connection, manifest_id: int) -> None:
+    """Remove a manifest and every tag on it (deleting by digest untags it everywhere)."""
+    await execute(db, "DELETE FROM tags WHERE manifest_id = ?", (manifest_id,))
+    await execute(db, "DELETE FROM manifests WHERE id = ?", (manifest_id,))

@@ -1,0 +1,65 @@
+"""SQL for container repositories (one project has a root image and named sub-images)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.rows import Repository
+
+
+async def select_repository(
+    db: aiosqlite.Connection, project_id: int, name: str
+) -> Repository | None:
+    row = await fetch_one(
+        db, "SELECT * FROM repositories WHERE project_id = ? AND name = ?", (project_id, name)
+    )
+    return Repository.from_row(row) if row else None
+
+
+async def select_repository_by_id(
+    db: aiosqlite.Connection, repository_id: int
+) -> Repository | None:
+    row = await fetch_one(db, "SELECT * FROM repositories WHERE id = ?", (repository_id,))
+    return Repository.from_row(row) if row else None
+
+
+async def ensure_repository(
+    db: aiosqlite.Connection, project_id: int, name: str, now: datetime
+) -> Repository:
+    """Find or create (GitLab creates the row when a push is first authorised)."""
+    await execute(
+        db,
+        "INSERT INTO repositories (project_id, name, created_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (project_id, name) DO NOTHING",
+        (project_id, name, format_time(now)),
+    )
+    found = await select_repository(db, project_id, name)
+    assert found is not None
+    return found
+
+
+async def select_repositories_of_projects(
+    db: aiosqlite.Connection, project_ids: list[int], *, limit: int, offset: int
+) -> tuple[list[Repository], int]:
+    if not project_ids:
+        return [], 0
+    marks = ",".join("?" * len(project_ids))
+    total = await fetch_one(
+        db, f"SELECT COUNT(*) FROM repositories WHERE project_id IN ({marks})", project_ids
+    )
+    rows = await fetch_all(
+        db,
+        f"SELECT * FROM repositories WHERE project_id IN ({marks}) ORDER BY id LIMIT ? OFFSET ?",
+        [*project_ids, limit, offset],
+    )
+    return [Repository.from_row(r) for r in rows], int(total[0]) if total else 0
+
+
+async def select_all_repositories(db: aiosqlite.Connection) -> list[Repository]:
+    rows = await fetch_all(db, "SELECT * FROM repositories ORDER BY id")
+    return [Repository.from_row(r) for r in rows]
+
+

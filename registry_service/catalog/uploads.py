@@ -1,0 +1,47 @@
+"""SQL for blob upload sessions (their bytes live in the store's session directory)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.rows import Upload
+
+
+async def insert_upload(
+    db: aiosqlite.Connection, upload_id: str, repository_id: int, algorithm: str, now: datetime
+) -> None:
+    await execute(
+        db,
+        "INSERT INTO uploads (id, repository_id, algorithm, offset_bytes, started_at, updated_at)"
+        " VALUES (?, ?, ?, 0, ?, ?)",
+        (upload_id, repository_id, algorithm, format_time(now), format_time(now)),
+    )
+
+
+async def select_upload(db: aiosqlite.Connection, upload_id: str) -> Upload | None:
+    row = await fetch_one(db, "SELECT * FROM uploads WHERE id = ?", (upload_id,))
+    return Upload.from_row(row) if row else None
+
+
+async def update_upload_offset(
+    db: aiosqlite.Connection, upload_id: str, offset_bytes: int, now: datetime
+) -> None:
+    await execute(
+        db,
+        "UPDATE uploads SET offset_bytes = ?, updated_at = ? WHERE id = ?",
+        (offset_bytes, format_time(now), upload_id),
+    )
+
+
+async def delete_upload(db: aiosqlite.Connection, upload_id: str) -> bool:
+    return await execute(db, "DELETE FROM uploads WHERE id = ?", (upload_id,)) == 1
+
+
+async def select_uploads_idle_since(db: aiosqlite.Connection, cutoff: datetime) -> list[Upload]:
+    rows = await fetch_all(
+        db, "SELECT * FROM uploads WHERE updated_at < ? ORDER BY id", (format_time(cutoff),)
+    )
+    return [Upload.from_row(r) for r in rows]

@@ -1,0 +1,250 @@
+"""``FilesystemBlobStore``: the ``BlobStore`` on a local directory (tree in ``layout.py``).
+
+The only code that creates, renames or deletes files under ``blobs/``. A blob becomes visible
+in one step and only when complete: bytes stream into a temp file while being hashed, the temp
+file is fsynced, verified, renamed into place with ``os.replace`` (atomic on one filesystem),
+and the directory is fsynced. A crash at any point leaves either no blob or the whole blob, plus
+at most a temp file that ``purge_temp`` removes at startup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterable, AsyncIterator
+from concurrent.futures import Future
+from pathlib import Path
+
+from registry_service.digests import (
+    DEFAULT_ALGORITHM,
+    HEX_LENGTHS,
+    Digest,
+    digest_from_hasher,
+    new_hasher,
+)
+from registry_service.errors import BlobUnknown, DigestInvalid, RangeNotSatisfiable
+from registry_service.storage import layout
+from registry_service.storage.base import BlobInfo
+from registry_service.storage.fileio import (
+    BATCH_BYTES,
+    IOThreads,
+    StreamAppender,
+    create_empty,
+    ensure_dir,
+    fsync_dir,
+    fsync_file,
+    read_at,
+)
+
+
+class FilesystemBlobStore:
+    """Content-addressed blobs under ``root`` (the service's data directory)."""
+
+    def __init__(self, root: Path, *, io: IOThreads | None = None) -> None:
+        self.root = root
+        # Shared with UploadSessions, which writes under the same root.
+        self.io = io or IOThreads()
+        # Temp files being written by this process right now; purge_temp leaves them alone.
+        self._active_temps: set[Path] = set()
+
+    async def aclose(self) -> None:
+        """Stop the worker threads (after running jobs finish)."""
+        await self.io.aclose()
+
+    async def stat(self, digest: Digest) -> BlobInfo | None:
+        """The stored blob ``digest``, or None if it is not in the store."""
+        size = await self.io.run(_size_or_none, layout.blob_path(self.root, digest))
+        return None if size is None else BlobInfo(digest, size)
+
+    def path_of(self, digest: Digest) -> Path:
+        """The blob's file, for ``sendfile``; does no I/O (call ``stat`` first)."""
+        return layout.blob_path(self.root, digest)
+
+    async def open_range(
+        self, digest: Digest, start: int = 0, end_inclusive: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """Validate, then iterate bytes ``start..end_inclusive`` of ``digest`` in ≤1 MiB pieces.
+
+        A whole read (``start=0``, no end) of an empty blob yields nothing; any other range
+        must start inside the blob (RFC 9110 §14.1.1), else RangeNotSatisfiable carrying
+        ``Content-Range: bytes */<size>``. An end past the blob is clamped to its last byte.
+        """
+        info = await self.stat(digest)
+        if info is None:
+            raise BlobUnknown(detail={"digest": str(digest)})
+        size = info.size_bytes
+        whole = start == 0 and end_inclusive is None
+        if not whole and (
+            start < 0 or start >= size or (end_inclusive is not None and end_inclusive < start)
+        ):
+            raise RangeNotSatisfiable(
+                f"range {start}-{'' if end_inclusive is None else end_inclusive} "
+                f"not satisfiable for {size} bytes",
+                headers={"Content-Range": f"bytes */{size}"},
+            )
+        stop = size if end_inclusive is None else min(end_inclusive + 1, size)
+        return self._read(layout.blob_path(self.root, digest), start, stop)
+
+    async def _read(self, path: Path, start: int, stop: int) -> AsyncIterator[bytes]:
+        # Opened on first iteration so an iterator that is never consumed holds no descriptor.
+        # A blob deleted between validation and here is reported as unknown.
+        opening = self.io.submit(os.open, path, os.O_RDONLY)
+        try:
+            fd = await asyncio.wrap_future(opening)
+        except FileNotFoundError:
+            raise BlobUnknown() from None
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_opened)
+            raise
+        try:
+            offset = start
+            while offset < stop:
+                data = await self.io.run(read_at, fd, offset, min(BATCH_BYTES, stop - offset))
+                if not data:
+                    return  # the file is immutable; a short file means it was truncated outside
+                offset += len(data)
+                yield data
+        finally:
+            # Closed on the loop on purpose: it must happen even while the consumer is being
+            # cancelled, and a job still running pread on it can only fail harmlessly.
+            os.close(fd)
+
+    async def ingest(
+        self,
+        chunks: AsyncIterable[bytes],
+        expected: Digest | None = None,
+        algorithm: str | None = None,
+    ) -> BlobInfo:
+        """Stream ``chunks`` to a temp file while hashing, verify, and rename into place.
+
+        On DigestInvalid (or any error, or cancellation) the temp file is removed: nothing is
+        left in ``blobs/`` or ``tmp/``. An already stored blob is kept and the temp discarded.
+        """
+        hasher = new_hasher(_algorithm_for(expected, algorithm))
+        temp = layout.new_temp_path(self.root)
+        self._active_temps.add(temp)
+        try:
+            await self.io.run(_create_temp, temp)
+            size = await StreamAppender(self.io, temp, hasher).append(chunks)
+            computed = digest_from_hasher(hasher)
+            if expected is not None and computed != expected:
+                raise DigestInvalid(
+                    f"digest {expected} does not match the uploaded content ({computed})",
+                    detail={"expected": str(expected), "computed": str(computed)},
+                )
+            await self.io.run(place_file, temp, layout.blob_path(self.root, computed))
+            return BlobInfo(computed, size)
+        finally:
+            self._active_temps.discard(temp)
+            # On the loop on purpose (one metadata call): it must run even during cancellation.
+            # After a successful place the temp is already gone.
+            _unlink_quietly(temp)
+
+    async def commit_upload(self, session_id: str, expected: Digest) -> BlobInfo:
+        """Move a verified upload session's ``data`` into place as blob ``expected``."""
+        source = layout.session_data_path(self.root, session_id)
+        size = await self.io.run(place_file, source, layout.blob_path(self.root, expected))
+        return BlobInfo(expected, size)
+
+    async def delete(self, digest: Digest) -> bool:
+        """Unlink blob ``digest``; False if it was not there.
+
+        Not followed by a directory fsync: a delete undone by a crash leaves an unreferenced
+        blob, which the next garbage collection removes again.
+        """
+        try:
+            await self.io.run(os.unlink, layout.blob_path(self.root, digest))
+        except FileNotFoundError:
+            return False
+        return True
+
+    async def iter_digests(self) -> AsyncIterator[Digest]:
+        """Every stored blob, one fan-out directory listed per worker job."""
+        for algorithm in sorted(HEX_LENGTHS):
+            top = layout.algorithm_dir(self.root, algorithm)
+            for fan_out in await self.io.run(_list_names, top):
+                if not layout.is_fan_out(fan_out):
+                    continue
+                for name in await self.io.run(_list_names, top / fan_out):
+                    digest = layout.digest_at(algorithm, fan_out, name)
+                    if digest is not None:
+                        yield digest
+
+    async def purge_temp(self) -> list[Path]:
+        """Remove leftover temp files (a crash mid-ingest); run at startup. Returns them."""
+        active = frozenset(self._active_temps)
+        return await self.io.run(_purge_dir_files, layout.tmp_dir(self.root), active)
+
+
+def _algorithm_for(expected: Digest | None, algorithm: str | None) -> str:
+    if expected is None:
+        return algorithm or DEFAULT_ALGORITHM
+    if algorithm is not None and algorithm != expected.algorithm:
+        raise DigestInvalid(f"digest {expected} does not use the requested algorithm {algorithm}")
+    return expected.algorithm
+
+
+# --- blocking parts (run on IOThreads) -----------------------------------------------------
+
+
+def place_file(source: Path, target: Path) -> int:
+    """Move the complete, verified file ``source`` to ``target``; return its size.
+
+    Order is the durability invariant: fsync the file, rename it in, fsync the directory —
+    so a blob that is visible after a crash is whole. If ``target`` exists it already holds
+    these exact bytes (content addressing): ``source`` is discarded instead.
+    """
+    size = os.stat(source).st_size
+    if target.exists():
+        os.unlink(source)
+        return size
+    fsync_file(source)
+    ensure_dir(target.parent)
+    os.replace(source, target)
+    fsync_dir(target.parent)
+    return size
+
+
+def _create_temp(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    create_empty(path)
+
+
+def _size_or_none(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return None
+
+
+def _list_names(directory: Path) -> list[str]:
+    try:
+        return os.listdir(directory)
+    except FileNotFoundError:
+        return []
+
+
+def _purge_dir_files(directory: Path, keep: frozenset[Path]) -> list[Path]:
+    removed: list[Path] = []
+    for name in _list_names(directory):
+        path = directory / name
+        if path in keep:
+            continue
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(path)
+    return removed
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _close_opened(job: Future[int]) -> None:
+    """Close the descriptor an abandoned ``os.open`` job produced, if it produced one."""
+    if not job.cancelled() and job.exception() is None:
+        os.close(job.result())
