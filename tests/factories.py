@@ -6,6 +6,7 @@ import itertools
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from registry_service.catalog import namespaces
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import Namespace, Project, User
 from registry_service.services import provisioning
@@ -102,8 +103,6 @@ class Factory:
     ) -> Project:
         namespace = full_path.rpartition("/")[0]
         async with self.catalog.transaction() as tx:
-            from registry_service.catalog import namespaces
-
             if await namespaces.select_namespace_by_path(tx, namespace) is None:
                 parts = namespace.split("/")
                 for i in range(1, len(parts) + 1):

@@ -13,7 +13,6 @@ from typing import Any
 from marshmallow import Schema, fields
 
 from registry_service.catalog.rows import Member, Namespace, User
-from registry_service.services.permissions import AccessLevel
 from registry_service.services.projects import ProjectView
 
 
@@ -168,7 +167,3 @@ class MemberSchema(UrlSchema):
 
     def get_web_url(self, member: Member) -> str:
         return f"{self.base_url}/{member.user.username}"
-
-
-def access_level_name(level: int) -> str:
-    return AccessLevel(level).name.lower()

@@ -96,13 +96,6 @@ class Catalog:
     def reader(self) -> aiosqlite.Connection:
         return self._reader
 
-    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        return list(await self._reader.execute_fetchall(sql, params))
-
-    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        rows = await self._reader.execute_fetchall(sql, params)
-        return next(iter(rows), None)
-
     async def ping(self) -> None:
         await self._reader.execute_fetchall("SELECT 1")
 

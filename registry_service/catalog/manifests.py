@@ -143,17 +143,6 @@ async def select_blob_refs(
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-async def count_parents(db: aiosqlite.Connection, repository_id: int, digest: str) -> int:
-    """How many indexes of this repository list the manifest."""
-    row = await fetch_one(
-        db,
-        "SELECT COUNT(*) FROM manifest_children c JOIN manifests m ON m.id = c.parent_id"
-        " WHERE m.repository_id = ? AND c.child_digest = ?",
-        (repository_id, digest),
-    )
-    return int(row[0]) if row else 0
-
-
 async def delete_manifest(db: aiosqlite.Connection, manifest_id: int) -> None:
     """Remove a manifest and every tag on it (deleting by digest untags it everywhere)."""
     await execute(db, "DELETE FROM tags WHERE manifest_id = ?", (manifest_id,))

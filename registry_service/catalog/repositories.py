@@ -6,7 +6,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.db import execute, fetch_one, format_time
 from registry_service.catalog.rows import Repository
 
 
@@ -39,27 +39,3 @@ async def ensure_repository(
     found = await select_repository(db, project_id, name)
     assert found is not None
     return found
-
-
-async def select_repositories_of_projects(
-    db: aiosqlite.Connection, project_ids: list[int], *, limit: int, offset: int
-) -> tuple[list[Repository], int]:
-    if not project_ids:
-        return [], 0
-    marks = ",".join("?" * len(project_ids))
-    total = await fetch_one(
-        db, f"SELECT COUNT(*) FROM repositories WHERE project_id IN ({marks})", project_ids
-    )
-    rows = await fetch_all(
-        db,
-        f"SELECT * FROM repositories WHERE project_id IN ({marks}) ORDER BY id LIMIT ? OFFSET ?",
-        [*project_ids, limit, offset],
-    )
-    return [Repository.from_row(r) for r in rows], int(total[0]) if total else 0
-
-
-async def select_all_repositories(db: aiosqlite.Connection) -> list[Repository]:
-    rows = await fetch_all(db, "SELECT * FROM repositories ORDER BY id")
-    return [Repository.from_row(r) for r in rows]
-
-

@@ -55,13 +55,6 @@ async def select_tag_names(
     return [r[0] for r in rows]
 
 
-async def select_tag_names_of_manifest(db: aiosqlite.Connection, manifest_id: int) -> list[str]:
-    rows = await fetch_all(
-        db, "SELECT name FROM tags WHERE manifest_id = ? ORDER BY name", (manifest_id,)
-    )
-    return [r[0] for r in rows]
-
-
 async def count_tags(db: aiosqlite.Connection, repository_id: int) -> int:
     row = await fetch_one(db, "SELECT COUNT(*) FROM tags WHERE repository_id = ?", (repository_id,))
     return int(row[0]) if row else 0

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.db import execute, fetch_one, format_time
 from registry_service.catalog.rows import Upload
 
 
@@ -38,10 +38,3 @@ async def update_upload_offset(
 
 async def delete_upload(db: aiosqlite.Connection, upload_id: str) -> bool:
     return await execute(db, "DELETE FROM uploads WHERE id = ?", (upload_id,)) == 1
-
-
-async def select_uploads_idle_since(db: aiosqlite.Connection, cutoff: datetime) -> list[Upload]:
-    rows = await fetch_all(
-        db, "SELECT * FROM uploads WHERE updated_at < ? ORDER BY id", (format_time(cutoff),)
-    )
-    return [Upload.from_row(r) for r in rows]

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from aiohttp import web
-from marshmallow import fields, post_load
+from marshmallow import post_load
 
 from registry_service.http.fields import GitLabInt, GitLabParams
 
@@ -46,10 +46,6 @@ class PaginationParams(GitLabParams):
     def to_page(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         data["page"] = page_from(data.pop("page"), data.pop("per_page"))
         return data
-
-
-# So subclasses can declare more params and still get `page` as a Page.
-_ = fields
 
 
 def page_from(page: int, per_page: int) -> Page:
