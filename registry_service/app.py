@@ -7,6 +7,11 @@ each with its own middleware. There is no module-level app and importing this ha
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
 from aiohttp import web
 
 from registry_service.api.routes import add_routes as add_api_routes
@@ -20,13 +25,20 @@ from registry_service.http.middleware import (
     request_id_middleware,
 )
 from registry_service.http.render import render_gitlab, render_oci
-from registry_service.keys import catalog_key, clock_key, settings_key
+from registry_service.keys import catalog_key, clock_key, settings_key, storage_key
+from registry_service.oci.base import api_version_middleware
 from registry_service.oci.routes import add_routes as add_oci_routes
+from registry_service.services import blobs
+from registry_service.services.blobs import Storage
 from registry_service.settings import Settings
+from registry_service.storage.filesystem import FilesystemBlobStore
 
 # Manifests are at most 4 MiB; bodies of the GitLab API are small. Blob uploads stream and
 # are not bound by this.
 CLIENT_MAX_SIZE = 4 * 1024 * 1024 + 1
+PURGE_INTERVAL_S = 3600.0
+
+log = logging.getLogger("registry_service")
 
 
 def create_gitlab_api() -> web.Application:
@@ -40,7 +52,11 @@ def create_gitlab_api() -> web.Application:
 
 def create_registry_api() -> web.Application:
     registry = web.Application(
-        middlewares=[error_middleware(render_oci), registry_identity_middleware],
+        middlewares=[
+            api_version_middleware,
+            error_middleware(render_oci),
+            registry_identity_middleware,
+        ],
         client_max_size=CLIENT_MAX_SIZE,
     )
     add_oci_routes(registry)
@@ -48,14 +64,63 @@ def create_registry_api() -> web.Application:
 
 
 def create_app(
-    settings: Settings, *, catalog: Catalog, clock: Clock | None = None
+    settings: Settings,
+    *,
+    catalog: Catalog,
+    clock: Clock | None = None,
+    storage: Storage | None = None,
 ) -> web.Application:
-    """The whole service over an open catalog; the caller owns (and closes) the catalog."""
+    """The whole service over an open catalog; the caller owns (and closes) the catalog.
+
+    Without ``storage`` the app opens the filesystem blob store in the data directory and
+    closes it on cleanup.
+    """
     app = web.Application(middlewares=[request_id_middleware], client_max_size=CLIENT_MAX_SIZE)
     app[settings_key] = settings
     app[catalog_key] = catalog
     app[clock_key] = clock or SystemClock()
+    if storage is None:
+        storage = Storage.on(FilesystemBlobStore(settings.data_path))
+        app.cleanup_ctx.append(_own_storage)
+    app[storage_key] = storage
+    app.cleanup_ctx.append(_purge_abandoned_uploads)
     add_health_routes(app)
     app.add_subapp("/api/v4", create_gitlab_api())
     app.add_subapp("/v2", create_registry_api())
     return app
+
+
+async def _own_storage(app: web.Application) -> AsyncIterator[None]:
+    storage = app[storage_key]
+    await storage.store.purge_temp()
+    yield
+    await storage.store.aclose()
+
+
+async def _purge_abandoned_uploads(app: web.Application) -> AsyncIterator[None]:
+    """Remove abandoned upload sessions at start-up (a crash leaves some) and then hourly."""
+
+    async def purge() -> None:
+        removed = await blobs.purge_abandoned_uploads(
+            app[catalog_key],
+            app[storage_key],
+            app[settings_key].registry.abandoned_upload_max_age_seconds,
+            app[clock_key].now(),
+        )
+        if removed:
+            log.info("removed %d abandoned upload session(s)", len(removed))
+
+    async def every_hour() -> None:
+        while True:
+            await asyncio.sleep(PURGE_INTERVAL_S)
+            try:
+                await purge()
+            except Exception:
+                log.exception("purging abandoned uploads failed; retrying in an hour")
+
+    await purge()
+    task = asyncio.create_task(every_hour())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

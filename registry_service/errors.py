@@ -150,6 +150,11 @@ class BlobUploadInvalid(BadRequest):
     oci_text = "blob upload invalid"
 
 
+class PaginationInvalid(BadRequest):
+    oci_code = "PAGINATION_NUMBER_INVALID"
+    oci_text = "invalid number of results requested"
+
+
 class SizeInvalid(BadRequest):
     oci_code = "SIZE_INVALID"
     oci_text = "provided length did not match content length"

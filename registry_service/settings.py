@@ -64,6 +64,8 @@ class RegistrySettings:
     # Shown in `location` fields: host[:port], no scheme. Empty = the external URL's host:port.
     host: str = ""
     auto_create_projects: bool = False
+    # An upload session untouched for this long is abandoned: its bytes are removed.
+    abandoned_upload_max_age_seconds: int = 86400
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,10 @@ def _check_section(section: str, s: Any) -> None:
     elif section == "registry":
         if "/" in s.host or "://" in s.host:
             raise SettingsInvalid(f"registry.host: expected host[:port], got {s.host!r}")
+        if s.abandoned_upload_max_age_seconds <= 0:
+            raise SettingsInvalid(
+                "registry.abandoned_upload_max_age_seconds: must be greater than 0"
+            )
     elif section == "jobs":
         if s.redis_url and urlsplit(s.redis_url).scheme not in {"redis", "rediss", "unix"}:
             raise SettingsInvalid(f"jobs.redis_url: expected redis://…, got {s.redis_url!r}")

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from registry_service.catalog.db import execute, fetch_one, format_time
+from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
 from registry_service.catalog.rows import Repository
 
 
@@ -39,3 +39,13 @@ async def ensure_repository(
     found = await select_repository(db, project_id, name)
     assert found is not None
     return found
+
+
+async def select_repository_names(db: aiosqlite.Connection) -> list[tuple[int, str]]:
+    """(project id, repository name) of every repository not being deleted."""
+    rows = await fetch_all(
+        db,
+        "SELECT project_id, name FROM repositories"
+        " WHERE status IS NULL OR status <> 'delete_ongoing'",
+    )
+    return [(r[0], r[1]) for r in rows]

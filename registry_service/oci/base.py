@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from registry_service.errors import Unauthorized
 from registry_service.keys import actor_key
@@ -14,3 +15,12 @@ async def check_api_version(request: web.Request) -> web.Response:
     if request[actor_key].is_anonymous:
         raise Unauthorized()
     return web.json_response({}, headers=API_VERSION_HEADER)
+
+
+@web.middleware
+async def api_version_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every /v2 answer names the API version (docker checks it on ``GET /v2/``; others log it)."""
+    response = await handler(request)
+    if not response.prepared:
+        response.headers.update(API_VERSION_HEADER)
+    return response

@@ -31,6 +31,7 @@ SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
     ("server", "log_format"): ("json", "json"),
     ("registry", "host"): ("registry.example.com:443", "registry.example.com:443"),
     ("registry", "auto_create_projects"): ("yes", True),
+    ("registry", "abandoned_upload_max_age_seconds"): ("3600", 3600),
     ("auth", "admin_token"): ("glpat-0123456789abcdefghij", "glpat-0123456789abcdefghij"),
     ("jobs", "redis_url"): ("redis://localhost:6379/0", "redis://localhost:6379/0"),
     ("cleanup", "regex_anchoring"): ("full", "full"),
@@ -174,6 +175,10 @@ BAD_FILES = [
     ("[server]\nshutdown_timeout_s = true\n", "server.shutdown_timeout_s"),
     ("[cleanup]\nbulk_delete_interval_seconds = 1.5\n", "cleanup.bulk_delete_interval_seconds"),
     ("[cleanup]\nmax_list_size = -3\n", "cleanup.max_list_size"),
+    (
+        "[registry]\nabandoned_upload_max_age_seconds = 0\n",
+        "registry.abandoned_upload_max_age_seconds",
+    ),
 ]
 
 

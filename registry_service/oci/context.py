@@ -1,0 +1,93 @@
+"""What /v2 handlers read off the request: the shared state, the caller, the image they name."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from aiohttp import web
+
+from registry_service.catalog.db import Catalog
+from registry_service.catalog.rows import Repository
+from registry_service.digests import Digest, parse_digest
+from registry_service.errors import DigestInvalid, PayloadTooLarge
+from registry_service.keys import actor_key, catalog_key, clock_key, settings_key, storage_key
+from registry_service.services import images
+from registry_service.services.blobs import Storage
+from registry_service.services.images import Action, Image
+from registry_service.services.permissions import Actor
+from registry_service.settings import Settings
+
+# Request bodies are read in pieces of about this size (aiohttp hands over what it has).
+READ_CHUNK_BYTES = 1024 * 1024
+
+
+def catalog(request: web.Request) -> Catalog:
+    return request.config_dict[catalog_key]
+
+
+def storage(request: web.Request) -> Storage:
+    return request.config_dict[storage_key]
+
+
+def actor(request: web.Request) -> Actor:
+    return request[actor_key]
+
+
+def now(request: web.Request) -> datetime:
+    return request.config_dict[clock_key].now()
+
+
+def settings(request: web.Request) -> Settings:
+    return request.config_dict[settings_key]
+
+
+async def image(request: web.Request, action: Action, name: str | None = None) -> Image:
+    """The image named in the URL (or ``name``), if the caller may ``action`` it."""
+    return await images.resolve(
+        catalog(request),
+        actor(request),
+        name if name is not None else request.match_info["name"],
+        action,
+        auto_create=settings(request).registry.auto_create_projects,
+        now=now(request),
+    )
+
+
+async def repository(request: web.Request, action: Action) -> tuple[Image, Repository]:
+    """The image and its existing repository (NAME_UNKNOWN if never pushed)."""
+    found = await image(request, action)
+    return found, await images.find_repository(catalog(request), found)
+
+
+def digest_param(text: str | None, what: str = "digest") -> Digest:
+    if not text:
+        raise DigestInvalid(f"{what} is required")
+    return parse_digest(text)
+
+
+async def body_chunks(request: web.Request) -> AsyncIterator[bytes]:
+    """The request body as it arrives, never whole in memory."""
+    async for piece in request.content.iter_chunked(READ_CHUNK_BYTES):
+        yield piece
+
+
+async def read_capped(request: web.Request, limit: int) -> bytes:
+    """The whole (small) body; 413 as soon as it passes ``limit`` bytes."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(f"body of {declared} bytes is over the limit of {limit}")
+    parts: list[bytes] = []
+    size = 0
+    async for piece in request.content.iter_chunked(64 * 1024):
+        size += len(piece)
+        if size > limit:
+            raise PayloadTooLarge(f"body is over the limit of {limit} bytes")
+        parts.append(piece)
+    return b"".join(parts)
+
+
+def has_body(request: web.Request) -> bool:
+    if request.content_length is not None:
+        return request.content_length > 0
+    return request.body_exists

@@ -1,0 +1,63 @@
+"""Manifest endpoints: GET/HEAD, PUT (with ``?tag=``) and DELETE ``/v2/<name>/manifests/<ref>``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from registry_service.manifests.media_types import content_type_to_serve, normalize_content_type
+from registry_service.oci import context
+from registry_service.services import images, manifests
+from registry_service.services.images import Action
+
+
+async def get_manifest(request: web.Request) -> web.Response:
+    _, repository = await context.repository(request, Action.PULL)
+    pulled = await manifests.pull_manifest(
+        context.catalog(request), repository, request.match_info["reference"]
+    )
+    return web.Response(
+        body=pulled.payload,
+        headers={
+            "Content-Type": content_type_to_serve(pulled.manifest.media_type),
+            "Docker-Content-Digest": pulled.manifest.digest,
+            "ETag": f'"{pulled.manifest.digest}"',
+        },
+    )
+
+
+async def put_manifest(request: web.Request) -> web.Response:
+    image = await context.image(request, Action.PUSH)
+    catalog, now = context.catalog(request), context.now(request)
+    payload = await context.read_capped(request, manifests.MAX_MANIFEST_BYTES)
+    repository = await images.ensure_repository(catalog, image, now)
+    extra_tags = request.query.getall("tag", [])
+    pushed = await manifests.push_manifest(
+        catalog,
+        context.storage(request),
+        repository,
+        request.match_info["reference"],
+        payload,
+        normalize_content_type(request.headers.get("Content-Type")),
+        extra_tags,
+        now,
+    )
+    headers: CIMultiDict[str] = CIMultiDict(
+        {
+            "Location": f"/v2/{image.path}/manifests/{pushed.digest}",
+            "Docker-Content-Digest": str(pushed.digest),
+        }
+    )
+    if pushed.subject is not None:
+        headers["OCI-Subject"] = str(pushed.subject)
+    for tag in extra_tags:
+        headers.add("OCI-Tag", tag)
+    return web.Response(status=201, headers=headers)
+
+
+async def delete_manifest(request: web.Request) -> web.Response:
+    _, repository = await context.repository(request, Action.DELETE)
+    await manifests.delete_manifest(
+        context.catalog(request), repository, request.match_info["reference"]
+    )
+    return web.Response(status=202)

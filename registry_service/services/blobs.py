@@ -1,0 +1,202 @@
+"""Blobs of a repository: read, link, delete, and the upload sessions that create them.
+
+A repository may read a blob only through a ``repository_blobs`` link: one copy of the bytes
+serves every repository, but pushing a digest somewhere never lets it be read elsewhere. The
+order of a commit is the durability rule: the file is renamed into place (fsynced) first, then
+the catalog rows are written in one transaction — so a row never points at a missing file, and a
+crash in between leaves at most an unreferenced file for garbage collection.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from registry_service.catalog import blobs as blob_rows
+from registry_service.catalog import uploads as upload_rows
+from registry_service.catalog.db import Catalog
+from registry_service.catalog.rows import Repository, Upload
+from registry_service.digests import Digest
+from registry_service.errors import BlobUnknown, BlobUploadUnknown, DigestInvalid
+from registry_service.storage.base import BlobInfo
+from registry_service.storage.filesystem import FilesystemBlobStore
+from registry_service.storage.sessions import UploadSessions
+
+
+@dataclass(frozen=True)
+class Storage:
+    """The blob store and its upload sessions: the bytes side of the registry."""
+
+    store: FilesystemBlobStore
+    sessions: UploadSessions
+
+    @classmethod
+    def on(cls, store: FilesystemBlobStore) -> Storage:
+        return cls(store, UploadSessions(store))
+
+
+async def stat_blob(
+    catalog: Catalog, storage: Storage, repository: Repository, digest: Digest
+) -> BlobInfo:
+    """The blob if ``repository`` may read it and its bytes are stored; else BLOB_UNKNOWN."""
+    size = await blob_rows.select_linked_blob_size(catalog.reader, repository.id, str(digest))
+    if size is None or await storage.store.stat(digest) is None:
+        raise BlobUnknown(detail={"digest": str(digest)})
+    return BlobInfo(digest, size)
+
+
+async def record_blob(
+    catalog: Catalog, repository: Repository, info: BlobInfo, now: datetime
+) -> None:
+    """Catalog a blob that is durably in the store and let ``repository`` read it."""
+    async with catalog.transaction() as tx:
+        await blob_rows.insert_blob(tx, str(info.digest), info.size_bytes, now)
+        await blob_rows.link_blob(tx, repository.id, str(info.digest), now)
+
+
+async def delete_blob(catalog: Catalog, repository: Repository, digest: Digest) -> None:
+    """Unlink the blob from this repository; the bytes go when garbage collection finds no
+    other user. BLOB_UNKNOWN if the repository had no such blob."""
+    async with catalog.transaction() as tx:
+        if not await blob_rows.unlink_blob(tx, repository.id, str(digest)):
+            raise BlobUnknown(detail={"digest": str(digest)})
+
+
+async def ingest_blob(
+    catalog: Catalog,
+    storage: Storage,
+    repository: Repository,
+    chunks: AsyncIterable[bytes],
+    expected: Digest,
+    now: datetime,
+) -> BlobInfo:
+    """A whole blob in one request (monolithic POST ``?digest=``)."""
+    info = await storage.store.ingest(chunks, expected)
+    await record_blob(catalog, repository, info, now)
+    return info
+
+
+async def mount_blob(
+    catalog: Catalog, source: Repository, target: Repository, digest: Digest, now: datetime
+) -> BlobInfo | None:
+    """Link a blob that ``source`` can read into ``target``; None if ``source`` has none.
+
+    The caller has checked that the actor may pull ``source`` and push ``target``.
+    """
+    async with catalog.transaction() as tx:
+        size = await blob_rows.select_linked_blob_size(tx, source.id, str(digest))
+        if size is None:
+            return None
+        await blob_rows.link_blob(tx, target.id, str(digest), now)
+    return BlobInfo(digest, size)
+
+
+# --- upload sessions ------------------------------------------------------------------------
+
+
+async def start_upload(
+    catalog: Catalog, storage: Storage, repository: Repository, algorithm: str, now: datetime
+) -> str:
+    """Open an upload session for ``repository``; its id goes into the ``Location`` URL."""
+    session_id = uuid.uuid4().hex
+    await storage.sessions.create(session_id, algorithm)
+    async with catalog.transaction() as tx:
+        await upload_rows.insert_upload(tx, session_id, repository.id, algorithm, now)
+    return session_id
+
+
+async def find_upload(catalog: Catalog, repository: Repository, session_id: str) -> Upload:
+    """The session, if it belongs to this repository; else BLOB_UPLOAD_UNKNOWN."""
+    upload = await upload_rows.select_upload(catalog.reader, session_id)
+    if upload is None or upload.repository_id != repository.id:
+        raise BlobUploadUnknown(detail={"session": session_id[:80]})
+    return upload
+
+
+async def upload_progress(
+    catalog: Catalog, storage: Storage, repository: Repository, session_id: str
+) -> int:
+    """Bytes received so far."""
+    await find_upload(catalog, repository, session_id)
+    return await storage.sessions.size(session_id)
+
+
+async def append_chunk(
+    catalog: Catalog,
+    storage: Storage,
+    repository: Repository,
+    session_id: str,
+    chunks: AsyncIterable[bytes],
+    start_offset: int | None,
+    now: datetime,
+) -> int:
+    """Append one chunk; return the new size. 416 when it does not start at the current end."""
+    await find_upload(catalog, repository, session_id)
+    size = await storage.sessions.append(session_id, chunks, start_offset)
+    async with catalog.transaction() as tx:
+        await upload_rows.update_upload_offset(tx, session_id, size, now)
+    return size
+
+
+async def finish_upload(
+    catalog: Catalog,
+    storage: Storage,
+    repository: Repository,
+    session_id: str,
+    expected: Digest,
+    final_chunks: AsyncIterable[bytes] | None,
+    start_offset: int | None,
+    now: datetime,
+) -> BlobInfo:
+    """Close the session: last chunk, digest check, blob in place, rows written."""
+    await find_upload(catalog, repository, session_id)
+    try:
+        info = await storage.sessions.finish(
+            session_id, expected, final_chunks, start_offset=start_offset
+        )
+    except (DigestInvalid, BlobUploadUnknown):
+        # The session is gone either way (a wrong digest cancels it, as distribution does).
+        await _forget_upload(catalog, session_id)
+        raise
+    async with catalog.transaction() as tx:
+        await blob_rows.insert_blob(tx, str(info.digest), info.size_bytes, now)
+        await blob_rows.link_blob(tx, repository.id, str(info.digest), now)
+        await upload_rows.delete_upload(tx, session_id)
+    return info
+
+
+async def cancel_upload(
+    catalog: Catalog, storage: Storage, repository: Repository, session_id: str
+) -> None:
+    await find_upload(catalog, repository, session_id)
+    try:
+        await storage.sessions.cancel(session_id)
+    finally:
+        await _forget_upload(catalog, session_id)
+
+
+async def _forget_upload(catalog: Catalog, session_id: str) -> None:
+    async with catalog.transaction() as tx:
+        await upload_rows.delete_upload(tx, session_id)
+
+
+async def purge_abandoned_uploads(
+    catalog: Catalog, storage: Storage, max_age_s: float, now: datetime
+) -> list[str]:
+    """Drop sessions idle for longer than ``max_age_s``, and rows whose session is gone."""
+    removed = await storage.sessions.purge_older_than(max_age_s, now)
+    async with catalog.transaction() as tx:
+        for session_id in removed:
+            await upload_rows.delete_upload(tx, session_id)
+    stale = [
+        upload.id
+        for upload in await upload_rows.select_uploads(catalog.reader)
+        if not await storage.sessions.exists(upload.id)
+    ]
+    if stale:
+        async with catalog.transaction() as tx:
+            for session_id in stale:
+                await upload_rows.delete_upload(tx, session_id)
+    return sorted({*removed, *stale})

@@ -1,0 +1,186 @@
+"""Who may do what to an image path under /v2: path → project → repository, and the checks.
+
+GitLab's rules (gitlab-api.md §8, oci-distribution.md "Decisions"): an image path belongs to the
+longest existing project among its three longest prefixes; pull needs Reporter+ (or a public or
+internal project), push Developer+, delete Maintainer+; a token must carry a registry scope.
+
+Failures are ordered so a client learns only what it may know:
+
+- anonymous and not allowed → 401 with the Basic challenge, so the client logs in and retries;
+- a project the caller may not see, or no project at all → ``NAME_UNKNOWN``;
+- a visible project and too low a role or scope → ``DENIED``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from registry_service.catalog import projects as project_rows
+from registry_service.catalog import repositories as repository_rows
+from registry_service.catalog.db import Catalog
+from registry_service.catalog.rows import Project, Repository
+from registry_service.errors import Forbidden, NameUnknown, Unauthorized
+from registry_service.names import project_path_candidates
+from registry_service.services import provisioning
+from registry_service.services.permissions import Ability, Actor
+from registry_service.services.projects import ProjectAccess, lookup_project, project_level
+from registry_service.services.tokens import REGISTRY_READ_SCOPES, REGISTRY_WRITE_SCOPES
+
+
+class Action(StrEnum):
+    PULL = "pull"
+    PUSH = "push"
+    DELETE = "delete"
+
+
+_ABILITY = {
+    Action.PULL: Ability.READ_CONTAINER_IMAGE,
+    Action.PUSH: Ability.CREATE_CONTAINER_IMAGE,
+    Action.DELETE: Ability.ADMIN_CONTAINER_IMAGE,
+}
+_SCOPES = {
+    Action.PULL: REGISTRY_READ_SCOPES,
+    Action.PUSH: REGISTRY_WRITE_SCOPES,
+    Action.DELETE: REGISTRY_WRITE_SCOPES,
+}
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image path the caller may act on, resolved to its project and repository name."""
+
+    path: str
+    project: Project
+    # The repository's name below the project ("" for the project's root image).
+    name: str
+
+
+def allowed(actor: Actor, access: ProjectAccess, action: Action) -> bool:
+    if actor.scopes is not None and not actor.scopes & _SCOPES[action]:
+        return False
+    return access.can(actor, _ABILITY[action])
+
+
+async def _owning_project(catalog: Catalog, image_path: str) -> Project | None:
+    for candidate in project_path_candidates(image_path):
+        project = await lookup_project(catalog, candidate)
+        if project is not None:
+            return project
+    return None
+
+
+def project_to_create(image_path: str) -> str:
+    """The project an unowned image path would go to: its first two components.
+
+    ``group/app`` → ``group/app``; ``group/app/web`` → ``group/app`` (repository ``web``).
+    """
+    return "/".join(image_path.split("/")[:2])
+
+
+async def resolve(
+    catalog: Catalog,
+    actor: Actor,
+    image_path: str,
+    action: Action,
+    *,
+    auto_create: bool = False,
+    now: datetime | None = None,
+) -> Image:
+    """The image at ``image_path`` if ``actor`` may ``action`` it; raise the right error if not.
+
+    With ``auto_create`` (``registry.auto_create_projects``) an administrator's push to a path
+    no project owns creates the project (and its missing groups) first.
+    """
+    project = await _owning_project(catalog, image_path)
+    if project is None:
+        if actor.is_anonymous:
+            raise Unauthorized()
+        if auto_create and action is Action.PUSH and actor.is_admin and now is not None:
+            project = await _create_project(catalog, actor, image_path, now)
+        else:
+            target = project_to_create(image_path) if project_path_candidates(image_path) else None
+            hint = (
+                f"; create project {target!r} first"
+                if target
+                else "; an image path needs at least a group and a project"
+            )
+            raise NameUnknown(
+                f"no project owns image path {image_path!r}{hint}",
+                detail={"name": image_path, "project_to_create": target},
+            )
+    access = ProjectAccess(project, await project_level(catalog, actor, project.id))
+    if not allowed(actor, access, action):
+        if actor.is_anonymous:
+            raise Unauthorized()
+        if not allowed(actor, access, Action.PULL) and not access.can(actor, Ability.READ_PROJECT):
+            raise NameUnknown(detail={"name": image_path})
+        raise Forbidden(f"{action} access to {image_path!r} is denied", detail={"name": image_path})
+    name = image_path[len(project.full_path) + 1 :]
+    return Image(path=image_path, project=project, name=name)
+
+
+async def _create_project(
+    catalog: Catalog, actor: Actor, image_path: str, now: datetime
+) -> Project:
+    components = project_to_create(image_path).split("/")
+    async with catalog.transaction() as tx:
+        for depth in range(1, len(components)):
+            await provisioning.ensure_group(
+                tx,
+                full_path="/".join(components[:depth]),
+                name=None,
+                visibility="private",
+                description="",
+                now=now,
+            )
+        project, _ = await provisioning.ensure_project(
+            tx,
+            full_path="/".join(components),
+            name=None,
+            visibility="private",
+            registry_access_level="enabled",
+            description="created by a push",
+            creator_id=actor.user_id,
+            now=now,
+        )
+    return project
+
+
+async def find_repository(catalog: Catalog, image: Image) -> Repository:
+    """The image's repository row; NAME_UNKNOWN if nothing was ever pushed there."""
+    repository = await repository_rows.select_repository(
+        catalog.reader, image.project.id, image.name
+    )
+    if repository is None or repository.status == "delete_ongoing":
+        raise NameUnknown(detail={"name": image.path})
+    return repository
+
+
+async def ensure_repository(catalog: Catalog, image: Image, now: datetime) -> Repository:
+    """The image's repository, created by the first authorised push (as GitLab does)."""
+    existing = await repository_rows.select_repository(
+        catalog.reader, image.project.id, image.name
+    )
+    if existing is not None:
+        return existing
+    async with catalog.transaction() as tx:
+        return await repository_rows.ensure_repository(tx, image.project.id, image.name, now)
+
+
+async def visible_image_paths(catalog: Catalog, actor: Actor) -> list[str]:
+    """Every image path with a repository that ``actor`` may pull, sorted (``/v2/_catalog``)."""
+    projects = {p.id: p for p in await project_rows.select_all_projects(catalog.reader)}
+    readable: dict[int, bool] = {}
+    paths: list[str] = []
+    for project_id, name in await repository_rows.select_repository_names(catalog.reader):
+        project = projects.get(project_id)
+        if project is None:
+            continue
+        if project_id not in readable:
+            level = await project_level(catalog, actor, project_id)
+            readable[project_id] = allowed(actor, ProjectAccess(project, level), Action.PULL)
+        if readable[project_id]:
+            paths.append(f"{project.full_path}/{name}" if name else project.full_path)
+    return sorted(paths)

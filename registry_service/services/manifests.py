@@ -1,0 +1,303 @@
+"""Manifests and tags of a repository: push, pull, delete, list, referrers.
+
+A pushed manifest is stored byte-exact; its identity is the digest of those bytes. On push it
+is parsed (``manifests.parse``), every blob it needs must already be readable by the repository
+and every child of an index must already be in it, and the facts the GitLab API and the cleanup
+read later are recorded beside it: config digest, the image's ``created`` date, sizes, subject.
+The checks and the insert run in one catalog transaction, so a blob cannot be unlinked between
+"it is there" and "the manifest references it".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from registry_service.catalog import blobs as blob_rows
+from registry_service.catalog import manifests as manifest_rows
+from registry_service.catalog import tags as tag_rows
+from registry_service.catalog.db import Catalog
+from registry_service.catalog.manifests import NewManifest
+from registry_service.catalog.rows import Repository, StoredManifest
+from registry_service.digests import Digest, digest_of, parse_digest
+from registry_service.errors import (
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestUnknown,
+    PayloadTooLarge,
+)
+from registry_service.manifests.media_types import (
+    IMAGE_CONFIG_TYPES,
+    NONDISTRIBUTABLE_LAYER_TYPES,
+    OCI_INDEX,
+)
+from registry_service.manifests.parse import (
+    Descriptor,
+    Index,
+    Manifest,
+    annotation_created,
+    parse_image_config_created,
+    parse_manifest,
+)
+from registry_service.names import is_digest_reference, validate_tag
+from registry_service.services.blobs import Storage
+
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+# An image config larger than this is not read for its ``created`` date (it would be odd).
+MAX_CONFIG_READ_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Pushed:
+    digest: Digest
+    tags: tuple[str, ...]
+    subject: Digest | None
+
+
+@dataclass(frozen=True)
+class Pulled:
+    manifest: StoredManifest
+    payload: bytes
+
+
+def parse_reference(reference: str) -> Digest | str:
+    """A manifest reference: a digest (DIGEST_INVALID if malformed) or a tag (TAG_INVALID)."""
+    if is_digest_reference(reference):
+        return parse_digest(reference)
+    return validate_tag(reference)
+
+
+async def find_manifest(
+    catalog: Catalog, repository: Repository, reference: str
+) -> StoredManifest:
+    ref = parse_reference(reference)
+    if isinstance(ref, Digest):
+        found = await manifest_rows.select_manifest(catalog.reader, repository.id, str(ref))
+    else:
+        tag = await tag_rows.select_tag(catalog.reader, repository.id, ref)
+        found = (
+            None
+            if tag is None
+            else await manifest_rows.select_manifest(
+                catalog.reader, repository.id, tag.manifest_digest
+            )
+        )
+    if found is None:
+        raise ManifestUnknown(detail={"reference": reference[:140]})
+    return found
+
+
+async def pull_manifest(catalog: Catalog, repository: Repository, reference: str) -> Pulled:
+    manifest = await find_manifest(catalog, repository, reference)
+    payload = await manifest_rows.select_manifest_payload(catalog.reader, manifest.id)
+    return Pulled(manifest, payload)
+
+
+async def push_manifest(
+    catalog: Catalog,
+    storage: Storage,
+    repository: Repository,
+    reference: str,
+    payload: bytes,
+    content_type: str | None,
+    extra_tags: Sequence[str],
+    now: datetime,
+) -> Pushed:
+    """Validate and store a manifest, pointing ``reference`` (if a tag) and ``extra_tags`` at it."""
+    if len(payload) > MAX_MANIFEST_BYTES:
+        raise PayloadTooLarge(
+            f"manifest is {len(payload)} bytes; at most {MAX_MANIFEST_BYTES} are accepted",
+            detail={"limit_bytes": MAX_MANIFEST_BYTES},
+        )
+    ref = parse_reference(reference)
+    tags = [validate_tag(tag) for tag in extra_tags]
+    if isinstance(ref, Digest):
+        digest = digest_of(payload, ref.algorithm)
+        if digest != ref:
+            raise DigestInvalid(
+                f"manifest digest is {digest}, not {ref}",
+                detail={"expected": str(ref), "computed": str(digest)},
+            )
+    else:
+        digest = digest_of(payload)
+        tags.insert(0, ref)
+    parsed = parse_manifest(payload, content_type)
+    created = await _created_of(storage, parsed)
+    async with catalog.transaction() as tx:
+        if isinstance(parsed, Manifest):
+            new = await _image_record(tx, repository, parsed, digest, payload, created)
+        else:
+            new = await _index_record(tx, repository, parsed, digest, payload)
+        manifest_id, _ = await manifest_rows.insert_manifest(tx, repository.id, new, now)
+        for tag in dict.fromkeys(tags):
+            await tag_rows.upsert_tag(tx, repository.id, tag, manifest_id, now)
+    subject = parsed.subject.digest if parsed.subject else None
+    return Pushed(digest, tuple(dict.fromkeys(tags)), subject)
+
+
+async def _created_of(storage: Storage, parsed: Manifest | Index) -> datetime | None:
+    """The image's build date (Decision 4): the config's ``created``, else the annotation."""
+    if isinstance(parsed, Manifest) and parsed.config.media_type in IMAGE_CONFIG_TYPES:
+        config = parsed.config
+        if config.data is not None:
+            return parse_image_config_created(config.data)
+        if config.size <= MAX_CONFIG_READ_BYTES:
+            raw = await _read_small_blob(storage, config.digest)
+            if raw is not None:
+                created = parse_image_config_created(raw)
+                if created is not None:
+                    return created
+    return annotation_created(parsed.annotations)
+
+
+async def _read_small_blob(storage: Storage, digest: Digest) -> bytes | None:
+    if await storage.store.stat(digest) is None:
+        return None  # the blob check inside the transaction reports it
+    pieces = [piece async for piece in await storage.store.open_range(digest)]
+    return b"".join(pieces)
+
+
+def _needs_blob(descriptor: Descriptor) -> bool:
+    # Non-distributable layers live elsewhere (``urls``); a push legitimately omits them.
+    return descriptor.media_type not in NONDISTRIBUTABLE_LAYER_TYPES
+
+
+async def _image_record(
+    tx: aiosqlite.Connection,
+    repository: Repository,
+    manifest: Manifest,
+    digest: Digest,
+    payload: bytes,
+    created: datetime | None,
+) -> NewManifest:
+    for descriptor in manifest.blobs:
+        if not _needs_blob(descriptor):
+            continue
+        linked = await blob_rows.select_linked_blob_size(tx, repository.id, str(descriptor.digest))
+        if linked is None:
+            raise ManifestBlobUnknown(
+                f"blob {descriptor.digest} is not in repository; push it first",
+                detail={"digest": str(descriptor.digest)},
+            )
+    return NewManifest(
+        digest=str(digest),
+        media_type=manifest.media_type,
+        payload=payload,
+        config_digest=str(manifest.config.digest),
+        config_media_type=manifest.config.media_type,
+        artifact_type=manifest.artifact_type,
+        subject_digest=str(manifest.subject.digest) if manifest.subject else None,
+        image_created_at=created,
+        total_size_bytes=sum(layer.size for layer in manifest.layers),
+        annotations=_annotations_json(manifest.annotations),
+        blobs=[(str(d.digest), d.size, d.media_type) for d in manifest.blobs],
+        has_config=True,
+        children=[],
+    )
+
+
+async def _index_record(
+    tx: aiosqlite.Connection,
+    repository: Repository,
+    index: Index,
+    digest: Digest,
+    payload: bytes,
+) -> NewManifest:
+    wanted = [str(child.digest) for child in index.manifests]
+    present = await manifest_rows.select_manifests_by_digests(tx, repository.id, wanted)
+    missing = [d for d in wanted if d not in present]
+    if missing:
+        raise ManifestBlobUnknown(
+            f"index lists manifest {missing[0]}, which is not in repository; push it first",
+            detail={"digest": missing[0]},
+        )
+    children = [present[d] for d in dict.fromkeys(wanted)]
+    dates = [c.image_created_at for c in children if c.image_created_at is not None]
+    return NewManifest(
+        digest=str(digest),
+        media_type=index.media_type,
+        payload=payload,
+        config_digest=None,
+        config_media_type=None,
+        artifact_type=index.artifact_type,
+        subject_digest=str(index.subject.digest) if index.subject else None,
+        image_created_at=max(dates) if dates else annotation_created(index.annotations),
+        total_size_bytes=sum(c.total_size_bytes or 0 for c in children),
+        annotations=_annotations_json(index.annotations),
+        blobs=[],
+        has_config=False,
+        children=[
+            (str(child.digest), _platform_json(child)) for child in index.manifests
+        ],
+    )
+
+
+def _annotations_json(annotations: Any) -> str | None:
+    return json.dumps(dict(annotations), sort_keys=True) if annotations else None
+
+
+def _platform_json(child: Descriptor) -> str | None:
+    platform = child.platform
+    if platform is None:
+        return None
+    fields = {
+        "architecture": platform.architecture,
+        "os": platform.os,
+        "os.version": platform.os_version,
+        "variant": platform.variant,
+    }
+    return json.dumps({k: v for k, v in fields.items() if v is not None}, sort_keys=True)
+
+
+async def delete_manifest(catalog: Catalog, repository: Repository, reference: str) -> None:
+    """By tag: remove only that tag. By digest: remove the manifest and every tag on it."""
+    ref = parse_reference(reference)
+    async with catalog.transaction() as tx:
+        if isinstance(ref, Digest):
+            found = await manifest_rows.select_manifest(tx, repository.id, str(ref))
+            if found is None:
+                raise ManifestUnknown(detail={"reference": reference[:140]})
+            await manifest_rows.delete_manifest(tx, found.id)
+        elif not await tag_rows.delete_tag(tx, repository.id, ref):
+            raise ManifestUnknown(detail={"reference": reference[:140]})
+
+
+async def list_tag_names(
+    catalog: Catalog, repository: Repository, *, limit: int | None, after: str | None
+) -> tuple[list[str], bool]:
+    """Tag names in lexical order after ``after``; and whether more follow."""
+    if limit is None:
+        return await tag_rows.select_tag_names(
+            catalog.reader, repository.id, after=after, limit=-1
+        ), False
+    names = await tag_rows.select_tag_names(
+        catalog.reader, repository.id, after=after, limit=limit + 1
+    )
+    return names[:limit], len(names) > limit
+
+
+async def referrers_index(
+    catalog: Catalog, repository: Repository, subject: Digest, artifact_type: str | None
+) -> dict[str, Any]:
+    """The image index listing the manifests whose ``subject`` is ``subject``."""
+    descriptors: list[dict[str, Any]] = []
+    for found in await manifest_rows.select_referrers(catalog.reader, repository.id, str(subject)):
+        kind = found.artifact_type or found.config_media_type
+        if artifact_type is not None and kind != artifact_type:
+            continue
+        descriptor: dict[str, Any] = {
+            "mediaType": found.media_type,
+            "digest": found.digest,
+            "size": found.size_bytes,
+        }
+        if kind is not None:
+            descriptor["artifactType"] = kind
+        if found.annotations:
+            descriptor["annotations"] = json.loads(found.annotations)
+        descriptors.append(descriptor)
+    return {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors}
