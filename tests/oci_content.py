@@ -41,7 +41,8 @@ class Blob:
         return sha256(self.data)
 
     def descriptor(self, **extra: Any) -> dict[str, Any]:
-        return {"mediaType": self.media_type, "digest": self.digest, "size": len(self.data), **extra}
+        size = len(self.data)
+        return {"mediaType": self.media_type, "digest": self.digest, "size": size, **extra}
 
 
 @dataclass(frozen=True)

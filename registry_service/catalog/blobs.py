@@ -6,7 +6,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from registry_service.catalog.db import execute, fetch_one, format_time
+from registry_service.catalog.db import Reader, execute, fetch_one, format_time
 
 
 async def insert_blob(
@@ -21,7 +21,7 @@ async def insert_blob(
     )
 
 
-async def select_blob_size(db: aiosqlite.Connection, digest: str) -> int | None:
+async def select_blob_size(db: Reader, digest: str) -> int | None:
     row = await fetch_one(db, "SELECT size_bytes FROM blobs WHERE digest = ?", (digest,))
     return int(row[0]) if row else None
 
@@ -38,7 +38,7 @@ async def link_blob(
 
 
 async def select_linked_blob_size(
-    db: aiosqlite.Connection, repository_id: int, digest: str
+    db: Reader, repository_id: int, digest: str
 ) -> int | None:
     """The blob's size if this repository may read it, else None."""
     row = await fetch_one(

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
@@ -35,7 +35,44 @@ def format_time(when: datetime) -> str:
 def parse_time(text: str | None) -> datetime | None:
     if text is None:
         return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    # fromisoformat reads our fixed format (trailing Z included) ~20x faster than strptime,
+    # and every row with a date goes through here.
+    return datetime.fromisoformat(text)
+
+
+class Reader(Protocol):
+    """What a read query needs: the writer's transaction, the loop reader or the scan reader."""
+
+    async def execute_fetchall(self, sql: str, parameters: Params = ()) -> Iterable[Row]: ...
+
+
+class LoopReader:
+    """Reads run right on the event loop's thread, through plain ``sqlite3``.
+
+    A point lookup takes a few microseconds there, against ~90 µs for a hop to aiosqlite's
+    thread and back, and a /v2 request makes several: this is most of a manifest GET's cost.
+    WAL readers never wait for the writer, so nothing here blocks on I/O beyond a page read.
+    Long scans (thousands of rows) belong on ``Catalog.scan_reader`` instead, off the loop.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    async def execute_fetchall(self, sql: str, parameters: Params = ()) -> list[Row]:
+        return self._conn.execute(sql, parameters).fetchall()
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _connect_loop_reader(path: Path) -> LoopReader:
+    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    # Read-only by construction: a stray write through it fails instead of bypassing the lock.
+    conn.execute("PRAGMA query_only = ON")
+    return LoopReader(conn)
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
@@ -51,11 +88,19 @@ async def _connect(path: Path) -> aiosqlite.Connection:
 
 
 class Catalog:
-    """The open catalog: a writer (serialised) and a reader connection."""
+    """The open catalog: a writer (serialised), a reader on the loop for point lookups, and a
+    scan reader on its own thread for reads of many rows."""
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+    def __init__(
+        self,
+        path: Path,
+        writer: aiosqlite.Connection,
+        scan_reader: aiosqlite.Connection,
+        reader: LoopReader,
+    ):
         self.path = path
         self._writer = writer
+        self._scan_reader = scan_reader
         self._reader = reader
         self._write_lock = asyncio.Lock()
 
@@ -66,18 +111,19 @@ class Catalog:
         writer = await _connect(path)
         try:
             await apply_migrations(writer, target=migrate_to)
-            reader = await _connect(path)
+            scan_reader = await _connect(path)
         except BaseException:
             await writer.close()
             raise
-        return cls(path, writer, reader)
+        return cls(path, writer, scan_reader, _connect_loop_reader(path))
 
     @classmethod
     async def open_in(cls, data_dir: Path) -> Catalog:
         return await cls.open(data_dir / CATALOG_FILENAME)
 
     async def close(self) -> None:
-        await self._reader.close()
+        self._reader.close()
+        await self._scan_reader.close()
         await self._writer.close()
 
     @asynccontextmanager
@@ -93,18 +139,24 @@ class Catalog:
             await self._writer.execute("COMMIT")
 
     @property
-    def reader(self) -> aiosqlite.Connection:
+    def reader(self) -> LoopReader:
+        """For lookups of a few rows (runs on the event loop)."""
         return self._reader
+
+    @property
+    def scan_reader(self) -> aiosqlite.Connection:
+        """For reads of many rows (runs on a thread; the loop stays free)."""
+        return self._scan_reader
 
     async def ping(self) -> None:
         await self._reader.execute_fetchall("SELECT 1")
 
 
-async def fetch_all(db: aiosqlite.Connection, sql: str, params: Params = ()) -> list[Row]:
+async def fetch_all(db: Reader, sql: str, params: Params = ()) -> list[Row]:
     return list(await db.execute_fetchall(sql, params))
 
 
-async def fetch_one(db: aiosqlite.Connection, sql: str, params: Params = ()) -> Row | None:
+async def fetch_one(db: Reader, sql: str, params: Params = ()) -> Row | None:
     rows: Iterable[Row] = await db.execute_fetchall(sql, params)
     return next(iter(rows), None)
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.db import Reader, execute, fetch_all, fetch_one, format_time, insert
 from registry_service.catalog.rows import StoredManifest
 
 _COLUMNS = (
@@ -88,7 +88,7 @@ async def insert_manifest(
 
 
 async def select_manifest(
-    db: aiosqlite.Connection, repository_id: int, digest: str
+    db: Reader, repository_id: int, digest: str
 ) -> StoredManifest | None:
     row = await fetch_one(
         db,
@@ -98,14 +98,29 @@ async def select_manifest(
     return StoredManifest.from_row(row) if row else None
 
 
-async def select_manifest_payload(db: aiosqlite.Connection, manifest_id: int) -> bytes:
+async def select_manifest_with_payload(
+    db: Reader, repository_id: int, *, digest: str | None = None, tag: str | None = None
+) -> tuple[StoredManifest, bytes] | None:
+    """A manifest and its bytes in one query, by digest or by tag (the pull path)."""
+    if tag is not None:
+        where = "m.id = (SELECT manifest_id FROM tags WHERE repository_id = ? AND name = ?)"
+        params: tuple[object, ...] = (repository_id, tag)
+    else:
+        where = "m.repository_id = ? AND m.digest = ?"
+        params = (repository_id, digest)
+    columns = ", ".join(f"m.{c.strip()}" for c in _COLUMNS.split(","))
+    row = await fetch_one(db, f"SELECT {columns}, m.payload FROM manifests m WHERE {where}", params)
+    return (StoredManifest.from_row(row), bytes(row["payload"])) if row else None
+
+
+async def select_manifest_payload(db: Reader, manifest_id: int) -> bytes:
     row = await fetch_one(db, "SELECT payload FROM manifests WHERE id = ?", (manifest_id,))
     assert row is not None
     return bytes(row[0])
 
 
 async def select_manifests_by_digests(
-    db: aiosqlite.Connection, repository_id: int, digests: Sequence[str]
+    db: Reader, repository_id: int, digests: Sequence[str]
 ) -> dict[str, StoredManifest]:
     if not digests:
         return {}
@@ -119,7 +134,7 @@ async def select_manifests_by_digests(
 
 
 async def select_referrers(
-    db: aiosqlite.Connection, repository_id: int, subject_digest: str
+    db: Reader, repository_id: int, subject_digest: str
 ) -> list[StoredManifest]:
     rows = await fetch_all(
         db,
@@ -131,7 +146,7 @@ async def select_referrers(
 
 
 async def select_blob_refs(
-    db: aiosqlite.Connection, manifest_id: int
+    db: Reader, manifest_id: int
 ) -> list[tuple[int, str, int, str]]:
     """(position, digest, size, media type) of a manifest's config (-1) and layers."""
     rows = await fetch_all(

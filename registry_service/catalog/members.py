@@ -11,7 +11,14 @@ from datetime import date, datetime
 
 import aiosqlite
 
-from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time, parse_time
+from registry_service.catalog.db import (
+    Reader,
+    execute,
+    fetch_all,
+    fetch_one,
+    format_time,
+    parse_time,
+)
 from registry_service.catalog.rows import Member, User
 
 _NAMESPACE_ANCESTORS = """
@@ -22,7 +29,7 @@ WITH RECURSIVE anc(id) AS (
 )"""
 
 
-async def select_project_level(db: aiosqlite.Connection, user_id: int, project_id: int) -> int:
+async def select_project_level(db: Reader, user_id: int, project_id: int) -> int:
     row = await fetch_one(
         db,
         _NAMESPACE_ANCESTORS.replace(":ns", "(SELECT namespace_id FROM projects WHERE id = :pid)")
@@ -33,7 +40,7 @@ async def select_project_level(db: aiosqlite.Connection, user_id: int, project_i
     return int(row[0]) if row and row[0] is not None else 0
 
 
-async def select_namespace_level(db: aiosqlite.Connection, user_id: int, namespace_id: int) -> int:
+async def select_namespace_level(db: Reader, user_id: int, namespace_id: int) -> int:
     row = await fetch_one(
         db,
         _NAMESPACE_ANCESTORS + " SELECT MAX(access_level) FROM members WHERE user_id = :uid"
@@ -78,7 +85,7 @@ async def upsert_member(
 
 
 async def select_member(
-    db: aiosqlite.Connection,
+    db: Reader,
     *,
     user_id: int,
     namespace_id: int | None = None,

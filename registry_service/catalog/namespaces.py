@@ -7,7 +7,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from registry_service.catalog.db import fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.db import Reader, fetch_all, fetch_one, format_time, insert
 from registry_service.catalog.rows import Namespace
 
 # Namespaces where a user holds a membership, and everything below them (inheritance).
@@ -50,18 +50,18 @@ async def insert_namespace(
     )
 
 
-async def select_namespace_by_id(db: aiosqlite.Connection, namespace_id: int) -> Namespace | None:
+async def select_namespace_by_id(db: Reader, namespace_id: int) -> Namespace | None:
     row = await fetch_one(db, "SELECT * FROM namespaces WHERE id = ?", (namespace_id,))
     return Namespace.from_row(row) if row else None
 
 
-async def select_namespace_by_path(db: aiosqlite.Connection, full_path: str) -> Namespace | None:
+async def select_namespace_by_path(db: Reader, full_path: str) -> Namespace | None:
     row = await fetch_one(db, "SELECT * FROM namespaces WHERE full_path = ?", (full_path,))
     return Namespace.from_row(row) if row else None
 
 
 async def select_namespaces_by_ids(
-    db: aiosqlite.Connection, ids: Sequence[int]
+    db: Reader, ids: Sequence[int]
 ) -> dict[int, Namespace]:
     if not ids:
         return {}
@@ -70,7 +70,7 @@ async def select_namespaces_by_ids(
     return {row["id"]: Namespace.from_row(row) for row in rows}
 
 
-async def select_user_namespace(db: aiosqlite.Connection, user_id: int) -> Namespace | None:
+async def select_user_namespace(db: Reader, user_id: int) -> Namespace | None:
     row = await fetch_one(
         db, "SELECT * FROM namespaces WHERE kind = 'user' AND owner_id = ?", (user_id,)
     )
@@ -111,7 +111,7 @@ GROUP_ORDER = {"name": "g.name", "path": "g.path", "id": "g.id"}
 
 
 async def select_groups_page(
-    db: aiosqlite.Connection,
+    db: Reader,
     *,
     user_id: int | None,
     see_all: bool,

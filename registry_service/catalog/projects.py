@@ -6,7 +6,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from registry_service.catalog.db import fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.db import Reader, fetch_all, fetch_one, format_time, insert
 from registry_service.catalog.namespaces import MEMBER_NAMESPACES_CTE, escape_like
 from registry_service.catalog.rows import Project
 
@@ -43,18 +43,18 @@ async def insert_project(
     )
 
 
-async def select_project_by_id(db: aiosqlite.Connection, project_id: int) -> Project | None:
+async def select_project_by_id(db: Reader, project_id: int) -> Project | None:
     row = await fetch_one(db, "SELECT * FROM projects WHERE id = ?", (project_id,))
     return Project.from_row(row) if row else None
 
 
-async def select_project_by_path(db: aiosqlite.Connection, full_path: str) -> Project | None:
+async def select_project_by_path(db: Reader, full_path: str) -> Project | None:
     row = await fetch_one(db, "SELECT * FROM projects WHERE full_path = ?", (full_path,))
     return Project.from_row(row) if row else None
 
 
 async def select_project_in_namespace(
-    db: aiosqlite.Connection, namespace_id: int, path: str
+    db: Reader, namespace_id: int, path: str
 ) -> Project | None:
     row = await fetch_one(
         db,
@@ -75,7 +75,7 @@ PROJECT_ORDER = {
 
 
 async def select_projects_page(
-    db: aiosqlite.Connection,
+    db: Reader,
     *,
     user_id: int | None,
     see_all: bool,
@@ -129,5 +129,5 @@ async def select_projects_page(
     return [Project.from_row(r) for r in rows], int(total_row[0]) if total_row else 0
 
 
-async def select_all_projects(db: aiosqlite.Connection) -> list[Project]:
+async def select_all_projects(db: Reader) -> list[Project]:
     return [Project.from_row(r) for r in await fetch_all(db, "SELECT * FROM projects ORDER BY id")]

@@ -6,12 +6,12 @@ from datetime import datetime
 
 import aiosqlite
 
-from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.db import Reader, execute, fetch_all, fetch_one, format_time
 from registry_service.catalog.rows import Repository
 
 
 async def select_repository(
-    db: aiosqlite.Connection, project_id: int, name: str
+    db: Reader, project_id: int, name: str
 ) -> Repository | None:
     row = await fetch_one(
         db, "SELECT * FROM repositories WHERE project_id = ? AND name = ?", (project_id, name)
@@ -20,7 +20,7 @@ async def select_repository(
 
 
 async def select_repository_by_id(
-    db: aiosqlite.Connection, repository_id: int
+    db: Reader, repository_id: int
 ) -> Repository | None:
     row = await fetch_one(db, "SELECT * FROM repositories WHERE id = ?", (repository_id,))
     return Repository.from_row(row) if row else None
@@ -41,7 +41,7 @@ async def ensure_repository(
     return found
 
 
-async def select_repository_names(db: aiosqlite.Connection) -> list[tuple[int, str]]:
+async def select_repository_names(db: Reader) -> list[tuple[int, str]]:
     """(project id, repository name) of every repository not being deleted."""
     rows = await fetch_all(
         db,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.db import Reader, execute, fetch_all, fetch_one, format_time
 from registry_service.catalog.rows import TagRow
 
 _SELECT = (
@@ -29,13 +29,13 @@ async def upsert_tag(
     )
 
 
-async def select_tag(db: aiosqlite.Connection, repository_id: int, name: str) -> TagRow | None:
+async def select_tag(db: Reader, repository_id: int, name: str) -> TagRow | None:
     row = await fetch_one(db, f"{_SELECT} WHERE t.repository_id = ? AND t.name = ?",
                           (repository_id, name))
     return TagRow.from_row(row) if row else None
 
 
-async def select_tags(db: aiosqlite.Connection, repository_id: int) -> list[TagRow]:
+async def select_tags(db: Reader, repository_id: int) -> list[TagRow]:
     """Every tag of a repository, by name (byte order)."""
     rows = await fetch_all(
         db, f"{_SELECT} WHERE t.repository_id = ? ORDER BY t.name", (repository_id,)
@@ -44,7 +44,7 @@ async def select_tags(db: aiosqlite.Connection, repository_id: int) -> list[TagR
 
 
 async def select_tag_names(
-    db: aiosqlite.Connection, repository_id: int, *, after: str | None, limit: int
+    db: Reader, repository_id: int, *, after: str | None, limit: int
 ) -> list[str]:
     """Tag names in lexical order, starting after ``after``; ``limit`` < 0 means all."""
     rows = await fetch_all(
@@ -55,7 +55,7 @@ async def select_tag_names(
     return [r[0] for r in rows]
 
 
-async def count_tags(db: aiosqlite.Connection, repository_id: int) -> int:
+async def count_tags(db: Reader, repository_id: int) -> int:
     row = await fetch_one(db, "SELECT COUNT(*) FROM tags WHERE repository_id = ?", (repository_id,))
     return int(row[0]) if row else 0
 

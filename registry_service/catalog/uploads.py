@@ -6,7 +6,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.db import Reader, execute, fetch_all, fetch_one, format_time
 from registry_service.catalog.rows import Upload
 
 
@@ -21,12 +21,12 @@ async def insert_upload(
     )
 
 
-async def select_upload(db: aiosqlite.Connection, upload_id: str) -> Upload | None:
+async def select_upload(db: Reader, upload_id: str) -> Upload | None:
     row = await fetch_one(db, "SELECT * FROM uploads WHERE id = ?", (upload_id,))
     return Upload.from_row(row) if row else None
 
 
-async def select_uploads(db: aiosqlite.Connection) -> list[Upload]:
+async def select_uploads(db: Reader) -> list[Upload]:
     return [Upload.from_row(r) for r in await fetch_all(db, "SELECT * FROM uploads ORDER BY id")]
 
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import aiosqlite
 
-from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.db import Reader, execute, fetch_all, fetch_one, format_time, insert
 from registry_service.catalog.rows import Token, User
 
 
@@ -38,26 +38,26 @@ async def update_user(
     )
 
 
-async def select_user_by_id(db: aiosqlite.Connection, user_id: int) -> User | None:
+async def select_user_by_id(db: Reader, user_id: int) -> User | None:
     row = await fetch_one(db, "SELECT * FROM users WHERE id = ?", (user_id,))
     return User.from_row(row) if row else None
 
 
-async def select_user_by_username(db: aiosqlite.Connection, username: str) -> User | None:
+async def select_user_by_username(db: Reader, username: str) -> User | None:
     row = await fetch_one(db, "SELECT * FROM users WHERE username = ?", (username,))
     return User.from_row(row) if row else None
 
 
-async def select_user_by_email(db: aiosqlite.Connection, email: str) -> User | None:
+async def select_user_by_email(db: Reader, email: str) -> User | None:
     row = await fetch_one(db, "SELECT * FROM users WHERE email = ?", (email,))
     return User.from_row(row) if row else None
 
 
-async def select_users(db: aiosqlite.Connection) -> list[User]:
+async def select_users(db: Reader) -> list[User]:
     return [User.from_row(r) for r in await fetch_all(db, "SELECT * FROM users ORDER BY id")]
 
 
-async def count_users(db: aiosqlite.Connection) -> int:
+async def count_users(db: Reader) -> int:
     row = await fetch_one(db, "SELECT COUNT(*) FROM users")
     return int(row[0]) if row else 0
 
@@ -88,19 +88,19 @@ async def insert_token(
     )
 
 
-async def select_token_by_digest(db: aiosqlite.Connection, token_digest: str) -> Token | None:
+async def select_token_by_digest(db: Reader, token_digest: str) -> Token | None:
     row = await fetch_one(
         db, "SELECT * FROM personal_access_tokens WHERE token_digest = ?", (token_digest,)
     )
     return Token.from_row(row) if row else None
 
 
-async def select_token_by_id(db: aiosqlite.Connection, token_id: int) -> Token | None:
+async def select_token_by_id(db: Reader, token_id: int) -> Token | None:
     row = await fetch_one(db, "SELECT * FROM personal_access_tokens WHERE id = ?", (token_id,))
     return Token.from_row(row) if row else None
 
 
-async def select_tokens(db: aiosqlite.Connection, user_id: int | None = None) -> list[Token]:
+async def select_tokens(db: Reader, user_id: int | None = None) -> list[Token]:
     if user_id is None:
         rows = await fetch_all(db, "SELECT * FROM personal_access_tokens ORDER BY id")
     else:

@@ -93,9 +93,16 @@ async def find_manifest(
 
 
 async def pull_manifest(catalog: Catalog, repository: Repository, reference: str) -> Pulled:
-    manifest = await find_manifest(catalog, repository, reference)
-    payload = await manifest_rows.select_manifest_payload(catalog.reader, manifest.id)
-    return Pulled(manifest, payload)
+    ref = parse_reference(reference)
+    found = await manifest_rows.select_manifest_with_payload(
+        catalog.reader,
+        repository.id,
+        digest=str(ref) if isinstance(ref, Digest) else None,
+        tag=None if isinstance(ref, Digest) else ref,
+    )
+    if found is None:
+        raise ManifestUnknown(detail={"reference": reference[:140]})
+    return Pulled(*found)
 
 
 async def push_manifest(

@@ -10,7 +10,6 @@ from tests.factories import Factory
 
 async def test_push_pull_roundtrip(client: TestClient, factory: Factory) -> None:
     await factory.project("group/app", visibility="private")
-    dev = await factory.user("dev")
     admin = await factory.user("boss", admin=True)
     registry = oc.Registry(client, oc.basic("boss", admin.token))
     img = oc.image(layers=3)

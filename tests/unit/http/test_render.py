@@ -15,6 +15,8 @@ OCI_CODES = {
     "NAME_UNKNOWN", "SIZE_INVALID", "UNAUTHORIZED", "DENIED", "UNSUPPORTED", "TOOMANYREQUESTS",
     # Beyond the spec's 14, for conditions the spec has no code for.
     "UNKNOWN", "NOT_FOUND", "UNAVAILABLE",
+    # The CNCF distribution registry's code for a bad `n`, which clients already know.
+    "PAGINATION_NUMBER_INVALID",
 }
 
 
