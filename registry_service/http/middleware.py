@@ -137,6 +137,9 @@ def _basic(request: web.Request) -> tuple[str, str] | None:
     username, sep, password = decoded.partition(":")
     if not sep:
         raise Unauthorized("malformed Basic credentials")
+    if not username and not password:
+        # containers/image (skopeo, podman) sends ":" when told to pull without credentials.
+        return None
     return username, password
 
 

@@ -4,8 +4,9 @@
 returns its ``RegistryServer`` handle (``.url``, ``.admin_token``, ``.data_dir``, ``.stop()``,
 ``.kill()``, ``.start()`` again on the same port and data); every server it made is stopped
 (SIGTERM, then SIGKILL) when the test ends. ``registry_server`` is one shared server for the
-whole session, for tests that only add what they need. Modules mark themselves
-``pytestmark = pytest.mark.e2e``.
+whole session, for tests that only add what they need; ``seeded_registry`` is another, seeded
+with the accounts of ``tests.e2e.accounts``; ``skopeo`` runs skopeo isolated in the test's temp
+dir. Modules mark themselves ``pytestmark = pytest.mark.e2e``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.accounts import write_seed
 from tests.e2e.server import RegistryServer, StartServer
+from tests.e2e.skopeo import Skopeo
 
 
 def _shut_down(server: RegistryServer) -> None:
@@ -51,3 +54,20 @@ def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regist
     server.start()
     yield server
     _shut_down(server)
+
+
+@pytest.fixture(scope="session")
+def seeded_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """One server for the session, started with ``--seed`` of ``tests.e2e.accounts`` (user
+    ``dev`` in a private and a public project); tests push to image paths of their own."""
+    workdir = tmp_path_factory.mktemp("seeded-registry")
+    server = RegistryServer(workdir, args=["--seed", str(write_seed(workdir / "seed.toml"))])
+    server.start()
+    yield server
+    _shut_down(server)
+
+
+@pytest.fixture
+def skopeo(tmp_path: Path) -> Skopeo:
+    """skopeo with its scratch files in the test's temp dir."""
+    return Skopeo(tmp_path / "skopeo")

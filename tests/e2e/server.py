@@ -12,6 +12,7 @@ every ``REGISTRY_SERVICE_*``, so a developer's own settings cannot leak in.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -128,6 +129,19 @@ class RegistryServer:
             env["REGISTRY_SERVICE_ADMIN_TOKEN"] = self.admin_token
         env.update(self.extra_env)
         return env
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:<port>``: the registry part of image references."""
+        return f"127.0.0.1:{self.port}"
+
+    def logged_requests(self, method: str, path_pattern: str, status_pattern: str) -> list[str]:
+        """Access-log lines of the current run for ``METHOD <path>`` answered with a status,
+        both given as regular expressions (the path's must match the whole target)."""
+        pattern = re.compile(
+            rf'"{method} (?:{path_pattern}) HTTP/1\.1" (?:{status_pattern}) ', re.MULTILINE
+        )
+        return [m.group(0) for m in pattern.finditer(self.stderr)]
 
     @property
     def stdout(self) -> str:

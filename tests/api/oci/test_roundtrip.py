@@ -37,3 +37,20 @@ async def test_push_pull_roundtrip(client: TestClient, factory: Factory) -> None
     anonymous = await client.get("/v2/group/app/manifests/v1")
     assert anonymous.status == 401
     assert anonymous.headers["WWW-Authenticate"].startswith("Basic")
+
+
+async def test_empty_basic_credentials_count_as_anonymous(
+    client: TestClient, factory: Factory
+) -> None:
+    """skopeo and podman send ``Basic Og==`` (":") when pulling without credentials."""
+    await factory.project("open/app", visibility="public")
+    admin = await factory.user("boss2", admin=True)
+    img = oc.image(layers=1)
+    await oc.Registry(client, oc.basic("boss2", admin.token)).push_image("open/app", img, "v1")
+
+    response = await client.get(
+        "/v2/open/app/manifests/v1", headers={"Authorization": "Basic Og=="}
+    )
+
+    assert response.status == 200
+    assert await response.read() == img.manifest
