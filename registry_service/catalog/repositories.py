@@ -49,3 +49,37 @@ async def select_repository_names(db: Reader) -> list[tuple[int, str]]:
         " WHERE status IS NULL OR status <> 'delete_ongoing'",
     )
     return [(r[0], r[1]) for r in rows]
+
+
+async def mark_deletion_started(
+    tx: aiosqlite.Connection, repository_id: int, now: datetime
+) -> None:
+    await execute(
+        tx,
+        "UPDATE repositories SET status = 'delete_ongoing', delete_started_at = ? WHERE id = ?",
+        (format_time(now), repository_id),
+    )
+
+
+async def mark_deletion_failed(
+    tx: aiosqlite.Connection, repository_id: int, *, failures: int, retry_at: datetime | None
+) -> None:
+    """Back to ``delete_scheduled`` with the next attempt time, or ``delete_failed`` for good
+    when ``retry_at`` is None."""
+    await execute(
+        tx,
+        "UPDATE repositories SET status = ?, failed_deletion_count = ?,"
+        " next_delete_attempt_at = ? WHERE id = ?",
+        (
+            "delete_failed" if retry_at is None else "delete_scheduled",
+            failures,
+            format_time(retry_at) if retry_at else None,
+            repository_id,
+        ),
+    )
+
+
+async def delete_repository_row(tx: aiosqlite.Connection, repository_id: int) -> bool:
+    """Remove the repository; its manifests, tags, blob links and uploads go with it."""
+    await execute(tx, "DELETE FROM tags WHERE repository_id = ?", (repository_id,))
+    return await execute(tx, "DELETE FROM repositories WHERE id = ?", (repository_id,)) == 1

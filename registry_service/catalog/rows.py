@@ -242,3 +242,48 @@ class Upload:
             started_at=_required_time(row, "started_at"),
             updated_at=_required_time(row, "updated_at"),
         )
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """A job's intent and its progress (``params``, ``counts`` and ``result`` are JSON text)."""
+
+    id: int
+    kind: str
+    params: str
+    requester_id: int | None
+    project_id: int | None
+    repository_id: int | None
+    state: str
+    counts: str
+    result: str | None
+    error: str | None
+    attempts: int
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    run_after: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> JobRow:
+        return cls(
+            id=row["id"],
+            kind=row["kind"],
+            params=row["params"],
+            requester_id=row["requester_id"],
+            project_id=row["project_id"],
+            repository_id=row["repository_id"],
+            state=row["state"],
+            counts=row["counts"],
+            result=row["result"],
+            error=row["error"],
+            attempts=row["attempts"],
+            lease_owner=row["lease_owner"],
+            lease_expires_at=_time(row, "lease_expires_at"),
+            run_after=_time(row, "run_after"),
+            created_at=_required_time(row, "created_at"),
+            started_at=_time(row, "started_at"),
+            finished_at=_time(row, "finished_at"),
+        )

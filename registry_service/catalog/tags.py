@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import aiosqlite
@@ -18,7 +19,15 @@ _SELECT = (
 async def upsert_tag(
     db: aiosqlite.Connection, repository_id: int, name: str, manifest_id: int, now: datetime
 ) -> None:
-    """Point a tag at a manifest; re-pushing the same manifest keeps the tag's push time."""
+    """Point a tag at a manifest; re-pushing the same manifest keeps the tag's push time.
+
+    A manifest that gains a tag is referenced again; one that loses its last tag is marked
+    unreferenced from ``now`` (garbage collection counts its grace period from then).
+    """
+    previous = await fetch_one(
+        db, "SELECT manifest_id FROM tags WHERE repository_id = ? AND name = ?",
+        (repository_id, name),
+    )
     await execute(
         db,
         "INSERT INTO tags (repository_id, name, manifest_id, pushed_at) VALUES (?, ?, ?, ?)"
@@ -26,6 +35,20 @@ async def upsert_tag(
         " manifest_id = excluded.manifest_id, pushed_at = excluded.pushed_at"
         " WHERE tags.manifest_id <> excluded.manifest_id",
         (repository_id, name, manifest_id, format_time(now)),
+    )
+    await execute(db, "UPDATE manifests SET unreferenced_at = NULL WHERE id = ?", (manifest_id,))
+    if previous is not None and previous[0] != manifest_id:
+        await mark_unreferenced(db, [previous[0]], now)
+
+
+async def mark_unreferenced(
+    db: aiosqlite.Connection, manifest_ids: Sequence[int], now: datetime
+) -> None:
+    """Stamp those of ``manifest_ids`` that no tag points at any more."""
+    await db.executemany(
+        "UPDATE manifests SET unreferenced_at = ? WHERE id = ? AND unreferenced_at IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM tags WHERE manifest_id = manifests.id)",
+        [(format_time(now), manifest_id) for manifest_id in set(manifest_ids)],
     )
 
 
@@ -60,11 +83,31 @@ async def count_tags(db: Reader, repository_id: int) -> int:
     return int(row[0]) if row else 0
 
 
-async def delete_tag(db: aiosqlite.Connection, repository_id: int, name: str) -> bool:
+async def delete_tag(
+    db: aiosqlite.Connection, repository_id: int, name: str, now: datetime
+) -> bool:
     """Remove one tag (and only it: other tags on the same manifest stay)."""
-    return (
-        await execute(
-            db, "DELETE FROM tags WHERE repository_id = ? AND name = ?", (repository_id, name)
-        )
-        == 1
+    row = await fetch_one(
+        db,
+        "DELETE FROM tags WHERE repository_id = ? AND name = ? RETURNING manifest_id",
+        (repository_id, name),
     )
+    if row is None:
+        return False
+    await mark_unreferenced(db, [row[0]], now)
+    return True
+
+
+async def delete_tags_if_unchanged(
+    db: aiosqlite.Connection, repository_id: int, tags: Sequence[tuple[str, int]], now: datetime
+) -> int:
+    """Delete each (name, manifest id) whose tag still points at that manifest; a tag moved
+    to another manifest since it was planned is left alone. Returns how many went."""
+    before = db.total_changes
+    await db.executemany(
+        "DELETE FROM tags WHERE repository_id = ? AND name = ? AND manifest_id = ?",
+        [(repository_id, name, manifest_id) for name, manifest_id in tags],
+    )
+    deleted = db.total_changes - before
+    await mark_unreferenced(db, [manifest_id for _, manifest_id in tags], now)
+    return deleted

@@ -58,6 +58,9 @@ async def put_manifest(request: web.Request) -> web.Response:
 async def delete_manifest(request: web.Request) -> web.Response:
     _, repository = await context.repository(request, Action.DELETE)
     await manifests.delete_manifest(
-        context.catalog(request), repository, request.match_info["reference"]
+        context.catalog(request),
+        repository,
+        request.match_info["reference"],
+        context.now(request),
     )
     return web.Response(status=202)

@@ -261,7 +261,9 @@ def _platform_json(child: Descriptor) -> str | None:
     return json.dumps({k: v for k, v in fields.items() if v is not None}, sort_keys=True)
 
 
-async def delete_manifest(catalog: Catalog, repository: Repository, reference: str) -> None:
+async def delete_manifest(
+    catalog: Catalog, repository: Repository, reference: str, now: datetime
+) -> None:
     """By tag: remove only that tag. By digest: remove the manifest and every tag on it."""
     ref = parse_reference(reference)
     async with catalog.transaction() as tx:
@@ -270,7 +272,7 @@ async def delete_manifest(catalog: Catalog, repository: Repository, reference: s
             if found is None:
                 raise ManifestUnknown(detail={"reference": reference[:140]})
             await manifest_rows.delete_manifest(tx, found.id)
-        elif not await tag_rows.delete_tag(tx, repository.id, ref):
+        elif not await tag_rows.delete_tag(tx, repository.id, ref, now):
             raise ManifestUnknown(detail={"reference": reference[:140]})
 
 

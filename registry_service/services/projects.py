@@ -12,6 +12,7 @@ from datetime import datetime
 from registry_service.catalog import members as member_rows
 from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import projects as project_rows
+from registry_service.catalog import users as user_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import Namespace, Project
 from registry_service.errors import Forbidden, ProjectNotFound, ValidationFailed
@@ -28,6 +29,7 @@ from registry_service.services.permissions import (
     project_can,
 )
 from registry_service.services.refs import parse_ref
+from registry_service.services.tokens import actor_for
 from registry_service.services.users import require_signed_in
 
 
@@ -198,3 +200,15 @@ async def list_projects(
         catalog.reader, sorted({p.namespace_id for p in projects})
     )
     return [ProjectView(p, namespaces[p.namespace_id]) for p in projects], total
+
+
+async def user_can(catalog: Catalog, user_id: int, project_id: int, ability: Ability) -> bool:
+    """Whether a user (as themself, unlimited by any token) has ``ability`` on the project now;
+    False when either is gone. Jobs re-check their requester with this before acting."""
+    user = await user_rows.select_user_by_id(catalog.reader, user_id)
+    project = await project_rows.select_project_by_id(catalog.reader, project_id)
+    if user is None or user.state != "active" or project is None:
+        return False
+    actor = actor_for(user, None)
+    level = await project_level(catalog, actor, project_id)
+    return ProjectAccess(project, level).can(actor, ability)

@@ -76,8 +76,8 @@ async def test_deleting_a_tag_keeps_other_tags_on_its_manifest(
         manifest_id, _ = await manifests.insert_manifest(tx, repo.id, _bare(digest), NOW)
         for name in ("a", "b", "c"):
             await tags.upsert_tag(tx, repo.id, name, manifest_id, NOW)
-        assert await tags.delete_tag(tx, repo.id, "b")
-        assert not await tags.delete_tag(tx, repo.id, "b")
+        assert await tags.delete_tag(tx, repo.id, "b", NOW)
+        assert not await tags.delete_tag(tx, repo.id, "b", NOW)
     assert await tags.select_tag_names(catalog.reader, repo.id, after=None, limit=-1) == ["a", "c"]
     assert await tags.select_tag_names(catalog.reader, repo.id, after="a", limit=1) == ["c"]
     async with catalog.transaction() as tx:

@@ -1,0 +1,154 @@
+"""Running one job: claim its intent under a lease, keep the lease alive, record the outcome.
+
+Both runners call ``execute_job``; neither knows what a job does. A job body is a coroutine
+``(context, job, progress) → Outcome``. It must be idempotent: after a crash its job is claimed
+again and the body runs from the start, reading back whatever progress it saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import aiosqlite
+
+from jobs.context import JobContext
+from registry_service.catalog import jobs as job_rows
+from registry_service.catalog.rows import JobRow
+
+log = logging.getLogger("registry_service.jobs")
+
+LEASE = timedelta(seconds=60)
+HEARTBEAT_S = 15.0
+
+
+class LeaseLost(Exception):
+    """Another runner took the job over (this one stalled past its lease): stop quietly."""
+
+
+class RetryLater(Exception):
+    """The job cannot run now; put it back in the queue for ``after``."""
+
+    def __init__(self, after: timedelta, reason: str) -> None:
+        super().__init__(reason)
+        self.after = after
+        self.reason = reason
+
+
+class JobFailed(Exception):
+    """The job ends as ``failed`` with this message, and with the counts given."""
+
+    def __init__(self, reason: str, counts: Mapping[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.counts = dict(counts or {})
+
+
+@dataclass
+class Outcome:
+    counts: dict[str, Any] = field(default_factory=dict)
+    # Merged over what the job saved as it went; None keeps that as it is.
+    result: dict[str, Any] | None = None
+
+
+class Progress:
+    """Saves a job's counts (and, once, its result) inside the caller's transaction, checking
+    that this runner still holds the job."""
+
+    def __init__(self, job_id: int, owner: str) -> None:
+        self._job_id = job_id
+        self._owner = owner
+
+    async def save(
+        self,
+        tx: aiosqlite.Connection,
+        counts: Mapping[str, Any],
+        result: Mapping[str, Any] | None = None,
+    ) -> None:
+        saved = await job_rows.record_progress(
+            tx,
+            self._job_id,
+            self._owner,
+            json.dumps(counts, sort_keys=True),
+            json.dumps(result, sort_keys=True) if result is not None else None,
+        )
+        if not saved:
+            raise LeaseLost(f"job {self._job_id}")
+
+
+JobBody = Callable[[JobContext, JobRow, Progress], Awaitable[Outcome]]
+
+
+async def execute_job(
+    ctx: JobContext, job_id: int, bodies: Mapping[str, JobBody]
+) -> JobRow | None:
+    """Claim and run the job if it is due and unclaimed; the final row, or None if not run."""
+    now = ctx.clock.now()
+    async with ctx.catalog.transaction() as tx:
+        job = await job_rows.claim_job(tx, job_id, ctx.owner, now + LEASE, now)
+    if job is None:
+        return None
+    body = bodies.get(job.kind)
+    heartbeat = asyncio.create_task(_keep_lease(ctx, job_id))
+    try:
+        if body is None:
+            raise JobFailed(f"unknown job kind {job.kind!r}")
+        outcome = await body(ctx, job, Progress(job_id, ctx.owner))
+    except LeaseLost:
+        log.warning("job %d: lease lost to another runner; stopping", job_id)
+        return None
+    except RetryLater as retry:
+        log.info("job %d: %s; retrying in %s", job_id, retry.reason, retry.after)
+        async with ctx.catalog.transaction() as tx:
+            await job_rows.defer_job(
+                tx, job_id, ctx.owner, run_after=ctx.clock.now() + retry.after, error=retry.reason
+            )
+    except JobFailed as failed:
+        await _finish(ctx, job, "failed", Outcome(failed.counts), str(failed))
+    except Exception as exc:
+        log.exception("job %d (%s) failed", job_id, job.kind)
+        await _finish(ctx, job, "failed", Outcome(), f"{type(exc).__name__}: {exc}")
+    else:
+        await _finish(ctx, job, "done", outcome, None)
+    finally:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+    return await job_rows.select_job(ctx.catalog.reader, job_id)
+
+
+async def _finish(
+    ctx: JobContext, job: JobRow, state: str, outcome: Outcome, error: str | None
+) -> None:
+    current = await job_rows.select_job(ctx.catalog.reader, job.id)
+    counts = json.loads(current.counts) if current else {}
+    counts.update(outcome.counts)
+    result = None
+    if outcome.result is not None:
+        result = json.loads(current.result) if current and current.result else {}
+        result.update(outcome.result)
+    async with ctx.catalog.transaction() as tx:
+        await job_rows.finish_job(
+            tx,
+            job.id,
+            ctx.owner,
+            state=state,
+            counts=json.dumps(counts, sort_keys=True),
+            result=json.dumps(result, sort_keys=True) if result is not None else None,
+            error=error,
+            now=ctx.clock.now(),
+        )
+
+
+async def _keep_lease(ctx: JobContext, job_id: int) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_S)
+        async with ctx.catalog.transaction() as tx:
+            held = await job_rows.renew_lease(tx, job_id, ctx.owner, ctx.clock.now() + LEASE)
+        if not held:
+            return

@@ -1,0 +1,104 @@
+"""The in-process runner: the embedded default, inside ``serve``, no Redis.
+
+It is the ``JobQueue`` the services enqueue into. ``enqueue`` only wakes it: the catalog is the
+queue, so the runner's loop claims whatever is due — new intents, deferred retries, and jobs a
+crash left ``running``. On start it returns every ``running`` job to the queue, since the only
+runner that could have held them is this process's previous life.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+
+from jobs.bodies import JOB_BODIES
+from jobs.context import JobContext
+from jobs.execute import JobBody, execute_job
+from registry_service.catalog import jobs as job_rows
+
+log = logging.getLogger("registry_service.jobs")
+
+POLL_S = 5.0
+
+
+class InProcessRunner:
+    def __init__(
+        self,
+        ctx: JobContext,
+        *,
+        concurrency: int = 2,
+        bodies: Mapping[str, JobBody] = JOB_BODIES,
+    ) -> None:
+        self.ctx = ctx
+        self._bodies = bodies
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+
+    async def enqueue(self, job_id: int) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        async with self.ctx.catalog.transaction() as tx:
+            released = await job_rows.release_running_jobs(tx)
+        if released:
+            log.info("resuming %d job(s) interrupted by the last shutdown or crash", released)
+        self._loop_task = asyncio.create_task(self._loop(), name="job-runner")
+
+    async def stop(self) -> None:
+        """Stop claiming and cancel running jobs; they resume from their saved progress on
+        the next start."""
+        tasks = [t for t in (self._loop_task, *self._running.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def run_until_idle(self) -> None:
+        """Run every job that is due now, and whatever they lead to, then return (tests and
+        fixture mode)."""
+        while True:
+            await self._claim_due()
+            if not self._running:
+                return
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self._claim_due()
+            except Exception:
+                log.exception("job runner: sweep failed; retrying")
+            self._wake.clear()
+            timeout = await self._sleep_for()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _sleep_for(self) -> float:
+        due = await job_rows.select_next_run_after(self.ctx.catalog.reader)
+        if due is None:
+            return POLL_S
+        wait = (due - self.ctx.clock.now()) / timedelta(seconds=1)
+        return min(max(wait, 0.01), POLL_S)
+
+    async def _claim_due(self) -> None:
+        due = await job_rows.select_due_jobs(self.ctx.catalog.reader, self.ctx.clock.now())
+        for job_id, _ in due:
+            if job_id not in self._running:
+                task = asyncio.create_task(self._run(job_id), name=f"job-{job_id}")
+                self._running[job_id] = task
+
+    async def _run(self, job_id: int) -> None:
+        try:
+            async with self._slots:
+                await execute_job(self.ctx, job_id, self._bodies)
+        except Exception:
+            log.exception("job %d: runner error", job_id)
+        finally:
+            self._running.pop(job_id, None)
+            self._wake.set()

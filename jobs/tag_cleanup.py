@@ -1,0 +1,142 @@
+"""The bulk tag cleanup job (GitLab's ``CleanupContainerRepositoryWorker``, spec §3 steps 1-8).
+
+First run: re-check the requester, list the repository's tags, ask the pure planner which go,
+and save that plan — each tag with the manifest it pointed at — in the job row. Then delete in
+batches, saving after each batch how far it got. A run after a crash finds the plan and goes on
+from there, so it deletes exactly what one uninterrupted run would have: ``keep_n`` was counted
+against the tags as they were when the job started. A tag that was re-pushed to another manifest
+since the plan is left alone. One cleanup per repository at a time, across all runners.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from jobs.cleanup import Anchoring, CleanupRules, RegexInvalid, TagInfo, plan_cleanup
+from jobs.context import JobContext
+from jobs.durations import DurationInvalid, parse_duration
+from jobs.execute import JobFailed, Outcome, Progress, RetryLater
+from registry_service.catalog import leases as lease_rows
+from registry_service.catalog import repositories as repository_rows
+from registry_service.catalog import tags as tag_rows
+from registry_service.catalog.rows import JobRow, Repository
+from registry_service.services.permissions import Ability
+from registry_service.services.projects import user_can
+
+BATCH = 2000
+LOCK_LEASE = timedelta(minutes=10)
+BUSY_RETRY = timedelta(seconds=2)
+
+
+def rules_from_params(params: dict[str, Any]) -> CleanupRules:
+    """The planner's rules from a job's recorded parameters (GitLab's names).
+
+    ``name_regex_delete`` wins over its deprecated alias ``name_regex``. Raises RegexInvalid,
+    DurationInvalid or ValueError for what the API should have refused.
+    """
+    delete = params.get("name_regex_delete")
+    if delete is None:
+        delete = params.get("name_regex")
+    older_than = params.get("older_than")
+    return CleanupRules(
+        name_regex_delete=delete,
+        name_regex_keep=params.get("name_regex_keep"),
+        keep_n=params.get("keep_n"),
+        older_than=parse_duration(older_than) if older_than else None,
+        anchoring=Anchoring(params.get("anchoring", Anchoring.GITLAB)),
+        keep_latest=params.get("keep_latest", True),
+    )
+
+
+def lock_name(repository_id: int) -> str:
+    return f"cleanup:repository:{repository_id}"
+
+
+async def cleanup_tags(ctx: JobContext, job: JobRow, progress: Progress) -> Outcome:
+    repository = (
+        await repository_rows.select_repository_by_id(ctx.catalog.reader, job.repository_id)
+        if job.repository_id is not None
+        else None
+    )
+    if repository is None:
+        return Outcome({"deleted": 0}, {"skipped": "the repository no longer exists"})
+    if job.requester_id is None or not await user_can(
+        ctx.catalog, job.requester_id, repository.project_id, Ability.DESTROY_CONTAINER_IMAGE
+    ):
+        return Outcome(
+            {"deleted": 0}, {"skipped": "the requester may no longer delete images here"}
+        )
+    lock = lock_name(repository.id)
+    now = ctx.clock.now()
+    async with ctx.catalog.transaction() as tx:
+        locked = await lease_rows.acquire_lease(tx, lock, ctx.owner, now + LOCK_LEASE, now)
+    if not locked:
+        raise RetryLater(BUSY_RETRY, "another cleanup of this repository is running")
+    try:
+        return await _run(ctx, job, repository, progress)
+    finally:
+        async with ctx.catalog.transaction() as tx:
+            await lease_rows.release_lease(tx, lock, ctx.owner)
+
+
+async def _run(
+    ctx: JobContext, job: JobRow, repository: Repository, progress: Progress
+) -> Outcome:
+    saved = json.loads(job.result) if job.result else {}
+    counts = json.loads(job.counts) if job.counts else {}
+    if "plan" not in saved:
+        saved, counts = await _make_plan(ctx, job, repository, progress)
+    plan: list[list[Any]] = saved["plan"]
+    done: int = counts.get("processed", 0)
+    deleted: int = counts.get("deleted", 0)
+    while done < len(plan):
+        batch = [(name, manifest_id) for name, manifest_id in plan[done : done + BATCH]]
+        async with ctx.catalog.transaction() as tx:
+            deleted += await tag_rows.delete_tags_if_unchanged(
+                tx, repository.id, batch, ctx.clock.now()
+            )
+            done += len(batch)
+            counts = {**counts, "processed": done, "deleted": deleted}
+            await progress.save(tx, counts)
+    moved = done - deleted
+    result: dict[str, Any] = {"deleted_tags": [name for name, _ in plan]}
+    if moved:
+        result["left_alone"] = f"{moved} tag(s) were re-pushed after the plan was made"
+    if not plan:
+        result["nothing_deleted_because"] = _why_nothing(saved["kept"])
+    return Outcome(counts, result)
+
+
+async def _make_plan(
+    ctx: JobContext, job: JobRow, repository: Repository, progress: Progress
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
+        rules = rules_from_params(json.loads(job.params))
+    except (RegexInvalid, DurationInvalid, ValueError) as exc:
+        raise JobFailed(f"invalid parameters: {exc}") from exc
+    # Many rows: read on the scan connection, off the event loop.
+    tags = await tag_rows.select_tags(ctx.catalog.scan_reader, repository.id)
+    now = ctx.clock.now()
+    plan = plan_cleanup(
+        (TagInfo(t.name, t.image_created_at, t.pushed_at) for t in tags), rules, now
+    )
+    manifest_of = {t.name: t.manifest_id for t in tags}
+    saved = {
+        "plan": [[name, manifest_of[name]] for name in plan.delete],
+        "kept": dict(Counter(str(reason) for reason in plan.keep.values())),
+        "planned_at": now.isoformat(),
+    }
+    counts = {"tags": len(tags), "planned": len(plan.delete), "kept": len(plan.keep)}
+    async with ctx.catalog.transaction() as tx:
+        await progress.save(tx, {**counts, "processed": 0, "deleted": 0}, saved)
+    return saved, {**counts, "processed": 0, "deleted": 0}
+
+
+def _why_nothing(kept: dict[str, int]) -> str:
+    if not kept:
+        return "the repository has no tags"
+    reasons = ", ".join(f"{count} by {reason}" for reason, count in sorted(kept.items()))
+    return f"every tag was kept: {reasons}"

@@ -1,0 +1,93 @@
+"""``registry-service worker``: an arq worker that runs the catalog's jobs from Redis.
+
+Several may run against one Redis and one data directory. Each claims a job in the catalog
+before running it, so a job runs once however many arq jobs point at it. On start and every
+few seconds each worker sweeps the catalog and enqueues what is due — intents the server wrote
+while Redis was down, deferred retries, and jobs whose worker died (their lease expired).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from arq import cron, func
+from arq.worker import Worker
+
+from jobs.arq_queue import ARQ_FUNCTION, enqueue_attempt, redis_settings
+from jobs.bodies import JOB_BODIES
+from jobs.context import JobContext, new_owner_name
+from jobs.execute import execute_job
+from registry_service.catalog import jobs as job_rows
+from registry_service.catalog.db import Catalog
+from registry_service.clock import SystemClock
+from registry_service.services.blobs import Storage
+from registry_service.settings import Settings
+from registry_service.storage.filesystem import FilesystemBlobStore
+
+log = logging.getLogger("registry_service.jobs")
+
+SWEEP_EVERY_S = 5
+# arq's own timeout per job; a long cleanup keeps its catalog lease alive meanwhile.
+JOB_TIMEOUT_S = 6 * 3600
+
+
+async def run_registry_job(ctx: dict[str, Any], job_id: int) -> None:
+    await execute_job(ctx["job_context"], job_id, JOB_BODIES)
+
+
+async def sweep(ctx: dict[str, Any]) -> int:
+    """Enqueue every due job; returns how many."""
+    job_ctx: JobContext = ctx["job_context"]
+    due = await job_rows.select_due_jobs(job_ctx.catalog.reader, job_ctx.clock.now())
+    for job_id, attempts in due:
+        await enqueue_attempt(ctx["redis"], job_id, attempts)
+    return len(due)
+
+
+async def _startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx["settings"]
+    catalog = await Catalog.open_in(settings.data_path)
+    store = FilesystemBlobStore(settings.data_path)
+    ctx["job_context"] = JobContext(
+        catalog=catalog,
+        storage=Storage.on(store),
+        # Tests and fixture mode hand in a settable clock; a real worker reads the system's.
+        clock=ctx.get("clock") or SystemClock(),
+        settings=settings,
+        owner=new_owner_name("arq"),
+    )
+    log.info("arq worker %s started on %s", ctx["job_context"].owner, settings.data_path)
+
+
+async def _shutdown(ctx: dict[str, Any]) -> None:
+    job_ctx: JobContext | None = ctx.get("job_context")
+    if job_ctx is not None:
+        await job_ctx.storage.store.aclose()
+        await job_ctx.catalog.close()
+
+
+def create_worker(settings: Settings, **overrides: Any) -> Worker:
+    """The worker for ``settings.jobs.redis_url`` (``overrides`` are passed to arq)."""
+    options: dict[str, Any] = {
+        "functions": [func(run_registry_job, name=ARQ_FUNCTION)],
+        "cron_jobs": [
+            cron(
+                sweep,
+                second=set(range(0, 60, SWEEP_EVERY_S)),
+                run_at_startup=True,
+                unique=False,
+            )
+        ],
+        "on_startup": _startup,
+        "on_shutdown": _shutdown,
+        "redis_settings": redis_settings(settings.jobs.redis_url),
+        "ctx": {"settings": settings},
+        # The catalog keeps results; a kept arq result would only block re-enqueueing.
+        "keep_result": 0,
+        "max_jobs": 2,
+        "job_timeout": JOB_TIMEOUT_S,
+        "max_tries": 1000,
+        **overrides,
+    }
+    return Worker(**options)

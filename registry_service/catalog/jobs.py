@@ -1,0 +1,161 @@
+"""SQL for job intents: written before a job is enqueued, claimed with an expiring lease.
+
+A job is ``queued`` until a runner claims it (``running``, with ``lease_owner`` and
+``lease_expires_at``), then ``done`` or ``failed``. A runner that dies leaves a ``running`` row
+whose lease expires; any runner may claim it again. Every transition names the owner, so a
+runner that lost its lease cannot overwrite the work of the one that took it over.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from registry_service.catalog.db import Reader, execute, fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.rows import JobRow
+
+
+async def insert_job(
+    tx: aiosqlite.Connection,
+    *,
+    kind: str,
+    params: str,
+    requester_id: int | None,
+    project_id: int | None,
+    repository_id: int | None,
+    now: datetime,
+) -> int:
+    return await insert(
+        tx,
+        "INSERT INTO jobs (kind, params, requester_id, project_id, repository_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (kind, params, requester_id, project_id, repository_id, format_time(now)),
+    )
+
+
+async def select_job(db: Reader, job_id: int) -> JobRow | None:
+    row = await fetch_one(db, "SELECT * FROM jobs WHERE id = ?", (job_id,))
+    return JobRow.from_row(row) if row else None
+
+
+async def select_due_jobs(db: Reader, now: datetime) -> list[tuple[int, int]]:
+    """(id, attempts) of the jobs a runner may claim now: queued and due, or running under an
+    expired lease."""
+    stamp = format_time(now)
+    rows = await fetch_all(
+        db,
+        "SELECT id, attempts FROM jobs"
+        " WHERE (state = 'queued' AND (run_after IS NULL OR run_after <= ?))"
+        " OR (state = 'running' AND lease_expires_at < ?) ORDER BY id",
+        (stamp, stamp),
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+async def select_next_run_after(db: Reader) -> datetime | None:
+    """When the earliest deferred job becomes due (None if none is waiting)."""
+    row = await fetch_one(
+        db, "SELECT MIN(run_after) FROM jobs WHERE state = 'queued' AND run_after IS NOT NULL"
+    )
+    return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+
+async def claim_job(
+    tx: aiosqlite.Connection, job_id: int, owner: str, lease_until: datetime, now: datetime
+) -> JobRow | None:
+    """Take the job if it is claimable; the row as claimed, or None if someone else has it."""
+    stamp = format_time(now)
+    changed = await execute(
+        tx,
+        "UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?,"
+        " attempts = attempts + 1, started_at = COALESCE(started_at, ?)"
+        " WHERE id = ? AND ((state = 'queued' AND (run_after IS NULL OR run_after <= ?))"
+        " OR (state = 'running' AND lease_expires_at < ?))",
+        (owner, format_time(lease_until), stamp, job_id, stamp, stamp),
+    )
+    return await select_job(tx, job_id) if changed else None
+
+
+async def renew_lease(
+    tx: aiosqlite.Connection, job_id: int, owner: str, lease_until: datetime
+) -> bool:
+    """Extend the lease; False if this owner no longer holds the job."""
+    return (
+        await execute(
+            tx,
+            "UPDATE jobs SET lease_expires_at = ?"
+            " WHERE id = ? AND state = 'running' AND lease_owner = ?",
+            (format_time(lease_until), job_id, owner),
+        )
+        == 1
+    )
+
+
+async def record_progress(
+    tx: aiosqlite.Connection, job_id: int, owner: str, counts: str, result: str | None = None
+) -> bool:
+    return (
+        await execute(
+            tx,
+            "UPDATE jobs SET counts = ?, result = COALESCE(?, result)"
+            " WHERE id = ? AND state = 'running' AND lease_owner = ?",
+            (counts, result, job_id, owner),
+        )
+        == 1
+    )
+
+
+async def finish_job(
+    tx: aiosqlite.Connection,
+    job_id: int,
+    owner: str,
+    *,
+    state: str,
+    counts: str,
+    result: str | None,
+    error: str | None,
+    now: datetime,
+) -> bool:
+    """End the job as ``done`` or ``failed``."""
+    return (
+        await execute(
+            tx,
+            "UPDATE jobs SET state = ?, counts = ?, result = COALESCE(?, result), error = ?,"
+            " finished_at = ?, lease_owner = NULL, lease_expires_at = NULL"
+            " WHERE id = ? AND state = 'running' AND lease_owner = ?",
+            (state, counts, result, error, format_time(now), job_id, owner),
+        )
+        == 1
+    )
+
+
+async def defer_job(
+    tx: aiosqlite.Connection,
+    job_id: int,
+    owner: str,
+    *,
+    run_after: datetime,
+    error: str | None,
+) -> bool:
+    """Put the job back in the queue until ``run_after`` (a retry with backoff)."""
+    return (
+        await execute(
+            tx,
+            "UPDATE jobs SET state = 'queued', run_after = ?, error = ?,"
+            " lease_owner = NULL, lease_expires_at = NULL"
+            " WHERE id = ? AND state = 'running' AND lease_owner = ?",
+            (format_time(run_after), error, job_id, owner),
+        )
+        == 1
+    )
+
+
+async def release_running_jobs(tx: aiosqlite.Connection) -> int:
+    """Return every running job to the queue (the in-process runner's start-up: the only
+    runner that could hold them was this process's previous life)."""
+    return await execute(
+        tx,
+        "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL"
+        " WHERE state = 'running'",
+    )

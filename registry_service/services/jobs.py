@@ -1,0 +1,74 @@
+"""Background jobs as the services see them: write the intent, then hand it to a queue.
+
+The intent row is committed before anything is enqueued, so a crash of the server, a worker or
+Redis between the two loses nothing: runners sweep the catalog for due jobs on start-up and
+periodically. The queue itself (in-process or arq) is a ``JobQueue`` the composition root
+passes in; services never import the runners.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from registry_service.catalog import jobs as job_rows
+from registry_service.catalog.db import Catalog
+from registry_service.catalog.rows import JobRow
+
+log = logging.getLogger("registry_service.jobs")
+
+
+class JobKind(StrEnum):
+    CLEANUP_TAGS = "cleanup_tags"
+    DELETE_REPOSITORY = "delete_repository"
+    COLLECT_GARBAGE = "collect_garbage"
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class JobQueue(Protocol):
+    async def enqueue(self, job_id: int) -> None:
+        """Ask a runner to run the job soon (it may already be running: that is harmless)."""
+        ...
+
+
+async def submit_job(
+    catalog: Catalog,
+    queue: JobQueue,
+    kind: JobKind,
+    params: dict[str, Any],
+    *,
+    requester_id: int | None,
+    project_id: int | None = None,
+    repository_id: int | None = None,
+    now: datetime,
+) -> int:
+    """Record a job's intent and enqueue it; returns the job id."""
+    async with catalog.transaction() as tx:
+        job_id = await job_rows.insert_job(
+            tx,
+            kind=kind,
+            params=json.dumps(params, sort_keys=True),
+            requester_id=requester_id,
+            project_id=project_id,
+            repository_id=repository_id,
+            now=now,
+        )
+    try:
+        await queue.enqueue(job_id)
+    except Exception:
+        # The intent is committed; the runners' sweep picks it up once the queue is back.
+        log.exception("job %d recorded but not enqueued; the next sweep will run it", job_id)
+    return job_id
+
+
+async def find_job(catalog: Catalog, job_id: int) -> JobRow | None:
+    return await job_rows.select_job(catalog.reader, job_id)
