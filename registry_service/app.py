@@ -25,11 +25,12 @@ from registry_service.http.middleware import (
     request_id_middleware,
 )
 from registry_service.http.render import render_gitlab, render_oci
-from registry_service.keys import catalog_key, clock_key, settings_key, storage_key
+from registry_service.keys import catalog_key, clock_key, queue_key, settings_key, storage_key
 from registry_service.oci.base import api_version_middleware
 from registry_service.oci.routes import add_routes as add_oci_routes
 from registry_service.services import blobs
 from registry_service.services.blobs import Storage
+from registry_service.services.jobs import NO_RUNNER, JobQueue
 from registry_service.settings import Settings
 from registry_service.storage.filesystem import FilesystemBlobStore
 
@@ -69,6 +70,7 @@ def create_app(
     catalog: Catalog,
     clock: Clock | None = None,
     storage: Storage | None = None,
+    queue: JobQueue | None = None,
 ) -> web.Application:
     """The whole service over an open catalog; the caller owns (and closes) the catalog.
 
@@ -83,6 +85,8 @@ def create_app(
         storage = Storage.on(FilesystemBlobStore(settings.data_path))
         app.cleanup_ctx.append(_own_storage)
     app[storage_key] = storage
+    # Without a runner, intents wait in the catalog until one sweeps them up.
+    app[queue_key] = queue or NO_RUNNER
     app.cleanup_ctx.append(_purge_abandoned_uploads)
     add_health_routes(app)
     app.add_subapp("/api/v4", create_gitlab_api())
@@ -91,14 +95,13 @@ def create_app(
 
 
 async def _own_storage(app: web.Application) -> AsyncIterator[None]:
-    storage = app[storage_key]
-    await storage.store.purge_temp()
     yield
-    await storage.store.aclose()
+    await app[storage_key].store.aclose()
 
 
 async def _purge_abandoned_uploads(app: web.Application) -> AsyncIterator[None]:
-    """Remove abandoned upload sessions at start-up (a crash leaves some) and then hourly."""
+    """Remove what a crash leaves behind at start-up — temp files, abandoned upload sessions —
+    and then abandoned sessions hourly."""
 
     async def purge() -> None:
         removed = await blobs.purge_abandoned_uploads(
@@ -118,6 +121,8 @@ async def _purge_abandoned_uploads(app: web.Application) -> AsyncIterator[None]:
             except Exception:
                 log.exception("purging abandoned uploads failed; retrying in an hour")
 
+    # Temp files of ingests a crash cut short are never blobs; nothing can be writing them yet.
+    await app[storage_key].store.purge_temp()
     await purge()
     task = asyncio.create_task(every_hour())
     yield

@@ -7,6 +7,7 @@ from aiohttp import web
 from registry_service.catalog.db import Catalog
 from registry_service.clock import Clock
 from registry_service.services.blobs import Storage
+from registry_service.services.jobs import JobQueue
 from registry_service.services.permissions import Actor
 from registry_service.settings import Settings
 
@@ -14,6 +15,7 @@ settings_key = web.AppKey("settings", Settings)
 catalog_key = web.AppKey("catalog", Catalog)
 clock_key = web.AppKey("clock", Clock)
 storage_key = web.AppKey("storage", Storage)
+queue_key = web.AppKey("job_queue", JobQueue)
 
 actor_key = web.RequestKey("actor", Actor)
 request_id_key = web.RequestKey("request_id", str)

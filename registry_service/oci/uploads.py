@@ -95,7 +95,9 @@ def _start_offset(request: web.Request) -> int | None:
         text = text[5:].lstrip(" =")
     start_text, sep, end_text = text.partition("-")
     end_text = end_text.split("/", 1)[0]
-    if not (sep and start_text.isdigit() and end_text.isdigit()):
+    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses (a 500).
+    digits = f"{start_text}{end_text}"
+    if not (sep and start_text and end_text and digits.isascii() and digits.isdigit()):
         raise BlobUploadInvalid(f"malformed Content-Range {header[:80]!r}")
     start, end = int(start_text), int(end_text)
     length = request.content_length

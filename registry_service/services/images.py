@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import projects as project_rows
 from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog.db import Catalog
@@ -71,12 +72,17 @@ async def _owning_project(catalog: Catalog, image_path: str) -> Project | None:
     return None
 
 
-def project_to_create(image_path: str) -> str:
-    """The project an unowned image path would go to: its first two components.
+def project_to_create(image_path: str) -> str | None:
+    """The project an unowned image path would go to: the shortest of the prefixes that may own
+    it (gitlab-api.md §8), so the repository sits as deep below it as allowed; None when no
+    project can own the path (fewer than 2 or more than 19 components).
 
-    ``group/app`` → ``group/app``; ``group/app/web`` → ``group/app`` (repository ``web``).
+    ``group/app`` → ``group/app``; ``group/app/web`` → ``group/app`` (repository ``web``);
+    ``a/b/c/d/e`` → ``a/b/c`` (``a/b`` would leave ``c/d/e`` three levels deep, and a later
+    pull of the path would never look at ``a/b``).
     """
-    return "/".join(image_path.split("/")[:2])
+    candidates = project_path_candidates(image_path)
+    return candidates[-1] if candidates else None
 
 
 async def resolve(
@@ -97,10 +103,11 @@ async def resolve(
     if project is None:
         if actor.is_anonymous:
             raise Unauthorized()
-        if auto_create and action is Action.PUSH and actor.is_admin and now is not None:
-            project = await _create_project(catalog, actor, image_path, now)
+        target = project_to_create(image_path)
+        creating = auto_create and action is Action.PUSH and actor.is_admin
+        if creating and now is not None and target is not None:
+            project = await _create_project(catalog, actor, image_path, target, now)
         else:
-            target = project_to_create(image_path) if project_path_candidates(image_path) else None
             hint = (
                 f"; create project {target!r} first"
                 if target
@@ -122,29 +129,42 @@ async def resolve(
 
 
 async def _create_project(
-    catalog: Catalog, actor: Actor, image_path: str, now: datetime
+    catalog: Catalog, actor: Actor, image_path: str, full_path: str, now: datetime
 ) -> Project:
-    components = project_to_create(image_path).split("/")
-    async with catalog.transaction() as tx:
-        for depth in range(1, len(components)):
-            await provisioning.ensure_group(
+    components = full_path.split("/")
+    try:
+        async with catalog.transaction() as tx:
+            for depth in range(1, len(components)):
+                prefix = "/".join(components[:depth])
+                # An existing namespace is used as it is: it may be a user's own (an admin
+                # pushing to ``<username>/app``), which ensure_group would refuse as not a group.
+                if await namespace_rows.select_namespace_by_path(tx, prefix) is not None:
+                    continue
+                await provisioning.ensure_group(
+                    tx,
+                    full_path=prefix,
+                    name=None,
+                    visibility="private",
+                    description="",
+                    now=now,
+                )
+            project, _ = await provisioning.ensure_project(
                 tx,
-                full_path="/".join(components[:depth]),
+                full_path=full_path,
                 name=None,
                 visibility="private",
-                description="",
+                registry_access_level="enabled",
+                description="created by a push",
+                creator_id=actor.user_id,
                 now=now,
             )
-        project, _ = await provisioning.ensure_project(
-            tx,
-            full_path="/".join(components),
-            name=None,
-            visibility="private",
-            registry_access_level="enabled",
-            description="created by a push",
-            creator_id=actor.user_id,
-            now=now,
-        )
+    except provisioning.ProvisioningFailed as err:
+        # E.g. a group under a user's namespace: a client error, not a 500.
+        raise NameUnknown(
+            f"no project owns image path {image_path!r}, and project {full_path!r} cannot be "
+            f"created: {err}",
+            detail={"name": image_path, "project_to_create": full_path},
+        ) from err
     return project
 
 

@@ -40,6 +40,16 @@ class JobQueue(Protocol):
         ...
 
 
+class _NoRunner:
+    """A queue with no runner behind it: intents wait in the catalog for the next sweep."""
+
+    async def enqueue(self, job_id: int) -> None:
+        return None
+
+
+NO_RUNNER: JobQueue = _NoRunner()
+
+
 async def submit_job(
     catalog: Catalog,
     queue: JobQueue,
