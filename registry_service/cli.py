@@ -4,7 +4,8 @@
 creates the administrator on first start, applies a seed if asked, wires everything into
 ``create_app`` and serves until SIGTERM/SIGINT, letting in-flight requests finish.
 ``admin`` and ``seed`` work on the catalog file directly (safe while ``serve`` runs: SQLite
-WAL). ``worker`` and ``gc`` arrive with the background-jobs issue.
+WAL). Jobs run in-process inside ``serve`` by default; with ``jobs.redis_url`` set, ``serve``
+only enqueues and ``worker`` runs them (arq).
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from jobs.arq_queue import ArqQueue
+from jobs.context import JobContext
+from jobs.runner import InProcessRunner
+from jobs.worker import create_worker
 from registry_service.app import create_app
 from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import projects as project_rows
@@ -30,7 +35,9 @@ from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import Namespace, Project
 from registry_service.clock import SystemClock
 from registry_service.services import tokens
+from registry_service.services.blobs import Storage
 from registry_service.services.bootstrap import ensure_root
+from registry_service.services.jobs import JobQueue
 from registry_service.services.permissions import AccessLevel
 from registry_service.services.provisioning import (
     ProvisioningFailed,
@@ -39,8 +46,9 @@ from registry_service.services.provisioning import (
     ensure_user,
     set_membership,
 )
-from registry_service.services.seeding import SeedInvalid, seed_file
+from registry_service.services.seeding import SeedInvalid, SeedReport, seed_file
 from registry_service.settings import Settings, SettingsInvalid, load
+from registry_service.storage.filesystem import FilesystemBlobStore
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -96,16 +104,32 @@ def serve(settings: Settings, seed: Path | None) -> int:
                     flush=True,
                 )
             if seed is not None:
-                report = await seed_file(catalog, seed, clock.now())
+                report = await seed_with_store(catalog, settings, seed, clock.now())
                 log.info("seeded from %s: created %s", seed, report.summary())
         except BaseException:
             await catalog.close()
             raise
-        app = create_app(settings, catalog=catalog, clock=clock)
+        store = FilesystemBlobStore(settings.data_path)
+        storage = Storage.on(store)
+        queue: JobQueue
+        if settings.jobs.redis_url:
+            arq_queue = ArqQueue(settings.jobs.redis_url)
+            queue, stop_jobs = arq_queue, arq_queue.close
+        else:
+            runner = InProcessRunner(JobContext(catalog, storage, clock, settings))
+            await runner.start()
+            queue, stop_jobs = runner, runner.stop
+        app = create_app(settings, catalog=catalog, clock=clock, storage=storage, queue=queue)
+
+        async def stop_job_runner(_: web.Application) -> None:
+            # on_shutdown: before on_cleanup closes the storage and the catalog jobs use.
+            await stop_jobs()
 
         async def close_catalog(_: web.Application) -> None:
+            await store.aclose()
             await catalog.close()
 
+        app.on_shutdown.append(stop_job_runner)
         app.on_cleanup.append(close_catalog)
         return app
 
@@ -124,6 +148,19 @@ def serve(settings: Settings, seed: Path | None) -> int:
         access_log_format='%a "%r" %s %b %Tfs "%{User-Agent}i"',
         print=None,
     )
+    return EXIT_OK
+
+
+def run_worker(settings: Settings) -> int:
+    if not settings.jobs.redis_url:
+        print(
+            "registry-service worker: no Redis configured; set jobs.redis_url (or "
+            "REGISTRY_SERVICE_REDIS_URL). Without it, serve runs jobs itself.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    log.info("arq worker for %s on %s", settings.data_path.resolve(), settings.jobs.redis_url)
+    create_worker(settings).run()
     return EXIT_OK
 
 
@@ -386,7 +423,9 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         if args.command == "admin":
             return asyncio.run(with_catalog(settings, lambda c: run_admin(args, c)))
         if args.command == "seed":
-            return asyncio.run(with_catalog(settings, lambda c: _seed(c, args.file)))
+            return asyncio.run(with_catalog(settings, lambda c: _seed(c, settings, args.file)))
+        if args.command == "worker":
+            return run_worker(settings)
         print(
             f"registry-service {args.command}: not yet — it arrives with the background-jobs work",
             file=sys.stderr,
@@ -400,7 +439,18 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         return EXIT_FAILED
 
 
-async def _seed(catalog: Catalog, path: Path) -> int:
-    report = await seed_file(catalog, path, SystemClock().now())
+async def _seed(catalog: Catalog, settings: Settings, path: Path) -> int:
+    report = await seed_with_store(catalog, settings, path, SystemClock().now())
     print(f"seeded from {path}: created {report.summary()}")
     return EXIT_OK
+
+
+async def seed_with_store(
+    catalog: Catalog, settings: Settings, path: Path, now: datetime
+) -> SeedReport:
+    """Load a seed file; its images' blobs go to the store in the data directory."""
+    store = FilesystemBlobStore(settings.data_path)
+    try:
+        return await seed_file(catalog, path, now, store=store)
+    finally:
+        await store.aclose()

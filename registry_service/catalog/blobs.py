@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import aiosqlite
@@ -18,6 +19,33 @@ async def insert_blob(
         "INSERT INTO blobs (digest, size_bytes, created_at) VALUES (?, ?, ?)"
         " ON CONFLICT (digest) DO NOTHING",
         (digest, size_bytes, format_time(now)),
+    )
+
+
+async def insert_blobs(
+    db: aiosqlite.Connection, blobs: Sequence[tuple[str, int]], now: datetime
+) -> int:
+    """Record many blobs (digest, size) that are durably in the store; returns how many were
+    new (seeding)."""
+    before = db.total_changes
+    created_at = format_time(now)
+    await db.executemany(
+        "INSERT INTO blobs (digest, size_bytes, created_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (digest) DO NOTHING",
+        [(digest, size, created_at) for digest, size in blobs],
+    )
+    return int(db.total_changes - before)
+
+
+async def link_blobs(
+    db: aiosqlite.Connection, repository_id: int, digests: Sequence[str], now: datetime
+) -> None:
+    """Let a repository read many blobs (seeding); existing links keep their time."""
+    linked_at = format_time(now)
+    await db.executemany(
+        "INSERT INTO repository_blobs (repository_id, digest, linked_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (repository_id, digest) DO NOTHING",
+        [(repository_id, digest, linked_at) for digest in digests],
     )
 
 

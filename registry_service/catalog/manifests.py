@@ -50,41 +50,86 @@ async def insert_manifest(
     if existing is not None:
         return int(existing[0]), False
     manifest_id = await insert(
-        db,
-        "INSERT INTO manifests (repository_id, digest, media_type, payload, size_bytes,"
-        " config_digest, config_media_type, artifact_type, subject_digest, image_created_at,"
-        " total_size_bytes, annotations, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            repository_id,
-            new.digest,
-            new.media_type,
-            new.payload,
-            len(new.payload),
-            new.config_digest,
-            new.config_media_type,
-            new.artifact_type,
-            new.subject_digest,
-            format_time(new.image_created_at) if new.image_created_at else None,
-            new.total_size_bytes,
-            new.annotations,
-            format_time(now),
-        ),
+        db, _INSERT_MANIFEST, _manifest_row(repository_id, new, format_time(now))
     )
-    first = -1 if new.has_config else 0
-    await db.executemany(
-        "INSERT INTO manifest_blobs (manifest_id, position, digest, size_bytes, media_type)"
-        " VALUES (?, ?, ?, ?, ?)",
-        [
-            (manifest_id, first + i, digest, size, media_type)
-            for i, (digest, size, media_type) in enumerate(new.blobs)
-        ],
-    )
-    await db.executemany(
-        "INSERT INTO manifest_children (parent_id, position, child_digest, platform)"
-        " VALUES (?, ?, ?, ?)",
-        [(manifest_id, i, digest, platform) for i, (digest, platform) in enumerate(new.children)],
-    )
+    await db.executemany(_INSERT_BLOB_REF, _blob_refs(manifest_id, new))
+    await db.executemany(_INSERT_CHILD, _child_refs(manifest_id, new))
     return manifest_id, True
+
+
+async def insert_manifests(
+    db: aiosqlite.Connection, repository_id: int, news: Sequence[NewManifest], now: datetime
+) -> tuple[dict[str, int], int]:
+    """Store many manifests in a few statements (seeding); those already in the repository
+    are left as they are. Returns the id of every manifest of the repository by digest, and
+    how many were new."""
+    ids = await select_manifest_ids(db, repository_id)
+    fresh = list({new.digest: new for new in news if new.digest not in ids}.values())
+    if not fresh:
+        return ids, 0
+    await db.executemany(
+        _INSERT_MANIFEST, [_manifest_row(repository_id, n, format_time(now)) for n in fresh]
+    )
+    ids = await select_manifest_ids(db, repository_id)
+    await db.executemany(
+        _INSERT_BLOB_REF, [ref for new in fresh for ref in _blob_refs(ids[new.digest], new)]
+    )
+    await db.executemany(
+        _INSERT_CHILD, [ref for new in fresh for ref in _child_refs(ids[new.digest], new)]
+    )
+    return ids, len(fresh)
+
+
+async def select_manifest_ids(db: Reader, repository_id: int) -> dict[str, int]:
+    rows = await fetch_all(
+        db, "SELECT digest, id FROM manifests WHERE repository_id = ?", (repository_id,)
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+_INSERT_MANIFEST = (
+    "INSERT INTO manifests (repository_id, digest, media_type, payload, size_bytes,"
+    " config_digest, config_media_type, artifact_type, subject_digest, image_created_at,"
+    " total_size_bytes, annotations, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_INSERT_BLOB_REF = (
+    "INSERT INTO manifest_blobs (manifest_id, position, digest, size_bytes, media_type)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+_INSERT_CHILD = (
+    "INSERT INTO manifest_children (parent_id, position, child_digest, platform)"
+    " VALUES (?, ?, ?, ?)"
+)
+
+
+def _manifest_row(repository_id: int, new: NewManifest, now: str) -> tuple[object, ...]:
+    return (
+        repository_id,
+        new.digest,
+        new.media_type,
+        new.payload,
+        len(new.payload),
+        new.config_digest,
+        new.config_media_type,
+        new.artifact_type,
+        new.subject_digest,
+        format_time(new.image_created_at) if new.image_created_at else None,
+        new.total_size_bytes,
+        new.annotations,
+        now,
+    )
+
+
+def _blob_refs(manifest_id: int, new: NewManifest) -> list[tuple[object, ...]]:
+    first = -1 if new.has_config else 0
+    return [
+        (manifest_id, first + i, digest, size, media_type)
+        for i, (digest, size, media_type) in enumerate(new.blobs)
+    ]
+
+
+def _child_refs(manifest_id: int, new: NewManifest) -> list[tuple[object, ...]]:
+    return [(manifest_id, i, digest, platform) for i, (digest, platform) in enumerate(new.children)]
 
 
 async def select_manifest(

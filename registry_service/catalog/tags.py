@@ -111,3 +111,27 @@ async def delete_tags_if_unchanged(
     deleted = db.total_changes - before
     await mark_unreferenced(db, [manifest_id for _, manifest_id in tags], now)
     return deleted
+
+
+async def select_tag_manifest_ids(db: Reader, repository_id: int) -> dict[str, int]:
+    """Every tag of a repository and the id of its manifest."""
+    rows = await fetch_all(
+        db, "SELECT name, manifest_id FROM tags WHERE repository_id = ?", (repository_id,)
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+async def insert_tags(
+    db: aiosqlite.Connection, repository_id: int, tags: Sequence[tuple[str, int]], now: datetime
+) -> None:
+    """Add many new tags (name, manifest id) in a few statements (seeding); as ``upsert_tag``
+    does, each manifest that gains a tag counts as referenced again."""
+    pushed_at = format_time(now)
+    await db.executemany(
+        "INSERT INTO tags (repository_id, name, manifest_id, pushed_at) VALUES (?, ?, ?, ?)",
+        [(repository_id, name, manifest_id, pushed_at) for name, manifest_id in tags],
+    )
+    await db.executemany(
+        "UPDATE manifests SET unreferenced_at = NULL WHERE id = ? AND unreferenced_at IS NOT NULL",
+        [(manifest_id,) for manifest_id in {manifest_id for _, manifest_id in tags}],
+    )

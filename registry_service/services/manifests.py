@@ -11,10 +11,11 @@ The checks and the insert run in one catalog transaction, so a blob cannot be un
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
@@ -153,13 +154,30 @@ async def _created_of(storage: Storage, parsed: Manifest | Index) -> datetime | 
         config = parsed.config
         if config.data is not None:
             return parse_image_config_created(config.data)
-        if config.size <= MAX_CONFIG_READ_BYTES:
+        if config.digest in _config_created:
+            created = _config_created[config.digest]
+        elif config.size <= MAX_CONFIG_READ_BYTES:
             raw = await _read_small_blob(storage, config.digest)
+            created = None if raw is None else parse_image_config_created(raw)
             if raw is not None:
-                created = parse_image_config_created(raw)
-                if created is not None:
-                    return created
+                _remember_config(config.digest, created)
+        else:
+            created = None
+        if created is not None:
+            return created
     return annotation_created(parsed.annotations)
+
+
+# A config's bytes never change, so neither does its date: tagging one image many times (CI
+# pipelines do) should not read its config from disk every time.
+_config_created: OrderedDict[Digest, datetime | None] = OrderedDict()
+CONFIG_CACHE_ENTRIES = 4096
+
+
+def _remember_config(digest: Digest, created: datetime | None) -> None:
+    _config_created[digest] = created
+    if len(_config_created) > CONFIG_CACHE_ENTRIES:
+        _config_created.popitem(last=False)
 
 
 async def _read_small_blob(storage: Storage, digest: Digest) -> bytes | None:
@@ -191,6 +209,13 @@ async def _image_record(
                 f"blob {descriptor.digest} is not in repository; push it first",
                 detail={"digest": str(descriptor.digest)},
             )
+    return image_record(manifest, digest, payload, created)
+
+
+def image_record(
+    manifest: Manifest, digest: Digest, payload: bytes, created: datetime | None
+) -> NewManifest:
+    """What the catalog records for an image manifest (its blobs were checked by the caller)."""
     return NewManifest(
         digest=str(digest),
         media_type=manifest.media_type,
@@ -223,6 +248,24 @@ async def _index_record(
             f"index lists manifest {missing[0]}, which is not in repository; push it first",
             detail={"digest": missing[0]},
         )
+    return index_record(index, digest, payload, present)
+
+
+class ChildFacts(Protocol):
+    """What an index's record takes from each child (a stored row or one about to be)."""
+
+    @property
+    def image_created_at(self) -> datetime | None: ...
+
+    @property
+    def total_size_bytes(self) -> int | None: ...
+
+
+def index_record(
+    index: Index, digest: Digest, payload: bytes, present: Mapping[str, ChildFacts]
+) -> NewManifest:
+    """What the catalog records for an index; ``present`` has every child, by digest."""
+    wanted = [str(child.digest) for child in index.manifests]
     children = [present[d] for d in dict.fromkeys(wanted)]
     dates = [c.image_created_at for c in children if c.image_created_at is not None]
     return NewManifest(

@@ -1,19 +1,35 @@
 """Fixture seeding: a TOML document of users (with fixed tokens), groups, projects and
-memberships, loaded into the catalog in one transaction. Loading the same file twice changes
-nothing; entities that already exist are left as they are and memberships are set to the
-level the file names. The format is documented in ``config/seed.example.toml``.
+memberships, and images with their tags, loaded into the catalog in one transaction. Loading
+the same file twice changes nothing; entities that already exist are left as they are and
+memberships are set to the level the file names. The format is documented in
+``config/seed.example.toml``.
+
+Images are real content (``services.image_seeding``). Their blobs are written to the store
+while the transaction writes the rows, and it commits only once every blob is durable: no row
+ever names a missing blob, and a bad entry leaves the catalog untouched and at most some
+unreferenced blob files, which garbage collection removes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
+
 from registry_service.catalog import users as user_rows
 from registry_service.catalog.db import Catalog
+from registry_service.services.image_seeding import (
+    ImagePlan,
+    plan_images,
+    record_images,
+    write_image_blobs,
+)
+from registry_service.services.image_specs import ImageSpecInvalid, parse_image_specs
 from registry_service.services.permissions import AccessLevel
 from registry_service.services.provisioning import (
     ProvisioningFailed,
@@ -23,6 +39,12 @@ from registry_service.services.provisioning import (
     ensure_user,
     set_membership,
 )
+from registry_service.storage.filesystem import FilesystemBlobStore
+
+# What a report counts, in the order its summary lists them.
+KINDS = (
+    "users", "tokens", "groups", "projects", "members", "repositories", "manifests", "tags", "blobs"
+)
 
 
 class SeedInvalid(ValueError):
@@ -31,9 +53,7 @@ class SeedInvalid(ValueError):
 
 @dataclass
 class SeedReport:
-    created: dict[str, int] = field(
-        default_factory=lambda: {"users": 0, "tokens": 0, "groups": 0, "projects": 0, "members": 0}
-    )
+    created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
 
     @property
     def changed(self) -> bool:
@@ -51,7 +71,7 @@ def read_seed(path: Path) -> dict[str, Any]:
         raise SeedInvalid(f"cannot read seed file {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise SeedInvalid(f"{path}: not valid TOML: {exc}") from exc
-    unknown = set(data) - {"users", "groups", "projects"}
+    unknown = set(data) - {"users", "groups", "projects", "images"}
     if unknown:
         raise SeedInvalid(f"{path}: unknown top-level keys {sorted(unknown)}")
     return data
@@ -92,84 +112,138 @@ def _level(value: Any, where: str) -> AccessLevel:
         ) from None
 
 
-async def apply_seed(catalog: Catalog, data: dict[str, Any], now: datetime) -> SeedReport:
-    """Create what the document names and is missing, all in one transaction."""
+async def apply_seed(
+    catalog: Catalog,
+    data: dict[str, Any],
+    now: datetime,
+    *,
+    store: FilesystemBlobStore | None = None,
+) -> SeedReport:
+    """Create what the document names and is missing, all in one transaction.
+
+    ``store`` is needed when the document has ``[[images]]``: their blobs go there.
+    """
     report = SeedReport()
-    created = report.created
-    async with catalog.transaction() as tx:
-        try:
-            for entry in _entries(data, "users"):
-                username = _required(entry, "username", "users")
-                user, new = await ensure_user(
-                    tx,
-                    username=username,
-                    name=entry.get("name"),
-                    email=entry.get("email"),
-                    is_admin=bool(entry.get("admin", False)),
-                    external=bool(entry.get("external", False)),
-                    now=now,
-                )
-                created["users"] += new
-                for token in entry.get("tokens", []):
-                    where = f"users.{username}.tokens"
-                    created["tokens"] += await ensure_token(
-                        tx,
-                        user=user,
-                        name=token.get("name", "seed"),
-                        value=_required(token, "value", where),
-                        scopes=list(token.get("scopes", ["api"])),
-                        expires_at=_date(token.get("expires_at"), where),
-                        now=now,
-                    )
-            for kind in ("groups", "projects"):
-                for entry in _entries(data, kind):
-                    full_path = _required(entry, "path", kind)
-                    visibility = entry.get("visibility", "private")
-                    if kind == "groups":
-                        target, new = await ensure_group(
-                            tx,
-                            full_path=full_path,
-                            name=entry.get("name"),
-                            visibility=visibility,
-                            description=entry.get("description", ""),
-                            now=now,
-                        )
-                        scope: dict[str, Any] = {"namespace": target}
-                    else:
-                        project, new = await ensure_project(
-                            tx,
-                            full_path=full_path,
-                            name=entry.get("name"),
-                            visibility=visibility,
-                            registry_access_level=entry.get(
-                                "container_registry_access_level", "enabled"
-                            ),
-                            description=entry.get("description", ""),
-                            creator_id=None,
-                            now=now,
-                        )
-                        scope = {"project": project}
-                    created[kind] += new
-                    for member in entry.get("members", []):
-                        where = f"{kind}.{full_path}.members"
-                        username = _required(member, "user", where)
-                        member_user = await user_rows.select_user_by_username(tx, username)
-                        if member_user is None:
-                            raise SeedInvalid(f"{where}: unknown user {username!r}")
-                        created["members"] += await set_membership(
-                            tx,
-                            user=member_user,
-                            access_level=_level(member.get("access_level"), where),
-                            expires_at=_date(member.get("expires_at"), where),
-                            now=now,
-                            **scope,
-                        )
-        except ProvisioningFailed as exc:
-            raise SeedInvalid(str(exc)) from None
+    images = await _start_images(data, store)
+    try:
+        async with catalog.transaction() as tx:
+            try:
+                await _apply_accounts(tx, data, report.created, now)
+                if images is not None:
+                    for kind, count in (await record_images(tx, images[0], now)).items():
+                        report.created[kind] += count
+            except (ProvisioningFailed, ImageSpecInvalid) as exc:
+                raise SeedInvalid(str(exc)) from None
+            if images is not None:
+                # The blobs were being written while the rows were: the transaction commits
+                # only once every blob it names is durably in the store.
+                await images[1]
+    finally:
+        if images is not None:
+            await _settle(images[1])
     return report
 
 
-async def seed_file(catalog: Catalog, path: Path, now: datetime) -> SeedReport:
-    return await apply_seed(catalog, read_seed(path), now)
+async def _apply_accounts(
+    tx: aiosqlite.Connection, data: dict[str, Any], created: dict[str, int], now: datetime
+) -> None:
+    """Users and their tokens, groups, projects and their members."""
+    for entry in _entries(data, "users"):
+        username = _required(entry, "username", "users")
+        user, new = await ensure_user(
+            tx,
+            username=username,
+            name=entry.get("name"),
+            email=entry.get("email"),
+            is_admin=bool(entry.get("admin", False)),
+            external=bool(entry.get("external", False)),
+            now=now,
+        )
+        created["users"] += new
+        for token in entry.get("tokens", []):
+            where = f"users.{username}.tokens"
+            created["tokens"] += await ensure_token(
+                tx,
+                user=user,
+                name=token.get("name", "seed"),
+                value=_required(token, "value", where),
+                scopes=list(token.get("scopes", ["api"])),
+                expires_at=_date(token.get("expires_at"), where),
+                now=now,
+            )
+    for kind in ("groups", "projects"):
+        for entry in _entries(data, kind):
+            full_path = _required(entry, "path", kind)
+            visibility = entry.get("visibility", "private")
+            if kind == "groups":
+                target, new = await ensure_group(
+                    tx,
+                    full_path=full_path,
+                    name=entry.get("name"),
+                    visibility=visibility,
+                    description=entry.get("description", ""),
+                    now=now,
+                )
+                scope: dict[str, Any] = {"namespace": target}
+            else:
+                project, new = await ensure_project(
+                    tx,
+                    full_path=full_path,
+                    name=entry.get("name"),
+                    visibility=visibility,
+                    registry_access_level=entry.get(
+                        "container_registry_access_level", "enabled"
+                    ),
+                    description=entry.get("description", ""),
+                    creator_id=None,
+                    now=now,
+                )
+                scope = {"project": project}
+            created[kind] += new
+            for member in entry.get("members", []):
+                where = f"{kind}.{full_path}.members"
+                username = _required(member, "user", where)
+                member_user = await user_rows.select_user_by_username(tx, username)
+                if member_user is None:
+                    raise SeedInvalid(f"{where}: unknown user {username!r}")
+                created["members"] += await set_membership(
+                    tx,
+                    user=member_user,
+                    access_level=_level(member.get("access_level"), where),
+                    expires_at=_date(member.get("expires_at"), where),
+                    now=now,
+                    **scope,
+                )
+
+
+async def _start_images(
+    data: dict[str, Any], store: FilesystemBlobStore | None
+) -> tuple[ImagePlan, asyncio.Task[None]] | None:
+    """Validate and generate the document's images and start writing their blobs (a task);
+    None if it has no images."""
+    try:
+        specs = parse_image_specs(_entries(data, "images"))
+        if not specs:
+            return None
+        if store is None:
+            raise SeedInvalid("[[images]] need the blob store, and none was given")
+        plan = await asyncio.to_thread(plan_images, specs)
+    except ImageSpecInvalid as exc:
+        raise SeedInvalid(str(exc)) from None
+    return plan, asyncio.create_task(write_image_blobs(store, plan))
+
+
+async def _settle(task: asyncio.Task[None]) -> None:
+    """Let the blob writes end (the caller closes the store next), whatever the outcome; an
+    error of theirs has been raised already if it mattered."""
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()
+
+
+async def seed_file(
+    catalog: Catalog, path: Path, now: datetime, *, store: FilesystemBlobStore | None = None
+) -> SeedReport:
+    return await apply_seed(catalog, read_seed(path), now, store=store)
 
 

@@ -10,6 +10,8 @@ in memory, and nothing here knows about digests' meaning, sessions or HTTP.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import functools
 import os
 from collections.abc import AsyncIterable, Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -163,6 +165,35 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def sync_filesystem(path: Path) -> None:
+    """Make everything written to the filesystem holding ``path`` durable: data, inodes and
+    directory entries (Linux ``syncfs``; ``sync`` of every filesystem where that is missing).
+
+    One call instead of an fsync per file, for writes of thousands of small files at once.
+    """
+    syncfs = _syncfs()
+    if syncfs is None:
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if syncfs(fd) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error), str(path))
+    finally:
+        os.close(fd)
+
+
+@functools.cache
+def _syncfs() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except (OSError, TypeError):  # no C library to load by that name (not a Unix)
+        return None
+    found: Callable[[int], int] | None = getattr(libc, "syncfs", None)
+    return found
 
 
 def ensure_dir(path: Path) -> None:

@@ -17,9 +17,9 @@ on the same filesystem as the blob it becomes and ``os.replace`` into place is a
     │  └─ <session id>/
     │     ├─ session.json            {"algorithm": "sha256"}; written before ``data``
     │     └─ data                    the bytes received so far; its size is the upload offset
-    └─ tmp/                          single-request ingests being streamed; ``<uuid>.part``
-                                     files here are never visible as blobs and are purged at
-                                     startup
+    └─ tmp/                          single-request ingests being streamed (``<uuid>.part``)
+                                     and batches of small blobs (``<uuid>-<n>.part``); files
+                                     here are never visible as blobs and are purged at startup
 """
 
 from __future__ import annotations
@@ -56,7 +56,13 @@ def algorithm_dir(root: Path, algorithm: str) -> Path:
 
 def blob_path(root: Path, digest: Digest) -> Path:
     """Where the blob ``digest`` lives (whether or not it exists)."""
-    return root / BLOBS / digest.algorithm / digest.hex[:FAN_OUT_CHARS] / digest.hex
+    # One joinpath, not four joins: this runs for every blob looked at.
+    return root.joinpath(BLOBS, digest.algorithm, digest.hex[:FAN_OUT_CHARS], digest.hex)
+
+
+def blob_name(digest: Digest) -> str:
+    """The blob's path below its ``algorithm_dir``: ``<hex[:2]>/<hex>``."""
+    return f"{digest.hex[:FAN_OUT_CHARS]}/{digest.hex}"
 
 
 def digest_at(algorithm: str, fan_out: str, name: str) -> Digest | None:
@@ -113,3 +119,13 @@ def tmp_dir(root: Path) -> Path:
 def new_temp_path(root: Path) -> Path:
     """A fresh, unique temp file name for one ingest."""
     return root / TMP / f"{uuid.uuid4().hex}{TEMP_SUFFIX}"
+
+
+def new_temp_batch() -> str:
+    """A fresh prefix for the temp files of a batch of blobs written together."""
+    return f"{uuid.uuid4().hex}-"
+
+
+def batch_temp_name(batch: str, position: int) -> str:
+    """The name, in ``tmp_dir``, of the temp file ``position`` of ``batch``."""
+    return f"{batch}{position}{TEMP_SUFFIX}"

@@ -291,7 +291,13 @@ def test_serve_with_seed_serves_the_fixture(start_server: StartServer) -> None:
 # --- the rest -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [["worker"], ["gc"], ["gc", "--dry-run"]])
+def test_worker_without_redis_says_what_to_set(tmp_path: Path) -> None:
+    result = run_cli(["worker"], data_env(tmp_path / "data"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "jobs.redis_url" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["gc"], ["gc", "--dry-run"]])
 def test_unfinished_commands_say_not_yet_and_fail(tmp_path: Path, command: list[str]) -> None:
     result = run_cli(command, data_env(tmp_path / "data"), cwd=tmp_path)
     assert result.returncode != 0

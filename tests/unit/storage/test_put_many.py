@@ -1,0 +1,78 @@
+"""``FilesystemBlobStore.put_many``: many small in-memory blobs written as one batch."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from registry_service.digests import Digest, digest_of
+from registry_service.errors import DigestInvalid
+from registry_service.storage import layout
+from registry_service.storage.base import BlobInfo
+from registry_service.storage.filesystem import FilesystemBlobStore
+
+
+def files_under(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.rglob("*") if p.is_file()) if directory.exists() else []
+
+
+def blobs(count: int, algorithm: str = "sha256") -> list[tuple[Digest, bytes]]:
+    contents = [f'{{"config": {n}}}'.encode() for n in range(count)]
+    return [(digest_of(data, algorithm), data) for data in contents]
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
+async def test_put_many_stores_each_blob_under_its_digest_once(
+    store: FilesystemBlobStore, data_dir: Path, algorithm: str
+) -> None:
+    batch = blobs(300, algorithm)
+
+    assert await store.put_many(batch) == 300
+    assert await store.put_many(batch) == 0
+    assert await store.put_many([*batch[:5], *blobs(310, algorithm)[300:]]) == 10
+
+    for digest, data in blobs(310, algorithm):
+        assert layout.blob_path(data_dir, digest).read_bytes() == data
+        assert await store.stat(digest) == BlobInfo(digest, len(data))
+    assert files_under(data_dir / "tmp") == []
+
+
+async def test_a_blob_that_is_not_its_digest_stops_the_batch_before_any_write(
+    store: FilesystemBlobStore, data_dir: Path
+) -> None:
+    batch = blobs(3)
+    batch[1] = (batch[1][0], b"something else")
+
+    with pytest.raises(DigestInvalid):
+        await store.put_many(batch)
+
+    assert files_under(data_dir) == []
+
+
+async def test_a_failed_rename_leaves_no_temp_files_and_only_whole_blobs(
+    store: FilesystemBlobStore, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_replace = os.replace
+    calls = 0
+
+    def failing_replace(*args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 4:
+            raise OSError(28, "No space left on device")
+        real_replace(*args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    batch = blobs(10)
+
+    with pytest.raises(OSError, match="No space left"):
+        await store.put_many(batch)
+
+    assert files_under(data_dir / "tmp") == []
+    placed = files_under(data_dir / "blobs")
+    assert len(placed) == 3
+    contents = {layout.blob_path(data_dir, d): data for d, data in batch}
+    assert all(path.read_bytes() == contents[path] for path in placed)
