@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
-from registry_service.catalog.db import Catalog
+# Re-exported: handlers reach every accessor through their own sub-app's ``context``.
+from registry_service.http.context import actor as actor
+from registry_service.http.context import catalog as catalog
+from registry_service.http.context import now as now
+from registry_service.http.context import settings as settings
 from registry_service.http.pagination import Page, pagination_headers
-from registry_service.keys import actor_key, catalog_key, clock_key, settings_key
-from registry_service.services.permissions import Actor
-from registry_service.settings import Settings
-
-
-def catalog(request: web.Request) -> Catalog:
-    return request.config_dict[catalog_key]
-
-
-def actor(request: web.Request) -> Actor:
-    return request[actor_key]
-
-
-def now(request: web.Request) -> datetime:
-    return request.config_dict[clock_key].now()
-
-
-def settings(request: web.Request) -> Settings:
-    return request.config_dict[settings_key]
 
 
 def base_url(request: web.Request) -> str:

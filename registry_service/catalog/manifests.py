@@ -158,12 +158,6 @@ async def select_manifest_with_payload(
     return (StoredManifest.from_row(row), bytes(row["payload"])) if row else None
 
 
-async def select_manifest_payload(db: Reader, manifest_id: int) -> bytes:
-    row = await fetch_one(db, "SELECT payload FROM manifests WHERE id = ?", (manifest_id,))
-    assert row is not None
-    return bytes(row[0])
-
-
 async def select_manifests_by_digests(
     db: Reader, repository_id: int, digests: Sequence[str]
 ) -> dict[str, StoredManifest]:

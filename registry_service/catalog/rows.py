@@ -169,7 +169,7 @@ class Repository:
 
 @dataclass(frozen=True)
 class StoredManifest:
-    """A manifest row without its payload (see ``select_manifest_payload``)."""
+    """A manifest row without its payload (see ``select_manifest_with_payload``)."""
 
     id: int
     repository_id: int

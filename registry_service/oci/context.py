@@ -3,43 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
 
 from aiohttp import web
 
-from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import Repository
 from registry_service.digests import Digest, parse_digest
 from registry_service.errors import DigestInvalid, PayloadTooLarge
-from registry_service.keys import actor_key, catalog_key, clock_key, settings_key, storage_key
+
+# Re-exported: handlers reach every accessor through their own sub-app's ``context``.
+from registry_service.http.context import actor as actor
+from registry_service.http.context import catalog as catalog
+from registry_service.http.context import now as now
+from registry_service.http.context import settings as settings
+from registry_service.keys import storage_key
 from registry_service.services import images
 from registry_service.services.blobs import Storage
 from registry_service.services.images import Action, Image
-from registry_service.services.permissions import Actor
-from registry_service.settings import Settings
 
 # Request bodies are read in pieces of about this size (aiohttp hands over what it has).
 READ_CHUNK_BYTES = 1024 * 1024
 
-
-def catalog(request: web.Request) -> Catalog:
-    return request.config_dict[catalog_key]
 
 
 def storage(request: web.Request) -> Storage:
     return request.config_dict[storage_key]
 
 
-def actor(request: web.Request) -> Actor:
-    return request[actor_key]
 
-
-def now(request: web.Request) -> datetime:
-    return request.config_dict[clock_key].now()
-
-
-def settings(request: web.Request) -> Settings:
-    return request.config_dict[settings_key]
 
 
 async def image(request: web.Request, action: Action, name: str | None = None) -> Image:

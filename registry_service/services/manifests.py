@@ -73,26 +73,6 @@ def parse_reference(reference: str) -> Digest | str:
     return validate_tag(reference)
 
 
-async def find_manifest(
-    catalog: Catalog, repository: Repository, reference: str
-) -> StoredManifest:
-    ref = parse_reference(reference)
-    if isinstance(ref, Digest):
-        found = await manifest_rows.select_manifest(catalog.reader, repository.id, str(ref))
-    else:
-        tag = await tag_rows.select_tag(catalog.reader, repository.id, ref)
-        found = (
-            None
-            if tag is None
-            else await manifest_rows.select_manifest(
-                catalog.reader, repository.id, tag.manifest_digest
-            )
-        )
-    if found is None:
-        raise ManifestUnknown(detail={"reference": reference[:140]})
-    return found
-
-
 async def pull_manifest(catalog: Catalog, repository: Repository, reference: str) -> Pulled:
     ref = parse_reference(reference)
     found = await manifest_rows.select_manifest_with_payload(

@@ -63,7 +63,8 @@ async def test_manifest_put_is_idempotent_and_tags_move(catalog: Catalog, factor
     assert latest.pushed_at == NOW + timedelta(hours=2)
     refs = await manifests.select_blob_refs(reader, id1)
     assert [(pos, digest) for pos, digest, _, _ in refs] == [(-1, CONFIG), (0, LAYER)]
-    assert await manifests.select_manifest_payload(reader, id1) == image(first).payload
+    pulled = await manifests.select_manifest_with_payload(reader, repo.id, tag="v1")
+    assert pulled is not None and pulled[1] == image(first).payload
 
 
 async def test_deleting_a_tag_keeps_other_tags_on_its_manifest(
