@@ -17,6 +17,7 @@ from datetime import timedelta
 from jobs.bodies import JOB_BODIES
 from jobs.context import JobContext
 from jobs.execute import JobBody, execute_job
+from jobs.gc import schedule_collection
 from registry_service.catalog import jobs as job_rows
 
 log = logging.getLogger("registry_service.jobs")
@@ -71,6 +72,9 @@ class InProcessRunner:
     async def _loop(self) -> None:
         while True:
             try:
+                await schedule_collection(
+                    self.ctx.catalog, self, self.ctx.settings.gc, self.ctx.clock.now()
+                )
                 await self._claim_due()
             except Exception:
                 log.exception("job runner: sweep failed; retrying")

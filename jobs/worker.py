@@ -18,10 +18,12 @@ from jobs.arq_queue import ARQ_FUNCTION, enqueue_attempt, redis_settings
 from jobs.bodies import JOB_BODIES
 from jobs.context import JobContext, new_owner_name
 from jobs.execute import execute_job
+from jobs.gc import schedule_collection
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog.db import Catalog
 from registry_service.clock import SystemClock
 from registry_service.services.blobs import Storage
+from registry_service.services.jobs import NO_RUNNER
 from registry_service.settings import Settings
 from registry_service.storage.filesystem import FilesystemBlobStore
 
@@ -37,8 +39,10 @@ async def run_registry_job(ctx: dict[str, Any], job_id: int) -> None:
 
 
 async def sweep(ctx: dict[str, Any]) -> int:
-    """Enqueue every due job; returns how many."""
+    """Start a garbage collection if one is due, then enqueue every due job; returns how many
+    jobs were enqueued."""
     job_ctx: JobContext = ctx["job_context"]
+    await schedule_collection(job_ctx.catalog, NO_RUNNER, job_ctx.settings.gc, job_ctx.clock.now())
     due = await job_rows.select_due_jobs(job_ctx.catalog.reader, job_ctx.clock.now())
     for job_id, attempts in due:
         await enqueue_attempt(ctx["redis"], job_id, attempts)

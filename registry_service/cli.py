@@ -24,7 +24,9 @@ from typing import Any
 from aiohttp import web
 
 from jobs.arq_queue import ArqQueue
-from jobs.context import JobContext
+from jobs.context import JobContext, new_owner_name
+from jobs.execute import Outcome, Progress, execute_job
+from jobs.gc import Collected, Report, collect_garbage, submit_collection
 from jobs.runner import InProcessRunner
 from jobs.worker import create_worker
 from registry_service.app import create_app
@@ -32,12 +34,12 @@ from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import projects as project_rows
 from registry_service.catalog import users as user_rows
 from registry_service.catalog.db import Catalog
-from registry_service.catalog.rows import Namespace, Project
+from registry_service.catalog.rows import JobRow, Namespace, Project
 from registry_service.clock import SystemClock
 from registry_service.services import tokens
 from registry_service.services.blobs import Storage
 from registry_service.services.bootstrap import ensure_root
-from registry_service.services.jobs import JobQueue
+from registry_service.services.jobs import NO_RUNNER, JobKind, JobQueue
 from registry_service.services.permissions import AccessLevel
 from registry_service.services.provisioning import (
     ProvisioningFailed,
@@ -162,6 +164,86 @@ def run_worker(settings: Settings) -> int:
     log.info("arq worker for %s on %s", settings.data_path.resolve(), settings.jobs.redis_url)
     create_worker(settings).run()
     return EXIT_OK
+
+
+# --- gc -------------------------------------------------------------------------------------
+
+
+async def run_gc(catalog: Catalog, settings: Settings, dry_run: bool, as_json: bool) -> int:
+    """One collection in this process, recorded as a job like the scheduled ones."""
+    store = FilesystemBlobStore(settings.data_path)
+    report = _progress_printer() if sys.stderr.isatty() else None
+    clock = SystemClock()
+    try:
+        if dry_run:
+            done = await collect_garbage(
+                catalog, store, settings.gc, clock.now(), dry_run=True, report=report
+            )
+            job_id = None
+        else:
+            done, job_id = await _collect_as_job(catalog, store, settings, clock, report)
+    finally:
+        await store.aclose()
+    if report:
+        print(file=sys.stderr)
+    counts = done.counts()
+    if as_json:
+        print(json.dumps({"dry_run": dry_run, "job_id": job_id, **counts}, sort_keys=True))
+    else:
+        print(_gc_summary(done, dry_run, job_id))
+    return EXIT_OK
+
+
+async def _collect_as_job(
+    catalog: Catalog,
+    store: FilesystemBlobStore,
+    settings: Settings,
+    clock: SystemClock,
+    report: Report | None,
+) -> tuple[Collected, int]:
+    outcome: list[Collected] = []
+
+    async def body(ctx: JobContext, job: JobRow, progress: Progress) -> Outcome:
+        done = await collect_garbage(
+            ctx.catalog, store, settings.gc, ctx.clock.now(), report=report
+        )
+        outcome.append(done)
+        return Outcome(done.counts())
+
+    job_id = await submit_collection(catalog, NO_RUNNER, clock.now())
+    ctx = JobContext(catalog, Storage.on(store), clock, settings, new_owner_name("cli"))
+    final = await execute_job(ctx, job_id, {JobKind.COLLECT_GARBAGE: body})
+    if final is None or final.state != "done" or not outcome:
+        error = final.error if final else "claimed by a runner first"
+        raise CommandFailed(f"garbage collection job {job_id} did not finish: {error}")
+    return outcome[0], job_id
+
+
+def _progress_printer() -> Report:
+    def report(phase: str, done: int, total: int) -> None:
+        print(f"\r{phase}: {done}/{total}\033[K", end="", file=sys.stderr, flush=True)
+
+    return report
+
+
+def _gc_summary(done: Collected, dry_run: bool, job_id: int | None) -> str:
+    verb = "would delete" if dry_run else "deleted"
+    head = "garbage collection (dry run)" if dry_run else f"garbage collection (job {job_id})"
+    return (
+        f"{head}: {verb} {done.manifests} manifest(s), {done.blobs} blob(s) "
+        f"({_size(done.blob_bytes)}), {done.orphan_files} uncataloged file(s) "
+        f"({_size(done.orphan_bytes)}); {'would free' if dry_run else 'freed'} "
+        f"{_size(done.bytes_freed)} ({done.bytes_freed} bytes)"
+    )
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
 
 
 # --- admin ----------------------------------------------------------------------------------
@@ -397,8 +479,14 @@ def build_parser() -> argparse.ArgumentParser:
     _admin_parser(sub)
     seed_p = sub.add_parser("seed", help="load a fixture seed file into the catalog")
     seed_p.add_argument("file", type=Path)
-    gc = sub.add_parser("gc", help="collect garbage: unreferenced manifests and blobs")
-    gc.add_argument("--dry-run", action="store_true")
+    gc = sub.add_parser(
+        "gc",
+        help="collect garbage now: unreferenced manifests and blobs (safe while serving)",
+        description="Delete untagged manifests and unused blobs past their grace periods "
+        "(gc.manifest_grace_seconds, gc.blob_grace_seconds) and print what was freed.",
+    )
+    gc.add_argument("--dry-run", action="store_true", help="only count what would be freed")
+    gc.add_argument("--json", action="store_true", help="print the counts as JSON")
     return parser
 
 
@@ -426,11 +514,11 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             return asyncio.run(with_catalog(settings, lambda c: _seed(c, settings, args.file)))
         if args.command == "worker":
             return run_worker(settings)
-        print(
-            f"registry-service {args.command}: not yet — it arrives with the background-jobs work",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
+        if args.command == "gc":
+            return asyncio.run(
+                with_catalog(settings, lambda c: run_gc(c, settings, args.dry_run, args.json))
+            )
+        raise AssertionError(f"unhandled command {args.command}")
     except (SeedInvalid, CommandFailed, ProvisioningFailed) as exc:
         print(f"registry-service: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, SeedInvalid) else EXIT_FAILED

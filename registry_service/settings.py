@@ -88,12 +88,24 @@ class CleanupSettings:
 
 
 @dataclass(frozen=True)
+class GcSettings:
+    # An untagged manifest no index lists is removed once it has been so for this long.
+    manifest_grace_seconds: int = 86400
+    # A blob no manifest uses is removed once its newest repository link is this old (and an
+    # unreferenced file with no catalog row once its mtime is).
+    blob_grace_seconds: int = 86400
+    # The runners start a collection this often; 0 = only on demand (`registry-service gc`).
+    interval_seconds: int = 3600
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     jobs: JobsSettings = field(default_factory=JobsSettings)
     cleanup: CleanupSettings = field(default_factory=CleanupSettings)
+    gc: GcSettings = field(default_factory=GcSettings)
 
     @property
     def registry_host(self) -> str:
@@ -117,6 +129,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "auth": AuthSettings,
     "jobs": JobsSettings,
     "cleanup": CleanupSettings,
+    "gc": GcSettings,
 }
 
 

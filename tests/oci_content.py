@@ -121,11 +121,13 @@ def image(
     algorithm: str = "sha256",
     layer_media_type: str | None = None,
     with_data: bool = False,
+    shared_layers: tuple[Blob, ...] = (),
 ) -> Image:
     """A valid image (or artifact) whose layers are random bytes.
 
     ``with_data`` puts each blob's bytes into its descriptor as base64 ``data`` (the blobs are
-    still pushed, as the conformance suite's "data field" set does).
+    still pushed, as the conformance suite's "data field" set does). ``shared_layers`` come
+    first, before the ``layers`` random ones (images sharing a base).
     """
     docker = media_type == DOCKER_MANIFEST
     if config is None:
@@ -138,7 +140,9 @@ def image(
             config_doc["created"] = created
         config = Blob(canonical(config_doc), DOCKER_CONFIG if docker else OCI_CONFIG, algorithm)
     layer_type = layer_media_type or (DOCKER_LAYER if docker else OCI_LAYER)
-    layer_blobs = tuple(random_blob(layer_size, layer_type, algorithm) for _ in range(layers))
+    layer_blobs = shared_layers + tuple(
+        random_blob(layer_size, layer_type, algorithm) for _ in range(layers)
+    )
 
     def describe(blob: Blob) -> dict[str, Any]:
         if with_data:

@@ -3,8 +3,16 @@
 A repository may read a blob only through a ``repository_blobs`` link: one copy of the bytes
 serves every repository, but pushing a digest somewhere never lets it be read elsewhere. The
 order of a commit is the durability rule: the file is renamed into place (fsynced) first, then
-the catalog rows are written in one transaction — so a row never points at a missing file, and a
-crash in between leaves at most an unreferenced file for garbage collection.
+the catalog rows are written — so a row never points at a missing file, and a crash in between
+leaves at most an unreferenced file for garbage collection.
+
+Both steps happen inside one catalog write transaction (``_place_and_record``). Garbage
+collection unlinks a file only inside a write transaction that first checks the blob has no
+row (``jobs/gc.py``). The write lock (SQLite's, so it holds across processes) therefore
+serializes the two: either GC unlinks first and this push renames its own copy in, or the push
+writes its row first and GC sees it and keeps the file. Without that, a push finding the file
+already present would discard its own copy, GC would unlink the old one, and the new row would
+point at nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import Repository, Upload
 from registry_service.digests import Digest
 from registry_service.errors import BlobUnknown, BlobUploadUnknown, DigestInvalid
-from registry_service.storage.base import BlobInfo
+from registry_service.storage.base import BlobInfo, PendingBlob
 from registry_service.storage.filesystem import FilesystemBlobStore
 from registry_service.storage.sessions import UploadSessions
 
@@ -47,13 +55,21 @@ async def stat_blob(
     return BlobInfo(digest, size)
 
 
-async def record_blob(
-    catalog: Catalog, repository: Repository, info: BlobInfo, now: datetime
-) -> None:
-    """Catalog a blob that is durably in the store and let ``repository`` read it."""
+async def _place_and_record(
+    catalog: Catalog,
+    repository: Repository,
+    pending: PendingBlob,
+    now: datetime,
+    upload_id: str | None = None,
+) -> BlobInfo:
+    """Make ``pending`` visible and catalog it, under one write lock (see the module doc)."""
     async with catalog.transaction() as tx:
+        info = await pending.place()
         await blob_rows.insert_blob(tx, str(info.digest), info.size_bytes, now)
         await blob_rows.link_blob(tx, repository.id, str(info.digest), now)
+        if upload_id is not None:
+            await upload_rows.delete_upload(tx, upload_id)
+    return info
 
 
 async def delete_blob(catalog: Catalog, repository: Repository, digest: Digest) -> None:
@@ -73,9 +89,11 @@ async def ingest_blob(
     now: datetime,
 ) -> BlobInfo:
     """A whole blob in one request (monolithic POST ``?digest=``)."""
-    info = await storage.store.ingest(chunks, expected)
-    await record_blob(catalog, repository, info, now)
-    return info
+
+    async def commit(pending: PendingBlob) -> BlobInfo:
+        return await _place_and_record(catalog, repository, pending, now)
+
+    return await storage.store.ingest(chunks, expected, commit=commit)
 
 
 async def mount_blob(
@@ -152,19 +170,18 @@ async def finish_upload(
 ) -> BlobInfo:
     """Close the session: last chunk, digest check, blob in place, rows written."""
     await find_upload(catalog, repository, session_id)
+
+    async def commit(pending: PendingBlob) -> BlobInfo:
+        return await _place_and_record(catalog, repository, pending, now, session_id)
+
     try:
-        info = await storage.sessions.finish(
-            session_id, expected, final_chunks, start_offset=start_offset
+        return await storage.sessions.finish(
+            session_id, expected, final_chunks, start_offset=start_offset, commit=commit
         )
     except (DigestInvalid, BlobUploadUnknown):
         # The session is gone either way (a wrong digest cancels it, as distribution does).
         await _forget_upload(catalog, session_id)
         raise
-    async with catalog.transaction() as tx:
-        await blob_rows.insert_blob(tx, str(info.digest), info.size_bytes, now)
-        await blob_rows.link_blob(tx, repository.id, str(info.digest), now)
-        await upload_rows.delete_upload(tx, session_id)
-    return info
 
 
 async def cancel_upload(

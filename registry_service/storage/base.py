@@ -8,7 +8,7 @@ never return a blob that is not complete and verified. No HTTP here.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -22,6 +22,33 @@ class BlobInfo:
 
     digest: Digest
     size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingBlob:
+    """Verified, durable bytes that are not yet visible as blob ``digest``.
+
+    ``place()`` makes them visible (or drops them when the store already holds that digest).
+    The caller decides under which lock that happens: the registry places blobs inside a
+    catalog write transaction, the same lock garbage collection holds while it unlinks, so
+    "the file is there" and "its row is written" can never be split by a concurrent delete.
+    """
+
+    digest: Digest
+    size_bytes: int
+    _place: Callable[[], Awaitable[object]]
+
+    async def place(self) -> BlobInfo:
+        await self._place()
+        return BlobInfo(self.digest, self.size_bytes)
+
+
+# Receives the pending blob and must ``place()`` it (usually while writing its catalog rows).
+Commit = Callable[[PendingBlob], Awaitable[BlobInfo]]
+
+
+async def place_only(pending: PendingBlob) -> BlobInfo:
+    return await pending.place()
 
 
 class BlobStore(Protocol):
@@ -48,14 +75,18 @@ class BlobStore(Protocol):
         chunks: AsyncIterable[bytes],
         expected: Digest | None = None,
         algorithm: str | None = None,
+        commit: Commit = place_only,
     ) -> BlobInfo:
         """Stream ``chunks`` into a new blob, hashing while writing. With ``expected``, a
         different content digest raises DigestInvalid and nothing is stored. ``algorithm``
-        defaults to ``expected``'s, else sha256. An existing blob is deduplicated."""
+        defaults to ``expected``'s, else sha256. An existing blob is deduplicated. The
+        verified bytes are handed to ``commit``, which places them."""
         ...
 
-    async def commit_upload(self, session_id: str, expected: Digest) -> BlobInfo:
-        """Move the bytes of upload session ``session_id`` into place as blob ``expected``.
+    async def commit_upload(
+        self, session_id: str, expected: Digest, commit: Commit = place_only
+    ) -> BlobInfo:
+        """Hand the bytes of upload session ``session_id`` to ``commit`` as blob ``expected``.
 
         The session layer calls this after it has verified ``expected`` against the digest it
         computed while the chunks streamed in; the store does not read the bytes again."""

@@ -14,6 +14,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from pathlib import Path
 
 from registry_service.digests import (
@@ -26,7 +27,7 @@ from registry_service.digests import (
 )
 from registry_service.errors import BlobUnknown, DigestInvalid, RangeNotSatisfiable
 from registry_service.storage import layout
-from registry_service.storage.base import BlobInfo
+from registry_service.storage.base import BlobInfo, Commit, PendingBlob, place_only
 from registry_service.storage.fileio import (
     BATCH_BYTES,
     IOThreads,
@@ -60,6 +61,15 @@ class FilesystemBlobStore:
         """The stored blob ``digest``, or None if it is not in the store."""
         size = await self.io.run(_size_or_none, layout.blob_path(self.root, digest))
         return None if size is None else BlobInfo(digest, size)
+
+    async def file_age(self, digest: Digest) -> tuple[datetime, int] | None:
+        """(last modified, size) of the blob's file, or None if there is none (garbage
+        collection's test for files no catalog row owns)."""
+        try:
+            st = await self.io.run(os.stat, layout.blob_path(self.root, digest))
+        except FileNotFoundError:
+            return None
+        return datetime.fromtimestamp(st.st_mtime, UTC), st.st_size
 
     def path_of(self, digest: Digest) -> Path:
         """The blob's file, for ``sendfile``; does no I/O (call ``stat`` first)."""
@@ -119,8 +129,10 @@ class FilesystemBlobStore:
         chunks: AsyncIterable[bytes],
         expected: Digest | None = None,
         algorithm: str | None = None,
+        commit: Commit = place_only,
     ) -> BlobInfo:
-        """Stream ``chunks`` to a temp file while hashing, verify, and rename into place.
+        """Stream ``chunks`` to a temp file while hashing, verify, fsync, and hand it to
+        ``commit`` to be renamed into place.
 
         On DigestInvalid (or any error, or cancellation) the temp file is removed: nothing is
         left in ``blobs/`` or ``tmp/``. An already stored blob is kept and the temp discarded.
@@ -137,8 +149,8 @@ class FilesystemBlobStore:
                     f"digest {expected} does not match the uploaded content ({computed})",
                     detail={"expected": str(expected), "computed": str(computed)},
                 )
-            await self.io.run(place_file, temp, layout.blob_path(self.root, computed))
-            return BlobInfo(computed, size)
+            await self.io.run(fsync_file, temp)
+            return await commit(self._pending(temp, computed, size))
         finally:
             self._active_temps.discard(temp)
             # On the loop on purpose (one metadata call): it must run even during cancellation.
@@ -165,11 +177,17 @@ class FilesystemBlobStore:
             self._active_batches.discard(batch)
         return len(missing)
 
-    async def commit_upload(self, session_id: str, expected: Digest) -> BlobInfo:
-        """Move a verified upload session's ``data`` into place as blob ``expected``."""
+    async def commit_upload(
+        self, session_id: str, expected: Digest, commit: Commit = place_only
+    ) -> BlobInfo:
+        """Hand a verified upload session's ``data`` to ``commit`` as blob ``expected``."""
         source = layout.session_data_path(self.root, session_id)
-        size = await self.io.run(place_file, source, layout.blob_path(self.root, expected))
-        return BlobInfo(expected, size)
+        size = await self.io.run(_fsynced_size, source)
+        return await commit(self._pending(source, expected, size))
+
+    def _pending(self, source: Path, digest: Digest, size: int) -> PendingBlob:
+        target = layout.blob_path(self.root, digest)
+        return PendingBlob(digest, size, lambda: self.io.run(place_file, source, target))
 
     async def delete(self, digest: Digest) -> bool:
         """Unlink blob ``digest``; False if it was not there.
@@ -213,22 +231,24 @@ def _algorithm_for(expected: Digest | None, algorithm: str | None) -> str:
 # --- blocking parts (run on IOThreads) -----------------------------------------------------
 
 
-def place_file(source: Path, target: Path) -> int:
-    """Move the complete, verified file ``source`` to ``target``; return its size.
+def _fsynced_size(path: Path) -> int:
+    fsync_file(path)
+    return os.stat(path).st_size
 
-    Order is the durability invariant: fsync the file, rename it in, fsync the directory —
-    so a blob that is visible after a crash is whole. If ``target`` exists it already holds
-    these exact bytes (content addressing): ``source`` is discarded instead.
+
+def place_file(source: Path, target: Path) -> None:
+    """Move the complete, verified and already fsynced file ``source`` to ``target``.
+
+    Order is the durability invariant: the file was fsynced, it is renamed in, the directory
+    is fsynced — so a blob that is visible after a crash is whole. If ``target`` exists it
+    already holds these exact bytes (content addressing): ``source`` is discarded instead.
     """
-    size = os.stat(source).st_size
     if target.exists():
         os.unlink(source)
-        return size
-    fsync_file(source)
+        return
     ensure_dir(target.parent)
     os.replace(source, target)
     fsync_dir(target.parent)
-    return size
 
 
 # The batch functions work relative to directory descriptors: a path of tens of characters

@@ -32,7 +32,7 @@ from registry_service.digests import (
 )
 from registry_service.errors import BlobUploadUnknown, DigestInvalid, UploadOutOfOrder
 from registry_service.storage import layout
-from registry_service.storage.base import BlobInfo
+from registry_service.storage.base import BlobInfo, Commit, place_only
 from registry_service.storage.fileio import (
     StreamAppender,
     create_empty,
@@ -125,9 +125,11 @@ class UploadSessions:
         final_chunks: AsyncIterable[bytes] | None = None,
         *,
         start_offset: int | None = None,
+        commit: Commit = place_only,
     ) -> BlobInfo:
-        """Append the closing PUT's chunk (if any), verify ``expected``, and move the bytes into
-        the blob store; the session is then gone.
+        """Append the closing PUT's chunk (if any), verify ``expected``, and hand the bytes to
+        ``commit``, which places them in the blob store; the session is then gone. The session
+        stays locked meanwhile, so no late chunk can change what is being placed.
 
         On a digest mismatch the session is removed too (as the distribution registry cancels
         it) and DigestInvalid is raised: no file is left anywhere.
@@ -142,7 +144,7 @@ class UploadSessions:
                     f"digest {expected} does not match the uploaded content ({computed})",
                     detail={"expected": str(expected), "computed": str(computed)},
                 )
-            info = await self._store.commit_upload(session_id, expected)
+            info = await self._store.commit_upload(session_id, expected, commit)
             await self._remove(session_id, live)
             return info
 

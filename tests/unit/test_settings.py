@@ -37,6 +37,9 @@ SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
     ("cleanup", "regex_anchoring"): ("full", "full"),
     ("cleanup", "bulk_delete_interval_seconds"): ("0", 0),
     ("cleanup", "max_list_size"): ("200", 200),
+    ("gc", "manifest_grace_seconds"): ("0", 0),
+    ("gc", "blob_grace_seconds"): ("60", 60),
+    ("gc", "interval_seconds"): ("0", 0),
 }
 
 

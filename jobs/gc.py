@@ -1,0 +1,227 @@
+"""Online garbage collection: untagged manifests, unused blobs, and files nothing catalogs.
+
+It runs while the registry serves pushes. Three phases, each in small transactions so a push
+never waits long for the writer:
+
+1. manifests no tag, index or subject keeps, unreferenced for longer than
+   ``gc.manifest_grace_seconds``;
+2. blob rows no manifest lists and no repository linked within ``gc.blob_grace_seconds``;
+   then their files;
+3. files in the store with no blob row (a crash between rename and row), older than the blob
+   grace.
+
+**The race with pushes.** A push places a blob's file and writes its row in one catalog write
+transaction (``services/blobs.py``); finding the file already there, it keeps the existing copy
+and drops its own. So GC never unlinks a file except inside a write transaction that first
+checks that the digest has no row (``_unlink_unless_cataloged``). SQLite's write lock, which
+holds across processes (server, arq workers, the CLI), orders the two: either the push's row is
+there and the file stays, or the unlink happens first and the push then renames its own bytes
+in. A manifest push checks in its own transaction that every blob it lists is linked, and the
+row deletes here re-check the garbage condition in theirs, so a manifest is either stored with
+all its blobs kept or refused with MANIFEST_BLOB_UNKNOWN — never stored pointing at a deleted
+blob. The grace periods are what keep pushes from seeing that refusal: a blob linked a moment
+ago is not garbage until its grace has passed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+import aiosqlite
+
+from jobs.context import JobContext
+from jobs.execute import Outcome, Progress
+from registry_service.catalog import garbage
+from registry_service.catalog import jobs as job_rows
+from registry_service.catalog.db import Catalog, format_time
+from registry_service.catalog.rows import JobRow
+from registry_service.digests import parse_digest
+from registry_service.services.jobs import JobKind, JobQueue, submit_job
+from registry_service.settings import GcSettings
+from registry_service.storage.filesystem import FilesystemBlobStore
+
+log = logging.getLogger("registry_service.gc")
+
+BATCH = 500
+T = TypeVar("T")
+
+# (phase, done, total) — the CLI draws it on a terminal.
+Report = Callable[[str, int, int], None]
+
+
+def _no_report(phase: str, done: int, total: int) -> None:
+    return None
+
+
+@dataclass
+class Collected:
+    manifests: int = 0
+    blobs: int = 0
+    blob_bytes: int = 0
+    orphan_files: int = 0
+    orphan_bytes: int = 0
+
+    @property
+    def bytes_freed(self) -> int:
+        return self.blob_bytes + self.orphan_bytes
+
+    def counts(self) -> dict[str, int]:
+        return {**asdict(self), "bytes_freed": self.bytes_freed}
+
+
+def _batches(items: Sequence[T]) -> list[Sequence[T]]:
+    return [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
+
+
+async def collect_garbage(
+    catalog: Catalog,
+    store: FilesystemBlobStore,
+    gc: GcSettings,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    report: Report | None = None,
+) -> Collected:
+    """Run one collection (or, with ``dry_run``, count what it would remove, changing
+    nothing) and return the counts."""
+    manifest_cutoff = now - timedelta(seconds=gc.manifest_grace_seconds)
+    blob_cutoff = now - timedelta(seconds=gc.blob_grace_seconds)
+    done = Collected()
+    report = report or _no_report
+
+    doomed = await garbage.select_garbage_manifests(catalog.scan_reader, manifest_cutoff)
+    if dry_run:
+        done.manifests = len(doomed)
+    else:
+        for ids in _batches(doomed):
+            async with catalog.transaction() as tx:
+                done.manifests += await garbage.delete_garbage_manifests(
+                    tx, ids, manifest_cutoff, now
+                )
+            report("manifests", done.manifests, len(doomed))
+
+    spared = doomed if dry_run else ()
+    blobs = await garbage.select_garbage_blobs(catalog.scan_reader, blob_cutoff, spared)
+    if dry_run:
+        done.blobs = len(blobs)
+        done.blob_bytes = sum(size for _, size in blobs)
+    else:
+        for digests in _batches([digest for digest, _ in blobs]):
+            async with catalog.transaction() as tx:
+                deleted = await garbage.delete_garbage_blobs(tx, digests, blob_cutoff)
+            await _unlink_unless_cataloged(catalog, store, [d for d, _ in deleted])
+            done.blobs += len(deleted)
+            done.blob_bytes += sum(size for _, size in deleted)
+            report("blobs", done.blobs, len(blobs))
+
+    orphans = await _orphan_files(catalog, store, blob_cutoff)
+    if dry_run:
+        done.orphan_files = len(orphans)
+        done.orphan_bytes = sum(size for _, size in orphans)
+    else:
+        sizes = dict(orphans)
+        for files in _batches([digest for digest, _ in orphans]):
+            removed = await _unlink_unless_cataloged(catalog, store, files)
+            done.orphan_files += len(removed)
+            done.orphan_bytes += sum(sizes[d] for d in removed)
+            report("files", done.orphan_files, len(orphans))
+    return done
+
+
+async def _unlink_unless_cataloged(
+    catalog: Catalog, store: FilesystemBlobStore, digests: Sequence[str]
+) -> list[str]:
+    """Unlink the files of those ``digests`` that have no blob row, holding the catalog's write
+    lock so no push can place and catalog one of them meanwhile (see the module doc)."""
+    removed: list[str] = []
+    if not digests:
+        return removed
+    async with catalog.transaction() as tx:
+        cataloged = await garbage.blob_rows_among(tx, digests)
+        for digest in digests:
+            if digest not in cataloged and await store.delete(parse_digest(digest)):
+                removed.append(digest)
+    return removed
+
+
+async def _orphan_files(
+    catalog: Catalog, store: FilesystemBlobStore, cutoff: datetime
+) -> list[tuple[str, int]]:
+    """(digest, size) of files older than ``cutoff`` whose digest has no blob row."""
+    on_disk: list[str] = [str(d) async for d in store.iter_digests()]
+    cataloged: set[str] = set()
+    for names in _batches(on_disk):
+        cataloged |= await garbage.blob_rows_among(catalog.scan_reader, names)
+    found: list[tuple[str, int]] = []
+    for text in on_disk:
+        if text in cataloged:
+            continue
+        age = await store.file_age(parse_digest(text))
+        if age is not None and age[0] < cutoff:
+            found.append((text, age[1]))
+    return found
+
+
+# --- as a job ------------------------------------------------------------------------------
+
+
+async def collect_garbage_job(ctx: JobContext, job: JobRow, progress: Progress) -> Outcome:
+    """The job body: idempotent, since every delete re-checks its condition."""
+    done = await collect_garbage(
+        ctx.catalog, ctx.storage.store, ctx.settings.gc, ctx.clock.now()
+    )
+    log.info("garbage collection: %s", done.counts())
+    return Outcome(done.counts())
+
+
+async def schedule_collection(
+    catalog: Catalog, queue: JobQueue, gc: GcSettings, now: datetime
+) -> int | None:
+    """Submit a collection if none is queued or running and the last one started at least
+    ``gc.interval_seconds`` ago; the new job's id, or None. Runners call this on every sweep;
+    several workers racing here submit at most one job per interval, since the check and the
+    insert share one write transaction."""
+    if gc.interval_seconds <= 0:
+        return None
+    last = await garbage.select_last_collection(catalog.reader)
+    if last is not None and not _interval_passed(last, gc, now):
+        return None
+    async with catalog.transaction() as tx:
+        last = await garbage.select_last_collection(tx)
+        if last is not None and not _interval_passed(last, gc, now):
+            return None
+        job_id = await _insert_collection(tx, now)
+    await queue.enqueue(job_id)
+    return job_id
+
+
+def _interval_passed(last: tuple[str, str], gc: GcSettings, now: datetime) -> bool:
+    state, created_at = last
+    if state in {"queued", "running"}:
+        return False
+    return created_at <= format_time(now - timedelta(seconds=gc.interval_seconds))
+
+
+async def _insert_collection(tx: aiosqlite.Connection, now: datetime) -> int:
+    return await job_rows.insert_job(
+        tx,
+        kind=JobKind.COLLECT_GARBAGE,
+        params="{}",
+        requester_id=None,
+        project_id=None,
+        repository_id=None,
+        now=now,
+    )
+
+
+async def submit_collection(
+    catalog: Catalog, queue: JobQueue, now: datetime, requester_id: int | None = None
+) -> int:
+    """A collection on demand (the CLI, the API)."""
+    return await submit_job(
+        catalog, queue, JobKind.COLLECT_GARBAGE, {}, requester_id=requester_id, now=now
+    )
