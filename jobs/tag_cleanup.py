@@ -70,20 +70,23 @@ async def cleanup_tags(ctx: JobContext, job: JobRow, progress: Progress) -> Outc
             {"deleted": 0}, {"skipped": "the requester may no longer delete images here"}
         )
     lock = lock_name(repository.id)
+    # Held in the job's name, not the runner's: a runner that restarts after a crash claims the
+    # job again (the job's own lease makes that exclusive) and must get its lock back at once.
+    holder = f"job:{job.id}"
     now = ctx.clock.now()
     async with ctx.catalog.transaction() as tx:
-        locked = await lease_rows.acquire_lease(tx, lock, ctx.owner, now + LOCK_LEASE, now)
+        locked = await lease_rows.acquire_lease(tx, lock, holder, now + LOCK_LEASE, now)
     if not locked:
         raise RetryLater(BUSY_RETRY, "another cleanup of this repository is running")
     try:
-        return await _run(ctx, job, repository, progress)
+        return await _run(ctx, job, repository, progress, holder)
     finally:
         async with ctx.catalog.transaction() as tx:
-            await lease_rows.release_lease(tx, lock, ctx.owner)
+            await lease_rows.release_lease(tx, lock, holder)
 
 
 async def _run(
-    ctx: JobContext, job: JobRow, repository: Repository, progress: Progress
+    ctx: JobContext, job: JobRow, repository: Repository, progress: Progress, holder: str
 ) -> Outcome:
     saved = json.loads(job.result) if job.result else {}
     counts = json.loads(job.counts) if job.counts else {}
@@ -95,9 +98,12 @@ async def _run(
     while done < len(plan):
         batch = [(name, manifest_id) for name, manifest_id in plan[done : done + BATCH]]
         async with ctx.catalog.transaction() as tx:
-            deleted += await tag_rows.delete_tags_if_unchanged(
-                tx, repository.id, batch, ctx.clock.now()
+            now = ctx.clock.now()
+            # A long run keeps its repository lock (it expires only if this runner dies).
+            await lease_rows.acquire_lease(
+                tx, lock_name(repository.id), holder, now + LOCK_LEASE, now
             )
+            deleted += await tag_rows.delete_tags_if_unchanged(tx, repository.id, batch, now)
             done += len(batch)
             counts = {**counts, "processed": done, "deleted": deleted}
             await progress.save(tx, counts)

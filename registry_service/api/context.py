@@ -12,10 +12,16 @@ from registry_service.http.context import catalog as catalog
 from registry_service.http.context import now as now
 from registry_service.http.context import settings as settings
 from registry_service.http.pagination import Page, pagination_headers
+from registry_service.keys import queue_key
+from registry_service.services.jobs import JobQueue
 
 
 def base_url(request: web.Request) -> str:
     return settings(request).server.base_url
+
+
+def queue(request: web.Request) -> JobQueue:
+    return request.config_dict[queue_key]
 
 
 def json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

@@ -13,6 +13,7 @@ from typing import Any
 from marshmallow import Schema, fields
 
 from registry_service.catalog.rows import Member, Namespace, User
+from registry_service.http import schema_types as T
 from registry_service.services.projects import ProjectView
 
 
@@ -38,17 +39,17 @@ class UserSchema(UrlSchema):
     username = fields.String()
     name = fields.String()
     state = fields.String()
-    locked = fields.Constant(False)
-    avatar_url = fields.Constant(None)
-    web_url = fields.Method("get_web_url")
+    locked = fields.Constant(False, metadata=T.BOOL)
+    avatar_url = fields.Constant(None, metadata=T.NULL)
+    web_url = fields.Method("get_web_url", metadata=T.STR)
 
     def get_web_url(self, user: User) -> str:
         return f"{self.base_url}/{user.username}"
 
 
 class CurrentUserSchema(UserSchema):
-    created_at = fields.Function(lambda u: gitlab_time(u.created_at))
-    bio = fields.Constant("")
+    created_at = fields.Function(lambda u: gitlab_time(u.created_at), metadata=T.TIME)
+    bio = fields.Constant("", metadata=T.STR)
     email = fields.String(allow_none=True)
     is_admin = fields.Boolean()
     external = fields.Boolean()
@@ -58,12 +59,14 @@ class TokenSchema(Schema):
     id = fields.Integer()
     name = fields.String()
     revoked = fields.Boolean()
-    created_at = fields.Function(lambda t: gitlab_time(t.created_at))
-    scopes = fields.Function(lambda t: list(t.scopes))
+    created_at = fields.Function(lambda t: gitlab_time(t.created_at), metadata=T.TIME)
+    scopes = fields.Function(lambda t: list(t.scopes), metadata=T.STR_LIST)
     user_id = fields.Integer()
-    last_used_at = fields.Function(lambda t: gitlab_time(t.last_used_at))
-    active = fields.Method("get_active")
-    expires_at = fields.Function(lambda t: gitlab_date(t.expires_at))
+    last_used_at = fields.Function(
+        lambda t: gitlab_time(t.last_used_at), metadata=T.TIME_OR_NULL
+    )
+    active = fields.Method("get_active", metadata=T.BOOL)
+    expires_at = fields.Function(lambda t: gitlab_date(t.expires_at), metadata=T.DATE_OR_NULL)
 
     def __init__(self, *, now: datetime, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -80,15 +83,15 @@ class NewTokenSchema(TokenSchema):
 
 class GroupSchema(UrlSchema):
     id = fields.Integer()
-    web_url = fields.Method("get_web_url")
+    web_url = fields.Method("get_web_url", metadata=T.STR)
     name = fields.String()
     path = fields.String()
     description = fields.String()
     visibility = fields.String()
-    avatar_url = fields.Constant(None)
+    avatar_url = fields.Constant(None, metadata=T.NULL)
     full_name = fields.String()
     full_path = fields.String()
-    created_at = fields.Function(lambda g: gitlab_time(g.created_at))
+    created_at = fields.Function(lambda g: gitlab_time(g.created_at), metadata=T.TIME)
     parent_id = fields.Integer(allow_none=True)
 
     def get_web_url(self, group: Namespace) -> str:
@@ -102,8 +105,8 @@ class NamespaceSchema(UrlSchema):
     kind = fields.String()
     full_path = fields.String()
     parent_id = fields.Integer(allow_none=True)
-    avatar_url = fields.Constant(None)
-    web_url = fields.Method("get_web_url")
+    avatar_url = fields.Constant(None, metadata=T.NULL)
+    web_url = fields.Method("get_web_url", metadata=T.STR)
 
     def get_web_url(self, ns: Namespace) -> str:
         prefix = "/groups/" if ns.kind == "group" else "/"
@@ -113,28 +116,30 @@ class NamespaceSchema(UrlSchema):
 class ProjectSchema(UrlSchema):
     """GitLab's project entity (the subset container-registry clients read)."""
 
-    id = fields.Function(lambda v: v.project.id)
-    description = fields.Function(lambda v: v.project.description)
-    name = fields.Function(lambda v: v.project.name)
-    name_with_namespace = fields.Method("get_name_with_namespace")
-    path = fields.Function(lambda v: v.project.path)
-    path_with_namespace = fields.Function(lambda v: v.project.full_path)
-    created_at = fields.Function(lambda v: gitlab_time(v.project.created_at))
-    default_branch = fields.Constant(None)
-    tag_list: fields.Constant[list[str]] = fields.Constant([])
-    topics: fields.Constant[list[str]] = fields.Constant([])
-    web_url = fields.Method("get_web_url")
-    avatar_url = fields.Constant(None)
-    namespace = fields.Method("get_namespace")
-    visibility = fields.Function(lambda v: v.project.visibility)
+    id = fields.Function(lambda v: v.project.id, metadata=T.INT)
+    description = fields.Function(lambda v: v.project.description, metadata=T.STR)
+    name = fields.Function(lambda v: v.project.name, metadata=T.STR)
+    name_with_namespace = fields.Method("get_name_with_namespace", metadata=T.STR)
+    path = fields.Function(lambda v: v.project.path, metadata=T.STR)
+    path_with_namespace = fields.Function(lambda v: v.project.full_path, metadata=T.STR)
+    created_at = fields.Function(
+        lambda v: gitlab_time(v.project.created_at), metadata=T.TIME
+    )
+    default_branch = fields.Constant(None, metadata=T.NULL)
+    tag_list: fields.Constant[list[str]] = fields.Constant([], metadata=T.STR_LIST)
+    topics: fields.Constant[list[str]] = fields.Constant([], metadata=T.STR_LIST)
+    web_url = fields.Method("get_web_url", metadata=T.STR)
+    avatar_url = fields.Constant(None, metadata=T.NULL)
+    namespace = fields.Method("get_namespace", metadata=T.OBJECT)
+    visibility = fields.Function(lambda v: v.project.visibility, metadata=T.STR)
     container_registry_enabled = fields.Function(
-        lambda v: v.project.container_registry_access_level != "disabled"
+        lambda v: v.project.container_registry_access_level != "disabled", metadata=T.BOOL
     )
     container_registry_access_level = fields.Function(
-        lambda v: v.project.container_registry_access_level
+        lambda v: v.project.container_registry_access_level, metadata=T.STR
     )
-    container_registry_image_prefix = fields.Method("get_image_prefix")
-    creator_id = fields.Function(lambda v: v.project.creator_id)
+    container_registry_image_prefix = fields.Method("get_image_prefix", metadata=T.STR)
+    creator_id = fields.Function(lambda v: v.project.creator_id, metadata=T.INT_OR_NULL)
 
     def __init__(self, *, base_url: str, registry_host: str, **kwargs: Any) -> None:
         super().__init__(base_url=base_url, **kwargs)
@@ -155,15 +160,15 @@ class ProjectSchema(UrlSchema):
 
 
 class MemberSchema(UrlSchema):
-    id = fields.Function(lambda m: m.user.id)
-    username = fields.Function(lambda m: m.user.username)
-    name = fields.Function(lambda m: m.user.name)
-    state = fields.Function(lambda m: m.user.state)
-    avatar_url = fields.Constant(None)
-    web_url = fields.Method("get_web_url")
+    id = fields.Function(lambda m: m.user.id, metadata=T.INT)
+    username = fields.Function(lambda m: m.user.username, metadata=T.STR)
+    name = fields.Function(lambda m: m.user.name, metadata=T.STR)
+    state = fields.Function(lambda m: m.user.state, metadata=T.STR)
+    avatar_url = fields.Constant(None, metadata=T.NULL)
+    web_url = fields.Method("get_web_url", metadata=T.STR)
     access_level = fields.Integer()
-    created_at = fields.Function(lambda m: gitlab_time(m.created_at))
-    expires_at = fields.Function(lambda m: gitlab_date(m.expires_at))
+    created_at = fields.Function(lambda m: gitlab_time(m.created_at), metadata=T.TIME)
+    expires_at = fields.Function(lambda m: gitlab_date(m.expires_at), metadata=T.DATE_OR_NULL)
 
     def get_web_url(self, member: Member) -> str:
         return f"{self.base_url}/{member.user.username}"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from registry_service.api import groups, members, projects, users
+from registry_service.api import groups, members, openapi, projects, repositories, tags, users
 
 
 def add_routes(app: web.Application) -> None:
     r = app.router
+    r.add_get("/openapi.json", openapi.serve_openapi)
     r.add_get("/user", users.get_current_user)
     r.add_post("/users", users.create_user)
     r.add_get("/users/{user_id}", users.get_user)
@@ -21,3 +22,14 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/projects", projects.create_project)
     r.add_get("/projects/{id}", projects.get_project)
     r.add_post("/projects/{id}/members", members.add_project_member)
+    # Container registry (gitlab-api.md §1, E1-E8).
+    repos = "/projects/{id}/registry/repositories"
+    r.add_get(repos, repositories.list_project_repositories)
+    r.add_delete(repos + "/{repository_id}", repositories.delete_repository)
+    r.add_get(repos + "/{repository_id}/tags", tags.list_tags)
+    r.add_delete(repos + "/{repository_id}/tags", tags.bulk_delete_tags)
+    r.add_get(repos + "/{repository_id}/tags/{tag_name}", tags.get_tag)
+    r.add_delete(repos + "/{repository_id}/tags/{tag_name}", tags.delete_tag)
+    r.add_get("/groups/{id}/registry/repositories", repositories.list_group_repositories)
+    # GitLab's route requires digits: anything else is an unknown route.
+    r.add_get(r"/registry/repositories/{id:\d+}", repositories.get_repository)

@@ -10,6 +10,7 @@ from registry_service.api.params import CreateTokenParams, CreateUserParams
 from registry_service.errors import UserNotFound
 from registry_service.http.fields import parse_params
 from registry_service.services import tokens, users
+from registry_service.services.refs import parse_id
 
 
 async def get_current_user(request: web.Request) -> web.Response:
@@ -34,20 +35,20 @@ async def create_user(request: web.Request) -> web.Response:
 
 async def get_user(request: web.Request) -> web.Response:
     users.require_signed_in(ctx.actor(request))
-    user_id = request.match_info["user_id"]
-    if not user_id.isdigit():
+    user_id = parse_id(request.match_info["user_id"])
+    if user_id is None:
         raise UserNotFound()
-    user = await users.get_user(ctx.catalog(request), int(user_id))
+    user = await users.get_user(ctx.catalog(request), user_id)
     return ctx.json(UserSchema(base_url=ctx.base_url(request)).dump(user))
 
 
 async def create_personal_access_token(request: web.Request) -> web.Response:
     users.require_admin(ctx.actor(request))
     params = await parse_params(request, CreateTokenParams)
-    user_id = request.match_info["user_id"]
-    if not user_id.isdigit():
+    user_id = parse_id(request.match_info["user_id"])
+    if user_id is None:
         raise UserNotFound()
-    user = await users.get_user(ctx.catalog(request), int(user_id))
+    user = await users.get_user(ctx.catalog(request), user_id)
     minted = await tokens.create_token(
         ctx.catalog(request),
         user_id=user.id,

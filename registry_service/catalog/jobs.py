@@ -159,3 +159,14 @@ async def release_running_jobs(tx: aiosqlite.Connection) -> int:
         "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL"
         " WHERE state = 'running'",
     )
+
+
+async def select_open_job_exists(db: Reader, kind: str, repository_id: int) -> bool:
+    """Whether a job of this kind for the repository is still queued or running."""
+    row = await fetch_one(
+        db,
+        "SELECT 1 FROM jobs WHERE kind = ? AND repository_id = ?"
+        " AND state IN ('queued', 'running') LIMIT 1",
+        (kind, repository_id),
+    )
+    return row is not None

@@ -201,3 +201,25 @@ async def delete_manifest(db: aiosqlite.Connection, manifest_id: int) -> None:
     """Remove a manifest and every tag on it (deleting by digest untags it everywhere)."""
     await execute(db, "DELETE FROM tags WHERE manifest_id = ?", (manifest_id,))
     await execute(db, "DELETE FROM manifests WHERE id = ?", (manifest_id,))
+
+
+async def select_repository_size(db: Reader, repository_id: int) -> int:
+    """Bytes of the distinct blobs (configs and layers) of every manifest a tag reaches.
+
+    A tag reaches its manifest and, through an index, every child (nested indexes too). Each
+    blob counts once however many manifests share it; manifest bytes themselves are not blobs
+    and are left out, as are untagged manifests (garbage collection will take them).
+    """
+    row = await fetch_one(
+        db,
+        "WITH RECURSIVE reach(id) AS ("
+        " SELECT manifest_id FROM tags WHERE repository_id = :repo"
+        " UNION"
+        " SELECT m.id FROM reach r JOIN manifest_children c ON c.parent_id = r.id"
+        " JOIN manifests m ON m.repository_id = :repo AND m.digest = c.child_digest)"
+        " SELECT COALESCE(SUM(size_bytes), 0) FROM ("
+        " SELECT b.digest, MAX(b.size_bytes) AS size_bytes FROM manifest_blobs b"
+        " JOIN reach ON b.manifest_id = reach.id GROUP BY b.digest)",
+        {"repo": repository_id},
+    )
+    return int(row[0]) if row else 0

@@ -131,3 +131,16 @@ async def select_projects_page(
 
 async def select_all_projects(db: Reader) -> list[Project]:
     return [Project.from_row(r) for r in await fetch_all(db, "SELECT * FROM projects ORDER BY id")]
+
+
+async def select_projects_in_namespace_tree(db: Reader, namespace_id: int) -> list[Project]:
+    """Every project of a namespace and of all the namespaces below it, by id."""
+    rows = await fetch_all(
+        db,
+        "WITH RECURSIVE tree(id) AS ("
+        " SELECT ? UNION SELECT n.id FROM namespaces n JOIN tree ON n.parent_id = tree.id)"
+        " SELECT p.* FROM projects p WHERE p.namespace_id IN (SELECT id FROM tree)"
+        " ORDER BY p.id",
+        (namespace_id,),
+    )
+    return [Project.from_row(r) for r in rows]

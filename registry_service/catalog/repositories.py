@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import aiosqlite
@@ -83,3 +84,51 @@ async def delete_repository_row(tx: aiosqlite.Connection, repository_id: int) ->
     """Remove the repository; its manifests, tags, blob links and uploads go with it."""
     await execute(tx, "DELETE FROM tags WHERE repository_id = ?", (repository_id,))
     return await execute(tx, "DELETE FROM repositories WHERE id = ?", (repository_id,)) == 1
+
+
+async def select_repository_in_project(
+    db: Reader, project_id: int, repository_id: int
+) -> Repository | None:
+    """A repository by id, only if it belongs to the project (GitLab scopes the lookup)."""
+    row = await fetch_one(
+        db,
+        "SELECT * FROM repositories WHERE id = ? AND project_id = ?",
+        (repository_id, project_id),
+    )
+    return Repository.from_row(row) if row else None
+
+
+async def select_repositories_page(
+    db: Reader, project_ids: Sequence[int], *, limit: int, offset: int
+) -> tuple[list[Repository], int]:
+    """One page of the projects' repositories by id, and how many there are in all."""
+    if not project_ids:
+        return [], 0
+    marks = ",".join("?" * len(project_ids))
+    total = await fetch_one(
+        db, f"SELECT COUNT(*) FROM repositories WHERE project_id IN ({marks})", tuple(project_ids)
+    )
+    rows = await fetch_all(
+        db,
+        f"SELECT * FROM repositories WHERE project_id IN ({marks}) ORDER BY id LIMIT ? OFFSET ?",
+        (*project_ids, limit, offset),
+    )
+    return [Repository.from_row(r) for r in rows], int(total[0]) if total else 0
+
+
+async def mark_deletion_scheduled(tx: aiosqlite.Connection, repository_id: int) -> bool:
+    """Ask for the repository's deletion (GitLab's ``delete_scheduled!``); False if it was
+    already scheduled or under way, which leaves its attempt count and back-off alone.
+
+    A repository whose deletion failed for good starts over with a fresh attempt count.
+    """
+    return (
+        await execute(
+            tx,
+            "UPDATE repositories SET status = 'delete_scheduled', failed_deletion_count = 0,"
+            " next_delete_attempt_at = NULL, delete_started_at = NULL"
+            " WHERE id = ? AND (status IS NULL OR status = 'delete_failed')",
+            (repository_id,),
+        )
+        == 1
+    )

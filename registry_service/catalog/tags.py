@@ -135,3 +135,70 @@ async def insert_tags(
         "UPDATE manifests SET unreferenced_at = NULL WHERE id = ? AND unreferenced_at IS NOT NULL",
         [(manifest_id,) for manifest_id in {manifest_id for _, manifest_id in tags}],
     )
+
+
+async def select_tag_names_page(
+    db: Reader, repository_id: int, *, limit: int, offset: int
+) -> list[str]:
+    """One page of tag names in byte order (GitLab's offset pagination of tags)."""
+    rows = await fetch_all(
+        db,
+        "SELECT name FROM tags WHERE repository_id = ? ORDER BY name LIMIT ? OFFSET ?",
+        (repository_id, limit, offset),
+    )
+    return [r[0] for r in rows]
+
+
+async def select_tag_names_keyset(
+    db: Reader, repository_id: int, *, last: str | None, descending: bool, limit: int
+) -> list[str]:
+    """Up to ``limit`` tag names after ``last`` in name order, ascending or descending."""
+    if descending:
+        where, order = ("AND name < ?", "DESC") if last is not None else ("", "DESC")
+    else:
+        where, order = ("AND name > ?", "ASC") if last is not None else ("", "ASC")
+    params: tuple[object, ...] = (repository_id, *(() if last is None else (last,)), limit)
+    rows = await fetch_all(
+        db,
+        f"SELECT name FROM tags WHERE repository_id = ? {where} ORDER BY name {order} LIMIT ?",
+        params,
+    )
+    return [r[0] for r in rows]
+
+
+async def select_tag_names_of_repositories(
+    db: Reader, repository_ids: Sequence[int]
+) -> dict[int, list[str]]:
+    """Every tag name of each repository, in byte order (repositories without tags map to
+    an empty list)."""
+    found: dict[int, list[str]] = {repository_id: [] for repository_id in repository_ids}
+    if not repository_ids:
+        return found
+    marks = ",".join("?" * len(repository_ids))
+    rows = await fetch_all(
+        db,
+        f"SELECT repository_id, name FROM tags WHERE repository_id IN ({marks})"
+        " ORDER BY repository_id, name",
+        tuple(repository_ids),
+    )
+    for repository_id, name in rows:
+        found[repository_id].append(name)
+    return found
+
+
+async def count_tags_of_repositories(
+    db: Reader, repository_ids: Sequence[int]
+) -> dict[int, int]:
+    """How many tags each repository has."""
+    found = dict.fromkeys(repository_ids, 0)
+    if not repository_ids:
+        return found
+    marks = ",".join("?" * len(repository_ids))
+    rows = await fetch_all(
+        db,
+        f"SELECT repository_id, COUNT(*) FROM tags WHERE repository_id IN ({marks})"
+        " GROUP BY repository_id",
+        tuple(repository_ids),
+    )
+    found.update({r[0]: int(r[1]) for r in rows})
+    return found

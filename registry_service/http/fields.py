@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
+from multidict import MultiDictProxy
 
 from registry_service.errors import ParamsInvalid
 
@@ -43,19 +44,24 @@ class GitLabBool(fields.Field[bool]):
         raise self.make_error("invalid")
 
 
+# Values beyond SQLite's 64-bit INTEGER cannot be stored or compared in a query.
+INT_RANGE = range(-(2**63), 2**63)
+
+
 class GitLabInt(fields.Field[int]):
-    """A decimal string or JSON integer."""
+    """A decimal string or JSON integer, within 64 bits."""
 
     default_error_messages = {"invalid": INVALID}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, bool):
             raise self.make_error("invalid")
-        if isinstance(value, int):
+        if isinstance(value, int) and value in INT_RANGE:
             return value
         if isinstance(value, str):
             text = value.strip()
-            if text and text.lstrip("+-").isdigit():
+            digits = text.lstrip("+-")
+            if digits.isascii() and digits.isdigit() and int(text) in INT_RANGE:
                 return int(text)
         raise self.make_error("invalid")
 
@@ -129,6 +135,17 @@ def format_errors(messages: Any) -> str:
 SchemaT = TypeVar("SchemaT", bound=Schema)
 
 
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[Any]:
+    """The form body; a malformed one (a multipart body without its boundary…) is 400."""
+    try:
+        return await request.post()
+    except ValueError:
+        raise ParamsInvalid("body is invalid") from None
+
+
 async def request_data(request: web.Request) -> dict[str, Any]:
     """Query string, then form or JSON body, then path parameters, later ones winning."""
     data: dict[str, Any] = {}
@@ -141,8 +158,8 @@ async def request_data(request: web.Request) -> dict[str, Any]:
     # body_exists, not can_read_body: the identity middleware may already have read the body
     # (a private_token there), and aiohttp keeps what it read for post() and json().
     if request.body_exists:
-        if request.content_type in {"application/x-www-form-urlencoded", "multipart/form-data"}:
-            form = await request.post()
+        if request.content_type in FORM_TYPES:
+            form = await read_form(request)
             for key in form:
                 values = [v for v in form.getall(key) if isinstance(v, str)]
                 if key.endswith("[]"):

@@ -18,11 +18,13 @@ from aiohttp.typedefs import Handler, Middleware
 from registry_service.errors import (
     InsufficientScope,
     MethodNotAllowed,
+    ParamsInvalid,
     PayloadTooLarge,
     RegistryError,
     RouteNotFound,
     Unauthorized,
 )
+from registry_service.http.fields import FORM_TYPES, read_form
 from registry_service.keys import actor_key, catalog_key, clock_key, request_id_key
 from registry_service.services import tokens
 from registry_service.services.permissions import ANONYMOUS
@@ -78,8 +80,11 @@ def _bearer(request: web.Request) -> str | None:
 async def _body_token(request: web.Request) -> str | None:
     if not request.can_read_body:
         return None
-    if request.content_type in {"application/x-www-form-urlencoded", "multipart/form-data"}:
-        value = (await request.post()).get("private_token")
+    if request.content_type in FORM_TYPES:
+        try:
+            value = (await read_form(request)).get("private_token")
+        except ParamsInvalid:
+            return None  # the handler's own parsing answers 400 for it
         return value if isinstance(value, str) else None
     if request.content_type == "application/json":
         try:

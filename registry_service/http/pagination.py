@@ -48,11 +48,15 @@ class PaginationParams(GitLabParams):
         return data
 
 
+# Past this page the offset would not fit SQLite's 64-bit integers; it is empty anyway.
+MAX_PAGE = 2**63 // (MAX_PER_PAGE + 1)
+
+
 def page_from(page: int, per_page: int) -> Page:
     """Kaminari's clamping: page ≤ 0 → 1, negative per_page → default, over the max → max."""
     if per_page < 0:
         per_page = DEFAULT_PER_PAGE
-    return Page(max(page, 1), min(per_page, MAX_PER_PAGE))
+    return Page(min(max(page, 1), MAX_PAGE), min(per_page, MAX_PER_PAGE))
 
 
 def _query(params: dict[str, Any]) -> str:
@@ -105,3 +109,16 @@ def pagination_headers(
         headers["X-Total"] = str(total)
         headers["X-Total-Pages"] = str(pages)
     return headers
+
+
+def keyset_link_header(request: web.Request, base_url: str, updates: dict[str, Any]) -> str:
+    """GitLab's keyset ``Link``: only ``rel="next"``, the request's own query with
+    ``updates`` (``per_page``, ``last``, ``sort``) merged in, keys sorted."""
+    params: dict[str, Any] = {}
+    for key in request.query:
+        if key not in SECRET_PARAMS:
+            values = request.query.getall(key)
+            params[key.removesuffix("[]")] = list(values) if key.endswith("[]") else values[-1]
+    params.update(updates)
+    path = request.raw_path.split("?", 1)[0]
+    return f'<{base_url}{path}?{_query(params)}>; rel="next"'

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import JobRow
+from registry_service.errors import RecordNotFound
 
 log = logging.getLogger("registry_service.jobs")
 
@@ -61,17 +63,24 @@ async def submit_job(
     repository_id: int | None = None,
     now: datetime,
 ) -> int:
-    """Record a job's intent and enqueue it; returns the job id."""
-    async with catalog.transaction() as tx:
-        job_id = await job_rows.insert_job(
-            tx,
-            kind=kind,
-            params=json.dumps(params, sort_keys=True),
-            requester_id=requester_id,
-            project_id=project_id,
-            repository_id=repository_id,
-            now=now,
-        )
+    """Record a job's intent and enqueue it; returns the job id.
+
+    RecordNotFound if the repository (or project, or requester) it names was deleted since the
+    caller looked it up — a concurrent repository deletion can finish in between.
+    """
+    try:
+        async with catalog.transaction() as tx:
+            job_id = await job_rows.insert_job(
+                tx,
+                kind=kind,
+                params=json.dumps(params, sort_keys=True),
+                requester_id=requester_id,
+                project_id=project_id,
+                repository_id=repository_id,
+                now=now,
+            )
+    except sqlite3.IntegrityError:
+        raise RecordNotFound() from None
     try:
         await queue.enqueue(job_id)
     except Exception:

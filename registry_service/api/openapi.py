@@ -1,0 +1,296 @@
+"""The OpenAPI 3 document of ``/api/v4``, built from the route table and the marshmallow
+schemas the handlers use (apispec), served at ``/api/v4/openapi.json``.
+
+The route table stays the only list of URLs: every route of the sub-app is documented from
+``OPERATIONS``, keyed by handler, and a route without an entry is a programming error (a test
+builds the document). Parameters come from the handler's ``*Params`` schema — query string for
+GET and DELETE, JSON body for POST — and responses from its entity ``*Schema``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import Schema
+
+from registry_service.api import context as ctx
+from registry_service.api import groups, members, projects, repositories, tags, users
+from registry_service.api import params as p
+from registry_service.api import registry_params as rp
+from registry_service.api.entities import (
+    CurrentUserSchema,
+    GroupSchema,
+    MemberSchema,
+    NewTokenSchema,
+    ProjectSchema,
+    UserSchema,
+)
+from registry_service.api.registry_entities import (
+    RepositorySchema,
+    TagDetailsSchema,
+    TagSchema,
+)
+from registry_service.http.fields import (
+    GitLabBool,
+    GitLabDate,
+    GitLabInt,
+    GitLabStr,
+    GitLabStrList,
+)
+from registry_service.http.pagination import PaginationParams
+
+Handler = Callable[[web.Request], Any]
+
+# The request fields GitLab coerces leniently, documented as the types clients send.
+FIELD_TYPES: dict[type[Any], tuple[str, str | None]] = {
+    GitLabBool: ("boolean", None),
+    GitLabInt: ("integer", None),
+    GitLabStr: ("string", None),
+    GitLabDate: ("string", "date"),
+    GitLabStrList: ("array", None),
+}
+
+# Every error answer is GitLab's JSON object: {"message": ...} from helpers, {"error": ...} from
+# parameter validation and token checks.
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "message": {"oneOf": [{"type": "string"}, {"type": "object"}]},
+        "error": {"type": "string"},
+        "error_description": {"type": "string"},
+        "scope": {"type": "string"},
+    },
+}
+ERROR_TEXT = {
+    400: "invalid parameters, or the operation was refused",
+    401: "no valid token (where one is required)",
+    403: "the token or role does not allow this",
+    404: "no such resource, or not visible to the caller",
+    405: "method not allowed (keyset pagination where unsupported)",
+}
+# What python-gitlab, glab and curl send as credentials.
+SECURITY_SCHEMES = {
+    "private_token": {"type": "apiKey", "in": "header", "name": "PRIVATE-TOKEN"},
+    "bearer": {"type": "http", "scheme": "bearer"},
+}
+# Path parameters: ``id`` is a numeric id or a URL-encoded full path (§5).
+PATH_PARAMETERS = {
+    "id": {"type": "string", "example": "1"},
+    "user_id": {"type": "integer", "minimum": 1},
+    "repository_id": {"type": "integer", "minimum": 1},
+    "tag_name": {"type": "string", "example": "latest"},
+}
+PAGINATION_HEADERS = ("X-Per-Page", "X-Page", "X-Next-Page", "X-Prev-Page", "X-Total",
+                      "X-Total-Pages", "Link")
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    params: type[Schema] | None = None
+    # An entity schema, "count" for GitLab's bare-number bodies, or None for no body.
+    response: Schema | str | None = None
+    many: bool = False
+    status: int = 200
+    errors: tuple[int, ...] = (400, 401, 403, 404)
+    tag: str = "registry"
+
+
+def _host(cls: type[Schema], **kwargs: Any) -> Schema:
+    # Entity schemas take what their URLs need at construction; none of it shows in a type.
+    return cls(**kwargs)
+
+
+_URL = {"base_url": "http://registry.invalid"}
+_HOST = {"registry_host": "registry.invalid"}
+
+OPERATIONS: dict[Handler, Operation] = {
+    users.get_current_user: Operation(
+        "The user the token belongs to", response=_host(CurrentUserSchema, **_URL),
+        errors=(401, 403), tag="users",
+    ),
+    users.create_user: Operation(
+        "Create a user (administrators)", p.CreateUserParams,
+        _host(CurrentUserSchema, **_URL), status=201, tag="users",
+    ),
+    users.get_user: Operation(
+        "One user", response=_host(UserSchema, **_URL), errors=(401, 403, 404), tag="users"
+    ),
+    users.create_personal_access_token: Operation(
+        "Create a personal access token for a user (administrators)", p.CreateTokenParams,
+        NewTokenSchema(now=datetime.now(UTC)), status=201, tag="users",
+    ),
+    groups.list_groups: Operation(
+        "Groups the caller can see", p.GroupListParams, _host(GroupSchema, **_URL),
+        many=True, tag="groups",
+    ),
+    groups.create_group: Operation(
+        "Create a group", p.CreateGroupParams, _host(GroupSchema, **_URL), status=201,
+        tag="groups",
+    ),
+    groups.get_group: Operation("One group", response=_host(GroupSchema, **_URL), tag="groups"),
+    members.add_group_member: Operation(
+        "Give a user a role in a group", p.AddMemberParams, _host(MemberSchema, **_URL),
+        status=201, errors=(400, 401, 403, 404, 409), tag="groups",
+    ),
+    projects.list_projects: Operation(
+        "Projects the caller can see", p.ProjectListParams, _host(ProjectSchema, **_URL,
+                                                                  **_HOST),
+        many=True, tag="projects",
+    ),
+    projects.create_project: Operation(
+        "Create a project", p.CreateProjectParams, _host(ProjectSchema, **_URL, **_HOST),
+        status=201, tag="projects",
+    ),
+    projects.get_project: Operation(
+        "One project", response=_host(ProjectSchema, **_URL, **_HOST), tag="projects"
+    ),
+    members.add_project_member: Operation(
+        "Give a user a role in a project", p.AddMemberParams, _host(MemberSchema, **_URL),
+        status=201, errors=(400, 401, 403, 404, 409), tag="projects",
+    ),
+    repositories.list_project_repositories: Operation(
+        "A project's container repositories (E1)", rp.ProjectRepositoriesParams,
+        _host(RepositorySchema, **_URL, **_HOST), many=True,
+    ),
+    repositories.list_group_repositories: Operation(
+        "The container repositories of a group and its subgroups (E2)",
+        rp.GroupRepositoriesParams, _host(RepositorySchema, **_URL, **_HOST), many=True,
+    ),
+    repositories.get_repository: Operation(
+        "One container repository (E3)", rp.RepositoryParams,
+        _host(RepositorySchema, **_URL, **_HOST),
+    ),
+    repositories.delete_repository: Operation(
+        "Schedule the deletion of a repository and all its tags (E4)", rp.RepositoryIdParams,
+        "count", status=202,
+    ),
+    tags.list_tags: Operation(
+        "A repository's tags, by name (E5); offset or keyset pagination", rp.TagListParams,
+        _host(TagSchema, **_HOST, repository_path="group/project"), many=True,
+        errors=(400, 401, 403, 404, 405),
+    ),
+    tags.bulk_delete_tags: Operation(
+        "Delete tags in bulk, in the background (E6)", rp.BulkDeleteTagsParams, "count",
+        status=202,
+    ),
+    tags.get_tag: Operation(
+        "One tag's details (E7)", rp.RepositoryIdParams,
+        _host(TagDetailsSchema, **_HOST, repository_path="group/project"),
+    ),
+    tags.delete_tag: Operation(
+        "Delete one tag (E8)", rp.RepositoryIdParams, "count",
+    ),
+}
+
+
+def build_openapi(api: web.Application, server_url: str) -> dict[str, Any]:
+    """The document for the ``/api/v4`` sub-app ``api``, served from ``server_url``."""
+    plugin = MarshmallowPlugin()
+    spec = APISpec(
+        title="registry-service: GitLab-compatible API",
+        version=version("registry-service"),
+        openapi_version="3.0.3",
+        plugins=[plugin],
+        servers=[{"url": server_url}],
+        security=[{"private_token": []}, {"bearer": []}, {}],
+    )
+    for field_class, openapi_type in FIELD_TYPES.items():
+        plugin.map_to_openapi_type(field_class, *openapi_type)  # type: ignore[no-untyped-call]
+    for name, scheme in SECURITY_SCHEMES.items():
+        spec.components.security_scheme(name, scheme)
+    spec.components.schema("Error", ERROR_SCHEMA)
+
+    paths: dict[str, dict[str, Any]] = {}
+    for route in api.router.routes():
+        if route.method == "HEAD" or route.handler is serve_openapi:
+            continue
+        operation = OPERATIONS.get(route.handler)
+        if operation is None:
+            raise LookupError(f"route {route.method} {route.resource} has no OpenAPI entry")
+        # Mounted as a sub-app, routes carry the mount prefix that server_url already has.
+        path = _path_template(route).removeprefix(urlsplit(server_url).path)
+        paths.setdefault(path, {})[route.method.lower()] = _operation(
+            plugin, route.method, path, operation
+        )
+    for path, methods in paths.items():
+        spec.path(path=path, operations=methods)
+    return spec.to_dict()
+
+
+def _path_template(route: web.AbstractRoute) -> str:
+    info = route.resource.get_info() if route.resource else {}
+    template = info.get("formatter") or info.get("path") or ""
+    return str(template)
+
+
+def _path_names(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+
+
+def _operation(
+    plugin: MarshmallowPlugin, method: str, path: str, op: Operation
+) -> dict[str, Any]:
+    in_path = _path_names(path)
+    parameters: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": PATH_PARAMETERS[name]}
+        for name in in_path
+    ]
+    doc: dict[str, Any] = {
+        "summary": op.summary,
+        "tags": [op.tag],
+        "operationId": f"{method.lower()}{path}".replace("/", "_").replace("{", "").replace(
+            "}", ""
+        ),
+    }
+    if op.params is not None:
+        fields = [name for name in op.params().fields if name not in in_path]
+        exclude = tuple(name for name in op.params().fields if name in in_path)
+        if method in {"GET", "DELETE"} and fields:
+            schema = op.params(exclude=exclude)
+            assert plugin.converter is not None  # set once the plugin is in an APISpec
+            parameters.extend(plugin.converter.schema2parameters(schema, location="query"))
+        elif fields:
+            doc["requestBody"] = {
+                "content": {"application/json": {"schema": op.params(exclude=exclude)}}
+            }
+    doc["parameters"] = parameters
+    doc["responses"] = {str(op.status): _success(op)}
+    for status in op.errors:
+        doc["responses"][str(status)] = {
+            "description": ERROR_TEXT.get(status, "refused"),
+            "content": {"application/json": {"schema": "Error"}},
+        }
+    return doc
+
+
+def _success(op: Operation) -> dict[str, Any]:
+    if op.response == "count":
+        # GitLab answers a delete with the status code itself as the JSON body.
+        schema: Any = {"type": "integer", "enum": [op.status]}
+    elif op.response is None:
+        return {"description": "no body"}
+    else:
+        schema = op.response
+        if op.many:
+            schema = {"type": "array", "items": op.response}
+    answer: dict[str, Any] = {
+        "description": "success",
+        "content": {"application/json": {"schema": schema}},
+    }
+    if op.many and op.params is not None and issubclass(op.params, PaginationParams):
+        answer["headers"] = {name: {"schema": {"type": "string"}} for name in PAGINATION_HEADERS}
+    return answer
+
+
+async def serve_openapi(request: web.Request) -> web.Response:
+    # Built per request (a few milliseconds): only tooling asks for it.
+    return ctx.json(build_openapi(request.app, ctx.base_url(request) + "/api/v4"))
