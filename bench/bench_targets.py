@@ -19,7 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +110,43 @@ def start_registry_service(stack: ExitStack, venv_bin: Path) -> Target:
     for args in (["groups", "create", group], ["projects", "create", REPO]):
         _run_admin([command, "admin", *args], env, workdir)
     return target
+
+
+def start_seeded_registry_service(
+    stack: ExitStack,
+    venv_bin: Path,
+    seed: Callable[[Path], None],
+    extra_env: Mapping[str, str] | None = None,
+) -> Target:
+    """As ``start_registry_service``, but bench/app is created and ``seed(data_dir)`` run
+    *before* ``serve`` starts (``admin`` works on the catalog file directly), so a seed may
+    write the catalog without a server beside it. ``extra_env`` adds settings
+    (``REGISTRY_SERVICE_…``) for ``serve``."""
+    workdir = make_workdir(stack, "bench-registry-service-")
+    host = f"127.0.0.1:{free_port()}"
+    token = "bench-" + secrets.token_hex(16)
+    data_dir = workdir / "data"
+    env = _clean_env() | {
+        "REGISTRY_SERVICE_DATA_DIR": str(data_dir),
+        "REGISTRY_SERVICE_LISTEN": host,
+        "REGISTRY_SERVICE_EXTERNAL_URL": f"http://{host}",
+        "REGISTRY_SERVICE_ADMIN_TOKEN": token,
+    }
+    command = str(venv_bin / "registry-service")
+    group, _ = REPO.split("/")
+    for args in (["groups", "create", group], ["projects", "create", REPO]):
+        _run_admin([command, "admin", *args], env, workdir)
+    seed(data_dir)
+    log_path = workdir / "serve.log"
+    proc = _spawn(stack, [command, "serve"], env | dict(extra_env or {}), workdir, log_path)
+    target = Target("registry-service", host, (ROOT_USER, token), REPO, proc.pid, log_path)
+    _wait_ready(proc, f"{target.base_url}/-/readiness", log_path)
+    return target
+
+
+def distribution_root(target: Target) -> Path:
+    """The filesystem storage root of a registry started by ``start_distribution``."""
+    return target.log_path.parent / "data"
 
 
 def start_distribution(stack: ExitStack) -> Target:

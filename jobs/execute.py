@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,8 +26,10 @@ from registry_service.catalog.rows import JobRow
 
 log = logging.getLogger("registry_service.jobs")
 
-LEASE = timedelta(seconds=60)
-HEARTBEAT_S = 15.0
+
+def _lease(ctx: JobContext) -> timedelta:
+    """How long a claim or a renewal holds the job (``jobs.lease_seconds``)."""
+    return timedelta(seconds=ctx.settings.jobs.lease_seconds)
 
 
 class LeaseLost(Exception):
@@ -88,11 +92,22 @@ async def execute_job(
     ctx: JobContext, job_id: int, bodies: Mapping[str, JobBody]
 ) -> JobRow | None:
     """Claim and run the job if it is due and unclaimed; the final row, or None if not run."""
+    # Each claim has an owner name of its own: a runner that stalled past its lease and then
+    # claims the same job again must not pass the ownership checks of its first, stale run.
+    ctx = dataclasses.replace(ctx, owner=f"{ctx.owner}/{uuid.uuid4().hex[:8]}")
     now = ctx.clock.now()
     async with ctx.catalog.transaction() as tx:
-        job = await job_rows.claim_job(tx, job_id, ctx.owner, now + LEASE, now)
+        job = await job_rows.claim_job(tx, job_id, ctx.owner, now + _lease(ctx), now)
     if job is None:
         return None
+    return await run_claimed_job(ctx, job, bodies)
+
+
+async def run_claimed_job(
+    ctx: JobContext, job: JobRow, bodies: Mapping[str, JobBody]
+) -> JobRow | None:
+    """Run a job ``ctx.owner`` has already claimed; the final row (None if the lease was lost)."""
+    job_id = job.id
     body = bodies.get(job.kind)
     heartbeat = asyncio.create_task(_keep_lease(ctx, job_id))
     try:
@@ -147,8 +162,10 @@ async def _finish(
 
 async def _keep_lease(ctx: JobContext, job_id: int) -> None:
     while True:
-        await asyncio.sleep(HEARTBEAT_S)
+        await asyncio.sleep(_lease(ctx).total_seconds() / 4)
         async with ctx.catalog.transaction() as tx:
-            held = await job_rows.renew_lease(tx, job_id, ctx.owner, ctx.clock.now() + LEASE)
+            held = await job_rows.renew_lease(
+                tx, job_id, ctx.owner, ctx.clock.now() + _lease(ctx)
+            )
         if not held:
             return

@@ -175,7 +175,15 @@ async def collect_garbage_job(ctx: JobContext, job: JobRow, progress: Progress) 
         ctx.catalog, ctx.storage.store, ctx.settings.gc, ctx.clock.now()
     )
     log.info("garbage collection: %s", done.counts())
-    return Outcome(done.counts())
+    if done.manifests or done.blobs or done.orphan_files:
+        return Outcome(done.counts())
+    gc = ctx.settings.gc
+    why = (
+        "nothing was garbage: no untagged manifest unreferenced for "
+        f"{gc.manifest_grace_seconds}s, no unused blob or uncataloged file older than "
+        f"{gc.blob_grace_seconds}s"
+    )
+    return Outcome(done.counts(), {"nothing_deleted_because": why})
 
 
 async def schedule_collection(
@@ -216,6 +224,25 @@ async def _insert_collection(tx: aiosqlite.Connection, now: datetime) -> int:
         repository_id=None,
         now=now,
     )
+
+
+async def start_collection(ctx: JobContext) -> JobRow:
+    """A collection recorded as already running under ``ctx.owner``, to be run right away by
+    the caller (``registry-service gc``) with ``run_claimed_job``."""
+    now = ctx.clock.now()
+    async with ctx.catalog.transaction() as tx:
+        job_id = await job_rows.insert_claimed_job(
+            tx,
+            kind=JobKind.COLLECT_GARBAGE,
+            params="{}",
+            requester_id=None,
+            owner=ctx.owner,
+            lease_until=now + timedelta(seconds=ctx.settings.jobs.lease_seconds),
+            now=now,
+        )
+        job = await job_rows.select_job(tx, job_id)
+    assert job is not None
+    return job
 
 
 async def submit_collection(

@@ -55,4 +55,7 @@ async def delete_repository(ctx: JobContext, job: JobRow, progress: Progress) ->
         if retry:
             raise RetryLater(backoff(failures), f"{type(exc).__name__}: {exc}") from exc
         raise JobFailed(f"gave up after {failures} attempts: {exc}") from exc
-    return Outcome({"deleted": tags}, {"deleted_tags_count": tags})
+    result: dict[str, object] = {"deleted_tags_count": tags}
+    if not tags:
+        result["nothing_deleted_because"] = "the repository had no tags; only its record went"
+    return Outcome({"deleted": tags}, result)

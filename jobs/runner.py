@@ -15,9 +15,11 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from jobs.bodies import JOB_BODIES
+from jobs.cleanup import Anchoring
 from jobs.context import JobContext
 from jobs.execute import JobBody, execute_job
 from jobs.gc import schedule_collection
+from jobs.policies import schedule_due_policies
 from registry_service.catalog import jobs as job_rows
 
 log = logging.getLogger("registry_service.jobs")
@@ -39,6 +41,7 @@ class InProcessRunner:
         self._wake = asyncio.Event()
         self._running: dict[int, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
+        self._pausing = False
 
     async def enqueue(self, job_id: int) -> None:
         self._wake.set()
@@ -48,6 +51,7 @@ class InProcessRunner:
             released = await job_rows.release_running_jobs(tx)
         if released:
             log.info("resuming %d job(s) interrupted by the last shutdown or crash", released)
+        self._pausing = False
         self._loop_task = asyncio.create_task(self._loop(), name="job-runner")
 
     async def stop(self) -> None:
@@ -60,6 +64,18 @@ class InProcessRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def pause(self) -> None:
+        """Stop claiming and wait for the running jobs to end (fixture mode's reset); ``start``
+        resumes. Unlike ``stop`` nothing is cancelled, so no job is cut off mid-write."""
+        if self._loop_task is not None:
+            # Not cancelled either: the loop ends at its next wait, between two sweeps.
+            self._pausing = True
+            self._wake.set()
+            await self._loop_task
+            self._loop_task = None
+        while self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+
     async def run_until_idle(self) -> None:
         """Run every job that is due now, and whatever they lead to, then return (tests and
         fixture mode)."""
@@ -70,14 +86,22 @@ class InProcessRunner:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
 
     async def _loop(self) -> None:
-        while True:
+        while not self._pausing:
             try:
                 await schedule_collection(
                     self.ctx.catalog, self, self.ctx.settings.gc, self.ctx.clock.now()
                 )
+                await schedule_due_policies(
+                    self.ctx.catalog,
+                    self,
+                    self.ctx.clock.now(),
+                    anchoring=Anchoring(self.ctx.settings.cleanup.regex_anchoring),
+                )
                 await self._claim_due()
             except Exception:
                 log.exception("job runner: sweep failed; retrying")
+            if self._pausing:
+                return
             self._wake.clear()
             timeout = await self._sleep_for()
             with contextlib.suppress(TimeoutError):

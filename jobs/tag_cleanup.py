@@ -6,6 +6,9 @@ batches, saving after each batch how far it got. A run after a crash finds the p
 from there, so it deletes exactly what one uninterrupted run would have: ``keep_n`` was counted
 against the tags as they were when the job started. A tag that was re-pushed to another manifest
 since the plan is left alone. One cleanup per repository at a time, across all runners.
+A cleanup policy's run (``jobs/policies.py``) is this job with no requester and ``policy`` set
+in its parameters: nobody's rights to re-check, and it stamps the repository's
+``cleanup_policy_started_at`` when it makes its plan.
 """
 
 from __future__ import annotations
@@ -15,40 +18,22 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from jobs.cleanup import Anchoring, CleanupRules, RegexInvalid, TagInfo, plan_cleanup
+from jobs.cleanup import RegexInvalid
 from jobs.context import JobContext
-from jobs.durations import DurationInvalid, parse_duration
+from jobs.durations import DurationInvalid
 from jobs.execute import JobFailed, Outcome, Progress, RetryLater
 from registry_service.catalog import leases as lease_rows
+from registry_service.catalog import policies as policy_rows
 from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.rows import JobRow, Repository
+from registry_service.services.cleanup_plans import plan_tags, rules_from_params
 from registry_service.services.permissions import Ability
 from registry_service.services.projects import user_can
 
 BATCH = 2000
 LOCK_LEASE = timedelta(minutes=10)
 BUSY_RETRY = timedelta(seconds=2)
-
-
-def rules_from_params(params: dict[str, Any]) -> CleanupRules:
-    """The planner's rules from a job's recorded parameters (GitLab's names).
-
-    ``name_regex_delete`` wins over its deprecated alias ``name_regex``. Raises RegexInvalid,
-    DurationInvalid or ValueError for what the API should have refused.
-    """
-    delete = params.get("name_regex_delete")
-    if delete is None:
-        delete = params.get("name_regex")
-    older_than = params.get("older_than")
-    return CleanupRules(
-        name_regex_delete=delete,
-        name_regex_keep=params.get("name_regex_keep"),
-        keep_n=params.get("keep_n"),
-        older_than=parse_duration(older_than) if older_than else None,
-        anchoring=Anchoring(params.get("anchoring", Anchoring.GITLAB)),
-        keep_latest=params.get("keep_latest", True),
-    )
 
 
 def lock_name(repository_id: int) -> str:
@@ -63,9 +48,7 @@ async def cleanup_tags(ctx: JobContext, job: JobRow, progress: Progress) -> Outc
     )
     if repository is None:
         return Outcome({"deleted": 0}, {"skipped": "the repository no longer exists"})
-    if job.requester_id is None or not await user_can(
-        ctx.catalog, job.requester_id, repository.project_id, Ability.DESTROY_CONTAINER_IMAGE
-    ):
+    if not await _requester_may_delete(ctx, job, repository):
         return Outcome(
             {"deleted": 0}, {"skipped": "the requester may no longer delete images here"}
         )
@@ -83,6 +66,19 @@ async def cleanup_tags(ctx: JobContext, job: JobRow, progress: Progress) -> Outc
     finally:
         async with ctx.catalog.transaction() as tx:
             await lease_rows.release_lease(tx, lock, holder)
+
+
+def is_policy_job(job: JobRow) -> bool:
+    """A cleanup policy's run (``jobs/policies.py``): the system acts, no requester."""
+    return job.requester_id is None and json.loads(job.params).get("policy") is True
+
+
+async def _requester_may_delete(ctx: JobContext, job: JobRow, repository: Repository) -> bool:
+    if is_policy_job(job):
+        return True
+    return job.requester_id is not None and await user_can(
+        ctx.catalog, job.requester_id, repository.project_id, Ability.DESTROY_CONTAINER_IMAGE
+    )
 
 
 async def _run(
@@ -113,6 +109,10 @@ async def _run(
         result["left_alone"] = f"{moved} tag(s) were re-pushed after the plan was made"
     if not plan:
         result["nothing_deleted_because"] = _why_nothing(saved["kept"])
+    elif not deleted:
+        result["nothing_deleted_because"] = (
+            f"all {moved} planned tag(s) were re-pushed after the plan was made"
+        )
     return Outcome(counts, result)
 
 
@@ -126,9 +126,8 @@ async def _make_plan(
     # Many rows: read on the scan connection, off the event loop.
     tags = await tag_rows.select_tags(ctx.catalog.scan_reader, repository.id)
     now = ctx.clock.now()
-    plan = plan_cleanup(
-        (TagInfo(t.name, t.image_created_at, t.pushed_at) for t in tags), rules, now
-    )
+    # The same function the API's preview (dry_run) plans with: the two cannot drift.
+    plan = plan_tags(rules, tags, now)
     manifest_of = {t.name: t.manifest_id for t in tags}
     saved = {
         "plan": [[name, manifest_of[name]] for name in plan.delete],
@@ -138,6 +137,9 @@ async def _make_plan(
     counts = {"tags": len(tags), "planned": len(plan.delete), "kept": len(plan.keep)}
     async with ctx.catalog.transaction() as tx:
         await progress.save(tx, {**counts, "processed": 0, "deleted": 0}, saved)
+        if is_policy_job(job):
+            # GitLab's expiration_policy_started_at: when this repository's run began.
+            await policy_rows.update_cleanup_policy_started_at(tx, repository.id, now)
     return saved, {**counts, "processed": 0, "deleted": 0}
 
 

@@ -12,13 +12,20 @@ import logging
 from typing import Any
 
 from arq import cron, func
+from arq.connections import RedisSettings
 from arq.worker import Worker
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs.arq_queue import ARQ_FUNCTION, enqueue_attempt, redis_settings
 from jobs.bodies import JOB_BODIES
+from jobs.cleanup import Anchoring
 from jobs.context import JobContext, new_owner_name
 from jobs.execute import execute_job
 from jobs.gc import schedule_collection
+from jobs.policies import schedule_due_policies
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog.db import Catalog
 from registry_service.clock import SystemClock
@@ -39,10 +46,17 @@ async def run_registry_job(ctx: dict[str, Any], job_id: int) -> None:
 
 
 async def sweep(ctx: dict[str, Any]) -> int:
-    """Start a garbage collection if one is due, then enqueue every due job; returns how many
-    jobs were enqueued."""
+    """Start a garbage collection and the cleanup policy runs that are due, then enqueue every
+    due job; returns how many jobs were enqueued."""
     job_ctx: JobContext = ctx["job_context"]
     await schedule_collection(job_ctx.catalog, NO_RUNNER, job_ctx.settings.gc, job_ctx.clock.now())
+    # NO_RUNNER: the jobs a due policy makes are enqueued with the others just below.
+    await schedule_due_policies(
+        job_ctx.catalog,
+        NO_RUNNER,
+        job_ctx.clock.now(),
+        anchoring=Anchoring(job_ctx.settings.cleanup.regex_anchoring),
+    )
     due = await job_rows.select_due_jobs(job_ctx.catalog.reader, job_ctx.clock.now())
     for job_id, attempts in due:
         await enqueue_attempt(ctx["redis"], job_id, attempts)
@@ -71,6 +85,18 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
         await job_ctx.catalog.close()
 
 
+def worker_redis_settings(redis_url: str) -> RedisSettings:
+    """Unlike ``serve``, which must fail fast, a worker rides out a Redis restart: arq's loop
+    ends the worker on the first failed command, so every command is retried (with backoff,
+    for about a minute) until Redis answers again. Jobs in hand keep running meanwhile."""
+    settings = redis_settings(redis_url)
+    settings.conn_retries = 30
+    # OSError: a refused connect surfaces as ConnectionRefusedError, not as Redis's error.
+    settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, OSError]
+    settings.retry = Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=40)
+    return settings
+
+
 def create_worker(settings: Settings, **overrides: Any) -> Worker:
     """The worker for ``settings.jobs.redis_url`` (``overrides`` are passed to arq)."""
     options: dict[str, Any] = {
@@ -85,7 +111,7 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         ],
         "on_startup": _startup,
         "on_shutdown": _shutdown,
-        "redis_settings": redis_settings(settings.jobs.redis_url),
+        "redis_settings": worker_redis_settings(settings.jobs.redis_url),
         "ctx": {"settings": settings},
         # The catalog keeps results; a kept arq result would only block re-enqueueing.
         "keep_result": 0,

@@ -18,6 +18,11 @@ from registry_service.api.routes import add_routes as add_api_routes
 from registry_service.catalog.db import Catalog
 from registry_service.clock import Clock, SystemClock
 from registry_service.http.health import add_health_routes
+from registry_service.http.metrics import (
+    add_metrics_routes,
+    record_requests,
+    request_timer_middleware,
+)
 from registry_service.http.middleware import (
     error_middleware,
     gitlab_identity_middleware,
@@ -25,7 +30,15 @@ from registry_service.http.middleware import (
     request_id_middleware,
 )
 from registry_service.http.render import render_gitlab, render_oci
-from registry_service.keys import catalog_key, clock_key, queue_key, settings_key, storage_key
+from registry_service.keys import (
+    catalog_key,
+    clock_key,
+    metrics_key,
+    queue_key,
+    settings_key,
+    storage_key,
+)
+from registry_service.metrics import Metrics
 from registry_service.oci.base import api_version_middleware
 from registry_service.oci.routes import add_routes as add_oci_routes
 from registry_service.services import blobs
@@ -77,7 +90,13 @@ def create_app(
     Without ``storage`` the app opens the filesystem blob store in the data directory and
     closes it on cleanup.
     """
-    app = web.Application(middlewares=[request_id_middleware], client_max_size=CLIENT_MAX_SIZE)
+    metrics = Metrics()
+    app = web.Application(
+        middlewares=[request_timer_middleware, request_id_middleware],
+        client_max_size=CLIENT_MAX_SIZE,
+    )
+    app[metrics_key] = metrics
+    app.on_response_prepare.append(record_requests(metrics))
     app[settings_key] = settings
     app[catalog_key] = catalog
     app[clock_key] = clock or SystemClock()
@@ -89,6 +108,7 @@ def create_app(
     app[queue_key] = queue or NO_RUNNER
     app.cleanup_ctx.append(_purge_abandoned_uploads)
     add_health_routes(app)
+    add_metrics_routes(app)
     app.add_subapp("/api/v4", create_gitlab_api())
     app.add_subapp("/v2", create_registry_api())
     return app

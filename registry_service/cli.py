@@ -5,7 +5,9 @@ creates the administrator on first start, applies a seed if asked, wires everyth
 ``create_app`` and serves until SIGTERM/SIGINT, letting in-flight requests finish.
 ``admin`` and ``seed`` work on the catalog file directly (safe while ``serve`` runs: SQLite
 WAL). Jobs run in-process inside ``serve`` by default; with ``jobs.redis_url`` set, ``serve``
-only enqueues and ``worker`` runs them (arq).
+only enqueues and ``worker`` runs them (arq). ``serve --fixture`` (or ``fixture.enabled``) is
+fixture mode: a ``ShiftedClock`` and the ``/-/fixture/`` routes; ``build_app`` is also what the
+pytest plugin serves in-process.
 """
 
 from __future__ import annotations
@@ -24,9 +26,17 @@ from typing import Any
 from aiohttp import web
 
 from jobs.arq_queue import ArqQueue
+from jobs.cleanup import Anchoring
 from jobs.context import JobContext, new_owner_name
-from jobs.execute import Outcome, Progress, execute_job
-from jobs.gc import Collected, Report, collect_garbage, submit_collection
+from jobs.execute import Outcome, Progress, run_claimed_job
+from jobs.gc import (
+    Collected,
+    Report,
+    collect_garbage,
+    schedule_collection,
+    start_collection,
+)
+from jobs.policies import schedule_due_policies
 from jobs.runner import InProcessRunner
 from jobs.worker import create_worker
 from registry_service.app import create_app
@@ -35,11 +45,16 @@ from registry_service.catalog import projects as project_rows
 from registry_service.catalog import users as user_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import JobRow, Namespace, Project
-from registry_service.clock import SystemClock
+from registry_service.clock import ShiftedClock, SystemClock
+from registry_service.fixture.control import FixtureControl
+from registry_service.fixture.routes import PREFIX as FIXTURE_PREFIX
+from registry_service.fixture.routes import create_fixture_api
+from registry_service.http.access_log import AccessLogger
+from registry_service.logs import configure_logging
 from registry_service.services import tokens
 from registry_service.services.blobs import Storage
 from registry_service.services.bootstrap import ensure_root
-from registry_service.services.jobs import NO_RUNNER, JobKind, JobQueue
+from registry_service.services.jobs import JobKind, JobQueue
 from registry_service.services.permissions import AccessLevel
 from registry_service.services.provisioning import (
     ProvisioningFailed,
@@ -63,91 +78,125 @@ class CommandFailed(Exception):
     """A command could not do what was asked; the message is for the operator."""
 
 
-class JsonLogFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
-def configure_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if settings.server.log_format == "json":
-        handler.setFormatter(JsonLogFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-
-
 # --- serve ----------------------------------------------------------------------------------
 
 
-def serve(settings: Settings, seed: Path | None) -> int:
-    clock = SystemClock()
-
-    async def build() -> web.Application:
-        catalog = await Catalog.open_in(settings.data_path)
-        try:
-            generated = await ensure_root(
-                catalog, admin_token=settings.auth.admin_token, now=clock.now()
+async def build_app(settings: Settings, seed: Path | None) -> web.Application:
+    """Open the catalog, bootstrap and seed it, start the jobs, and wire the app (``serve``,
+    and the pytest plugin in-process). In fixture mode: a ``ShiftedClock``, the fixture
+    bulk-delete interval, and the ``/-/fixture/`` routes."""
+    fixture = settings.fixture.enabled
+    clock: SystemClock | ShiftedClock = ShiftedClock() if fixture else SystemClock()
+    if fixture:
+        settings = settings.replace(
+            "cleanup", bulk_delete_interval_seconds=settings.fixture.bulk_delete_interval_seconds
+        )
+        if not settings.auth.admin_token:
+            # Reset recreates root with this same token, so it must be known for the whole run.
+            settings = settings.replace("auth", admin_token=tokens.new_token_value())
+            print(
+                "registry-service: fixture mode; administrator 'root' has the API token "
+                f"(for this run):\n  {settings.auth.admin_token}",
+                flush=True,
             )
-            if generated:
-                print(
-                    "registry-service: created administrator 'root'; its API token "
-                    f"(shown only now) is:\n  {generated}",
-                    flush=True,
-                )
-            if seed is not None:
-                report = await seed_with_store(catalog, settings, seed, clock.now())
-                log.info("seeded from %s: created %s", seed, report.summary())
-        except BaseException:
-            await catalog.close()
-            raise
-        store = FilesystemBlobStore(settings.data_path)
-        storage = Storage.on(store)
-        queue: JobQueue
-        if settings.jobs.redis_url:
-            arq_queue = ArqQueue(settings.jobs.redis_url)
-            queue, stop_jobs = arq_queue, arq_queue.close
-        else:
-            runner = InProcessRunner(JobContext(catalog, storage, clock, settings))
-            await runner.start()
-            queue, stop_jobs = runner, runner.stop
-        app = create_app(settings, catalog=catalog, clock=clock, storage=storage, queue=queue)
+    catalog = await Catalog.open_in(settings.data_path)
+    try:
+        generated = await ensure_root(
+            catalog, admin_token=settings.auth.admin_token, now=clock.now()
+        )
+        if generated:
+            print(
+                "registry-service: created administrator 'root'; its API token "
+                f"(shown only now) is:\n  {generated}",
+                flush=True,
+            )
+        if seed is not None:
+            report = await seed_with_store(catalog, settings, seed, clock.now())
+            log.info("seeded from %s: created %s", seed, report.summary())
+    except BaseException:
+        await catalog.close()
+        raise
+    store = FilesystemBlobStore(settings.data_path)
+    storage = Storage.on(store)
+    queue: JobQueue
+    runner: InProcessRunner | None = None
+    if settings.jobs.redis_url:
+        arq_queue = ArqQueue(settings.jobs.redis_url)
+        queue, stop_jobs = arq_queue, arq_queue.close
+    else:
+        runner = InProcessRunner(JobContext(catalog, storage, clock, settings))
+        await runner.start()
+        queue, stop_jobs = runner, runner.stop
+    app = create_app(settings, catalog=catalog, clock=clock, storage=storage, queue=queue)
+    if fixture:
+        # Settings refuse fixture mode with a Redis URL: the runner is in-process.
+        assert runner is not None and isinstance(clock, ShiftedClock)
+        app.add_subapp(
+            FIXTURE_PREFIX,
+            create_fixture_api(_fixture_control(settings, seed, catalog, clock, runner)),
+        )
 
-        async def stop_job_runner(_: web.Application) -> None:
-            # on_shutdown: before on_cleanup closes the storage and the catalog jobs use.
-            await stop_jobs()
+    async def stop_job_runner(_: web.Application) -> None:
+        # on_shutdown: before on_cleanup closes the storage and the catalog jobs use.
+        await stop_jobs()
 
-        async def close_catalog(_: web.Application) -> None:
-            await store.aclose()
-            await catalog.close()
+    async def close_catalog(_: web.Application) -> None:
+        await store.aclose()
+        await catalog.close()
 
-        app.on_shutdown.append(stop_job_runner)
-        app.on_cleanup.append(close_catalog)
-        return app
+    app.on_shutdown.append(stop_job_runner)
+    app.on_cleanup.append(close_catalog)
+    return app
 
+
+def _fixture_control(
+    settings: Settings,
+    seed: Path | None,
+    catalog: Catalog,
+    clock: ShiftedClock,
+    runner: InProcessRunner,
+) -> FixtureControl:
+    async def sweep() -> None:
+        await schedule_collection(catalog, runner, settings.gc, clock.now())
+        await schedule_due_policies(
+            catalog,
+            runner,
+            clock.now(),
+            anchoring=Anchoring(settings.cleanup.regex_anchoring),
+        )
+
+    async def reseed(now: datetime) -> None:
+        assert seed is not None
+        await seed_with_store(catalog, settings, seed, now)
+
+    return FixtureControl(
+        catalog=catalog,
+        clock=clock,
+        runner=runner,
+        admin_token=settings.auth.admin_token,
+        sweep=sweep,
+        reseed=reseed if seed is not None else None,
+    )
+
+
+def serve(settings: Settings, seed: Path | None) -> int:
     log.info(
         "serving on http://%s (data in %s, jobs %s)",
         settings.server.listen,
         settings.data_path.resolve(),
         "via Redis" if settings.jobs.redis_url else "in-process",
     )
+    if settings.fixture.enabled:
+        log.warning(
+            "fixture mode: settable clock and %s/ routes (clock, run-jobs, reset)", FIXTURE_PREFIX
+        )
     web.run_app(
-        build(),
+        build_app(settings, seed),
         host=settings.server.host,
         port=settings.server.port,
         shutdown_timeout=settings.server.shutdown_timeout_s,
         access_log=logging.getLogger("aiohttp.access") if settings.server.access_log else None,
-        access_log_format='%a "%r" %s %b %Tfs "%{User-Agent}i"',
+        access_log_class=AccessLogger,
         print=None,
     )
     return EXIT_OK
@@ -210,13 +259,14 @@ async def _collect_as_job(
         outcome.append(done)
         return Outcome(done.counts())
 
-    job_id = await submit_collection(catalog, NO_RUNNER, clock.now())
     ctx = JobContext(catalog, Storage.on(store), clock, settings, new_owner_name("cli"))
-    final = await execute_job(ctx, job_id, {JobKind.COLLECT_GARBAGE: body})
+    # Recorded already claimed by this process: a running server's runner must not take it.
+    job = await start_collection(ctx)
+    final = await run_claimed_job(ctx, job, {JobKind.COLLECT_GARBAGE: body})
     if final is None or final.state != "done" or not outcome:
-        error = final.error if final else "claimed by a runner first"
-        raise CommandFailed(f"garbage collection job {job_id} did not finish: {error}")
-    return outcome[0], job_id
+        error = final.error if final else "its lease was lost"
+        raise CommandFailed(f"garbage collection job {job.id} did not finish: {error}")
+    return outcome[0], job.id
 
 
 def _progress_printer() -> Report:
@@ -475,6 +525,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--seed", type=Path, help="load this seed file before serving")
     serve_p.add_argument("--listen", help="host:port (overrides the configuration)")
     serve_p.add_argument("--data-dir", help="data directory (overrides the configuration)")
+    serve_p.add_argument(
+        "--fixture",
+        action="store_true",
+        help="fixture mode (as fixture.enabled): settable clock, /-/fixture/ routes for tests",
+    )
     sub.add_parser("worker", help="run an arq worker for background jobs (needs a Redis URL)")
     _admin_parser(sub)
     seed_p = sub.add_parser("seed", help="load a fixture seed file into the catalog")
@@ -501,6 +556,8 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
                 settings = settings.replace("server", listen=args.listen)
             if args.data_dir:
                 settings = settings.replace("server", data_dir=args.data_dir)
+            if args.fixture:
+                settings = settings.replace("fixture", enabled=True)
     except SettingsInvalid as exc:
         print(f"registry-service: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE

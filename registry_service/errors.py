@@ -27,6 +27,7 @@ aiohttp.
     │ ├ ProjectNotFound           "404 Project Not Found"
     │ ├ GroupNotFound             "404 Group Not Found"
     │ ├ UserNotFound              "404 User Not Found"
+    │ ├ JobNotFound               "404 Job Not Found"      (also a job the caller may not see)
     │ ├ RecordNotFound            "404 Not found"
     │ ├ TagNotFound               "404 Tag Not Found"      MANIFEST_UNKNOWN
     │ ├ NameUnknown               NAME_UNKNOWN
@@ -227,6 +228,12 @@ class GroupNotFound(NotFound):
 
 class UserNotFound(NotFound):
     gitlab_text = "404 User Not Found"
+
+
+class JobNotFound(NotFound):
+    """No such job, or one the caller could not have started: the two look the same."""
+
+    gitlab_text = "404 Job Not Found"
 
 
 class RecordNotFound(NotFound):

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from registry_service.catalog.db import Catalog
 from registry_service.clock import Clock
+from registry_service.metrics import Metrics
 from registry_service.services.blobs import Storage
 from registry_service.services.jobs import JobQueue
 from registry_service.services.permissions import Actor
@@ -16,6 +17,9 @@ catalog_key = web.AppKey("catalog", Catalog)
 clock_key = web.AppKey("clock", Clock)
 storage_key = web.AppKey("storage", Storage)
 queue_key = web.AppKey("job_queue", JobQueue)
+metrics_key = web.AppKey("metrics", Metrics)
 
 actor_key = web.RequestKey("actor", Actor)
 request_id_key = web.RequestKey("request_id", str)
+# time.perf_counter() when the request reached the root app (request metrics).
+request_started_key = web.RequestKey("request_started", float)

@@ -78,6 +78,9 @@ class AuthSettings:
 class JobsSettings:
     # Empty = run jobs in-process inside `serve`; a redis:// URL = enqueue to arq workers.
     redis_url: str = ""
+    # A runner holds a job under a lease this long, renewed every quarter of it; a runner that
+    # dies leaves its jobs to others once the lease has run out.
+    lease_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,16 @@ class GcSettings:
 
 
 @dataclass(frozen=True)
+class FixtureSettings:
+    # Fixture mode (also `serve --fixture`): a settable clock and the /-/fixture/ routes
+    # (clock, run-jobs, reset) for integration tests of GitLab API clients. Jobs in-process only.
+    enabled: bool = False
+    # In fixture mode this replaces cleanup.bulk_delete_interval_seconds: 0 = the bulk-delete
+    # limit is off; 3600 tests GitLab's once-an-hour limit against the settable clock.
+    bulk_delete_interval_seconds: int = 0
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
@@ -106,6 +119,7 @@ class Settings:
     jobs: JobsSettings = field(default_factory=JobsSettings)
     cleanup: CleanupSettings = field(default_factory=CleanupSettings)
     gc: GcSettings = field(default_factory=GcSettings)
+    fixture: FixtureSettings = field(default_factory=FixtureSettings)
 
     @property
     def registry_host(self) -> str:
@@ -120,7 +134,9 @@ class Settings:
         merged = {k: getattr(getattr(self, section), k) for k in _fields(section)}
         merged.update(values)
         new = _build_section(section, merged)
-        return dataclasses.replace(self, **{section: new})
+        replaced = dataclasses.replace(self, **{section: new})
+        _check_cross_field(replaced)
+        return replaced
 
 
 _SECTIONS: dict[str, type[Any]] = {
@@ -130,6 +146,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "jobs": JobsSettings,
     "cleanup": CleanupSettings,
     "gc": GcSettings,
+    "fixture": FixtureSettings,
 }
 
 
@@ -271,6 +288,8 @@ def _check_section(section: str, s: Any) -> None:
     elif section == "jobs":
         if s.redis_url and urlsplit(s.redis_url).scheme not in {"redis", "rediss", "unix"}:
             raise SettingsInvalid(f"jobs.redis_url: expected redis://…, got {s.redis_url!r}")
+        if s.lease_seconds <= 0:
+            raise SettingsInvalid("jobs.lease_seconds: must be greater than 0")
     elif section == "cleanup" and s.regex_anchoring not in {"gitlab", "full"}:
         raise SettingsInvalid(
             f"cleanup.regex_anchoring: expected gitlab or full, got {s.regex_anchoring!r}"
@@ -281,3 +300,8 @@ def _check_cross_field(settings: Settings) -> None:
     token = settings.auth.admin_token
     if token and len(token) < 20:
         raise SettingsInvalid("auth.admin_token: must be at least 20 characters")
+    if settings.fixture.enabled and settings.jobs.redis_url:
+        # run-jobs waits for jobs and reset stops them: both need the runner in this process.
+        raise SettingsInvalid(
+            "fixture.enabled: fixture mode runs jobs in-process; unset jobs.redis_url"
+        )

@@ -113,6 +113,18 @@ class NamespaceSchema(UrlSchema):
         return f"{self.base_url}{prefix}{ns.full_path}"
 
 
+class ContainerExpirationPolicySchema(Schema):
+    """GitLab's ``API::Entities::ContainerExpirationPolicy``, in its field order."""
+
+    cadence = fields.String()
+    enabled = fields.Boolean()
+    keep_n = fields.Integer(allow_none=True)
+    older_than = fields.String(allow_none=True)
+    name_regex = fields.String(allow_none=True)
+    name_regex_keep = fields.String(allow_none=True)
+    next_run_at = fields.Function(lambda p: gitlab_time(p.next_run_at), metadata=T.TIME_OR_NULL)
+
+
 class ProjectSchema(UrlSchema):
     """GitLab's project entity (the subset container-registry clients read)."""
 
@@ -135,6 +147,8 @@ class ProjectSchema(UrlSchema):
     container_registry_enabled = fields.Function(
         lambda v: v.project.container_registry_access_level != "disabled", metadata=T.BOOL
     )
+    # Where GitLab's project entity has it: right after container_registry_enabled.
+    container_expiration_policy = fields.Nested(ContainerExpirationPolicySchema, attribute="policy")
     container_registry_access_level = fields.Function(
         lambda v: v.project.container_registry_access_level, metadata=T.STR
     )

@@ -22,7 +22,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
 from registry_service.api import context as ctx
-from registry_service.api import groups, members, projects, repositories, tags, users
+from registry_service.api import groups, jobs, members, projects, repositories, tags, users
 from registry_service.api import params as p
 from registry_service.api import registry_params as rp
 from registry_service.api.entities import (
@@ -33,6 +33,8 @@ from registry_service.api.entities import (
     ProjectSchema,
     UserSchema,
 )
+from registry_service.api.job_entities import CleanupPreviewSchema, JobSchema
+from registry_service.api.jobs import JOB_ID_HEADER
 from registry_service.api.registry_entities import (
     RepositorySchema,
     TagDetailsSchema,
@@ -87,6 +89,7 @@ PATH_PARAMETERS = {
     "user_id": {"type": "integer", "minimum": 1},
     "repository_id": {"type": "integer", "minimum": 1},
     "tag_name": {"type": "string", "example": "latest"},
+    "job_id": {"type": "integer", "minimum": 1},
 }
 PAGINATION_HEADERS = ("X-Per-Page", "X-Page", "X-Next-Page", "X-Prev-Page", "X-Total",
                       "X-Total-Pages", "Link")
@@ -102,6 +105,10 @@ class Operation:
     status: int = 200
     errors: tuple[int, ...] = (400, 401, 403, 404)
     tag: str = "registry"
+    # Response headers of the success answer beyond pagination (e.g. the job id of a 202).
+    headers: tuple[str, ...] = ()
+    # Another success answer, as (status, entity schema, description): a dry run's 200.
+    alternative: tuple[int, Schema, str] | None = None
 
 
 def _host(cls: type[Schema], **kwargs: Any) -> Schema:
@@ -153,6 +160,11 @@ OPERATIONS: dict[Handler, Operation] = {
     projects.get_project: Operation(
         "One project", response=_host(ProjectSchema, **_URL, **_HOST), tag="projects"
     ),
+    projects.update_project: Operation(
+        "Change a project: its description and cleanup policy"
+        " (container_expiration_policy_attributes); Maintainer+",
+        p.UpdateProjectParams, _host(ProjectSchema, **_URL, **_HOST), tag="projects",
+    ),
     members.add_project_member: Operation(
         "Give a user a role in a project", p.AddMemberParams, _host(MemberSchema, **_URL),
         status=201, errors=(400, 401, 403, 404, 409), tag="projects",
@@ -171,7 +183,7 @@ OPERATIONS: dict[Handler, Operation] = {
     ),
     repositories.delete_repository: Operation(
         "Schedule the deletion of a repository and all its tags (E4)", rp.RepositoryIdParams,
-        "count", status=202,
+        "count", status=202, headers=(JOB_ID_HEADER,),
     ),
     tags.list_tags: Operation(
         "A repository's tags, by name (E5); offset or keyset pagination", rp.TagListParams,
@@ -179,8 +191,17 @@ OPERATIONS: dict[Handler, Operation] = {
         errors=(400, 401, 403, 404, 405),
     ),
     tags.bulk_delete_tags: Operation(
-        "Delete tags in bulk, in the background (E6)", rp.BulkDeleteTagsParams, "count",
-        status=202,
+        "Delete tags in bulk, in the background (E6); with dry_run, preview the deletion",
+        rp.BulkDeleteTagsParams, "count", status=202, headers=(JOB_ID_HEADER,),
+        alternative=(200, CleanupPreviewSchema(), "dry_run=true: what would be deleted"),
+    ),
+    jobs.get_job: Operation(
+        "One job (bulk delete, repository deletion, garbage collection)", rp.JobIdParams,
+        JobSchema(), errors=(400, 401, 404), tag="jobs",
+    ),
+    jobs.list_project_jobs: Operation(
+        "A project's registry jobs, newest first", rp.ProjectJobsParams, JobSchema(),
+        many=True, tag="jobs",
     ),
     tags.get_tag: Operation(
         "One tag's details (E7)", rp.RepositoryIdParams,
@@ -264,6 +285,12 @@ def _operation(
             }
     doc["parameters"] = parameters
     doc["responses"] = {str(op.status): _success(op)}
+    if op.alternative is not None:
+        status, schema, description = op.alternative
+        doc["responses"][str(status)] = {
+            "description": description,
+            "content": {"application/json": {"schema": schema}},
+        }
     for status in op.errors:
         doc["responses"][str(status)] = {
             "description": ERROR_TEXT.get(status, "refused"),
@@ -286,8 +313,11 @@ def _success(op: Operation) -> dict[str, Any]:
         "description": "success",
         "content": {"application/json": {"schema": schema}},
     }
+    headers = op.headers
     if op.many and op.params is not None and issubclass(op.params, PaginationParams):
-        answer["headers"] = {name: {"schema": {"type": "string"}} for name in PAGINATION_HEADERS}
+        headers = (*PAGINATION_HEADERS, *headers)
+    if headers:
+        answer["headers"] = {name: {"schema": {"type": "string"}} for name in headers}
     return answer
 
 

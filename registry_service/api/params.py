@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import ValidationError, validate, validates_schema
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
 from registry_service.http.fields import (
     GitLabBool,
@@ -96,3 +104,63 @@ class AddMemberParams(GitLabParams):
     access_level = GitLabInt(required=True, validate=validate.OneOf((10, 20, 30, 40, 50),
                                                                     error=NOT_VALID_VALUE))
     expires_at = GitLabDate(load_default=None, allow_none=True)
+
+
+POLICY_ATTRIBUTES = "container_expiration_policy_attributes"
+# The names PUT /projects/:id reads here; GitLab's ``at_least_one_of`` lists all of its own.
+AT_LEAST_ONE_UPDATE = (
+    f"{POLICY_ATTRIBUTES}, description are missing, at least one parameter must be provided"
+)
+# Sent alongside the parameters but not parameters of the endpoint.
+NOT_UPDATE_KEYS = frozenset({"id", "private_token", "access_token", "job_token"})
+
+
+class ContainerExpirationPolicyParams(Schema):
+    """The Hash ``container_expiration_policy_attributes``: only Grape's type coercion here
+    (absent attributes stay absent; ``""`` is nil for the Integer and Boolean ones); the
+    allowed values are the model's validation (``services/policies.py``)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    cadence = GitLabStr(allow_none=True)
+    keep_n = GitLabInt(allow_none=True)
+    older_than = GitLabStr(allow_none=True)
+    name_regex = GitLabStr(allow_none=True)
+    name_regex_keep = GitLabStr(allow_none=True)
+    enabled = GitLabBool(allow_none=True)
+
+    @pre_load
+    def blank_is_nil(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {
+            k: None if k in ("keep_n", "enabled") and v == "" else v for k, v in data.items()
+        }
+
+
+class UpdateProjectParams(GitLabParams):
+    description = GitLabStr()
+    container_expiration_policy_attributes = fields.Nested(ContainerExpirationPolicyParams)
+
+    @pre_load
+    def nest_brackets(self, data: Any, **kwargs: Any) -> Any:
+        """Query and form encode the Hash as ``container_expiration_policy_attributes[cadence]``
+        (Rack's nesting); JSON sends an object. Both become one mapping."""
+        if not isinstance(data, dict):
+            return data
+        prefix = POLICY_ATTRIBUTES + "["
+        flat = {k[len(prefix) : -1]: v for k, v in data.items() if k.startswith(prefix)
+                and k.endswith("]")}
+        if not flat:
+            return data
+        rest = {k: v for k, v in data.items() if not k.startswith(prefix)}
+        nested = rest.get(POLICY_ATTRIBUTES)
+        rest[POLICY_ATTRIBUTES] = {**flat, **nested} if isinstance(nested, dict) else flat
+        return rest
+
+    @validates_schema(pass_original=True)
+    def at_least_one(self, data: dict[str, Any], original: Any, **kwargs: Any) -> None:
+        sent = set(original) if isinstance(original, dict) else set()
+        if not sent - NOT_UPDATE_KEYS:
+            raise ValidationError(AT_LEAST_ONE_UPDATE)

@@ -6,7 +6,11 @@ from aiohttp import web
 
 from registry_service.api import context as ctx
 from registry_service.api.entities import ProjectSchema
-from registry_service.api.params import CreateProjectParams, ProjectListParams
+from registry_service.api.params import (
+    CreateProjectParams,
+    ProjectListParams,
+    UpdateProjectParams,
+)
 from registry_service.http.fields import parse_params
 from registry_service.services import projects
 
@@ -40,6 +44,19 @@ async def get_project(request: web.Request) -> web.Response:
     catalog = ctx.catalog(request)
     access = await projects.find_project(catalog, ctx.actor(request), request.match_info["id"])
     return ctx.json(_schema(request).dump(await projects.view(catalog, access.project)))
+
+
+async def update_project(request: web.Request) -> web.Response:
+    params = await parse_params(request, UpdateProjectParams)
+    view = await projects.update_project(
+        ctx.catalog(request),
+        ctx.actor(request),
+        request.match_info["id"],
+        description=params.get("description"),
+        policy_changes=params.get("container_expiration_policy_attributes"),
+        now=ctx.now(request),
+    )
+    return ctx.json(_schema(request).dump(view))
 
 
 async def create_project(request: web.Request) -> web.Response:

@@ -25,6 +25,7 @@ from registry_service.http.fields import (
     format_errors,
 )
 from registry_service.http.pagination import PaginationParams
+from registry_service.services.jobs import JobState
 
 AT_LEAST_ONE_REGEX = (
     "name_regex, name_regex_delete are missing, at least one parameter must be provided"
@@ -79,6 +80,8 @@ class BulkDeleteTagsParams(RepositoryIdParams):
     name_regex_keep = GitLabStr(load_default=None, allow_none=True, validate=_check_regex)
     keep_n = GitLabInt(load_default=None, allow_none=True)
     older_than = GitLabStr(load_default=None, allow_none=True, validate=_check_older_than)
+    # Ours, not GitLab's (issue 6): answer 200 with the plan instead of starting a job.
+    dry_run = GitLabBool(load_default=False)
 
     # Grape reports errors in the order its validators are declared; GitLab declares
     # ``at_least_one_of`` right after ``name_regex_delete``.
@@ -90,6 +93,7 @@ class BulkDeleteTagsParams(RepositoryIdParams):
         "name_regex_keep",
         "keep_n",
         "older_than",
+        "dry_run",
     )
 
     @validates_schema(skip_on_field_errors=False, pass_original=True)
@@ -109,3 +113,14 @@ class BulkDeleteTagsParams(RepositoryIdParams):
         rank = {name: i for i, name in enumerate(self.ERROR_ORDER)}
         ordered = dict(sorted(messages.items(), key=lambda kv: rank.get(kv[0], len(rank))))
         raise ParamsInvalid(format_errors(ordered))
+
+
+class JobIdParams(GitLabParams):
+    job_id = GitLabInt(required=True)
+
+
+class ProjectJobsParams(PaginationParams):
+    """Optional filters; an unknown ``kind`` simply matches no job."""
+
+    kind = GitLabStr(load_default=None, allow_none=True)
+    state = GitLabStr(load_default=None, allow_none=True, validate=one_of(tuple(JobState)))

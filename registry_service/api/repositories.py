@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from registry_service.api import context as ctx
+from registry_service.api.jobs import job_id_header
 from registry_service.api.registry_entities import RepositorySchema
 from registry_service.api.registry_params import (
     GroupRepositoriesParams,
@@ -95,7 +96,7 @@ async def delete_repository(request: web.Request) -> web.Response:
     access = await repositories.find_readable_project(catalog, actor, request.match_info["id"])
     params = await parse_params(request, RepositoryIdParams)
     repository = await repositories.find_repository(catalog, access, params["repository_id"])
-    await repositories.schedule_deletion(
+    job_id = await repositories.schedule_deletion(
         catalog, ctx.queue(request), actor, access, repository, ctx.now(request)
     )
-    return ctx.json(ACCEPTED, status=ACCEPTED)
+    return ctx.json(ACCEPTED, status=ACCEPTED, headers=job_id_header(job_id))

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from registry_service.api import groups, members, openapi, projects, repositories, tags, users
+from registry_service.api import (
+    groups,
+    jobs,
+    members,
+    openapi,
+    projects,
+    repositories,
+    tags,
+    users,
+)
 
 
 def add_routes(app: web.Application) -> None:
@@ -21,6 +30,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/projects", projects.list_projects)
     r.add_post("/projects", projects.create_project)
     r.add_get("/projects/{id}", projects.get_project)
+    r.add_put("/projects/{id}", projects.update_project)
     r.add_post("/projects/{id}/members", members.add_project_member)
     # Container registry (gitlab-api.md §1, E1-E8).
     repos = "/projects/{id}/registry/repositories"
@@ -33,3 +43,6 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/groups/{id}/registry/repositories", repositories.list_group_repositories)
     # GitLab's route requires digits: anything else is an unknown route.
     r.add_get(r"/registry/repositories/{id:\d+}", repositories.get_repository)
+    # Job handles (issue 6; not GitLab's): the 202s of E4 and E6 name their job in a header.
+    r.add_get("/projects/{id}/registry/jobs", jobs.list_project_jobs)
+    r.add_get(r"/registry/jobs/{job_id:\d+}", jobs.get_job)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+import threading
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiosqlite
 
@@ -25,6 +26,7 @@ CATALOG_FILENAME = "registry.sqlite3"
 BUSY_TIMEOUT_MS = 30_000
 
 Row = sqlite3.Row
+T = TypeVar("T")
 Params = Sequence[Any] | dict[str, Any]
 
 
@@ -78,7 +80,14 @@ def _connect_loop_reader(path: Path) -> LoopReader:
 
 async def _connect(path: Path) -> aiosqlite.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, nothing implicit.
-    conn = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    connecting = aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    # A connection somebody forgot to close (a failed test, an error path) must not keep the
+    # process from exiting; ending its thread abruptly is no worse for SQLite than a crash.
+    # aiosqlite has no option for it, hence its private attribute, checked before use.
+    worker = getattr(connecting, "_thread", None)
+    if isinstance(worker, threading.Thread) and not worker.is_alive():
+        worker.daemon = True
+    conn = await connecting
     conn.row_factory = sqlite3.Row
     await conn.execute("PRAGMA journal_mode = WAL")
     # FULL: a committed transaction survives power loss, not only a process crash.
@@ -141,21 +150,46 @@ class Catalog:
         only once its COMMIT is durable, and raises if that COMMIT fails.
         """
         async with self._write_lock:
-            if self._group is None:
-                await self._writer.execute("BEGIN IMMEDIATE")
-                self._group = asyncio.get_running_loop().create_future()
-                # Runs after every writer already waiting for the lock (the lock is FIFO).
-                self._committer = asyncio.ensure_future(self._commit_group())
-            group = self._group
-            await self._writer.execute("SAVEPOINT unit")
+            group = await self._open_unit()
             try:
                 yield self._writer
             except BaseException:
-                await self._writer.execute("ROLLBACK TO unit")
-                await self._writer.execute("RELEASE unit")
+                await _to_the_end(self._close_unit(rollback=True))
                 raise
-            await self._writer.execute("RELEASE unit")
+            await _to_the_end(self._close_unit(rollback=False))
         await asyncio.shield(group)
+
+    async def _open_unit(self) -> asyncio.Future[None]:
+        """BEGIN the group if none is open, then SAVEPOINT this unit; the group's COMMIT.
+
+        A statement handed to aiosqlite runs even if the awaiting task is cancelled, so the
+        bookkeeping must follow it to the end: a cancellation here waits for the statements,
+        undoes the unit if it was opened, and only then goes on.
+        """
+        opening = asyncio.ensure_future(self._begin_unit())
+        try:
+            return await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await _to_the_end(opening)
+            if opening.done() and not opening.cancelled() and opening.exception() is None:
+                await _to_the_end(self._close_unit(rollback=True))
+            raise
+
+    async def _begin_unit(self) -> asyncio.Future[None]:
+        if self._group is None:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            self._group = asyncio.get_running_loop().create_future()
+            # Runs after every writer already waiting for the lock (the lock is FIFO).
+            self._committer = asyncio.ensure_future(self._commit_group())
+        group = self._group
+        await self._writer.execute("SAVEPOINT unit")
+        return group
+
+    async def _close_unit(self, *, rollback: bool) -> None:
+        if rollback:
+            await self._writer.execute("ROLLBACK TO unit")
+        await self._writer.execute("RELEASE unit")
 
     async def _commit_group(self) -> None:
         async with self._write_lock:
@@ -187,6 +221,24 @@ class Catalog:
 
     async def ping(self) -> None:
         await self._reader.execute_fetchall("SELECT 1")
+
+
+async def _to_the_end(step: Awaitable[T]) -> T:
+    """Await ``step`` to its end even if the caller is cancelled meanwhile; the cancellation is
+    raised afterwards. For catalog bookkeeping that must not stop halfway."""
+    task = asyncio.ensure_future(step)
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+            cancelled = True
+            continue
+        if cancelled:
+            raise asyncio.CancelledError
+        return result
 
 
 async def fetch_all(db: Reader, sql: str, params: Params = ()) -> list[Row]:

@@ -34,6 +34,27 @@ async def insert_job(
     )
 
 
+async def insert_claimed_job(
+    tx: aiosqlite.Connection,
+    *,
+    kind: str,
+    params: str,
+    requester_id: int | None,
+    owner: str,
+    lease_until: datetime,
+    now: datetime,
+) -> int:
+    """A job that starts out ``running`` under ``owner`` (one run on the spot, by the CLI):
+    no runner can claim it before its owner starts it."""
+    stamp = format_time(now)
+    return await insert(
+        tx,
+        "INSERT INTO jobs (kind, params, requester_id, state, attempts, lease_owner,"
+        " lease_expires_at, created_at, started_at) VALUES (?, ?, ?, 'running', 1, ?, ?, ?, ?)",
+        (kind, params, requester_id, owner, format_time(lease_until), stamp, stamp),
+    )
+
+
 async def select_job(db: Reader, job_id: int) -> JobRow | None:
     row = await fetch_one(db, "SELECT * FROM jobs WHERE id = ?", (job_id,))
     return JobRow.from_row(row) if row else None
@@ -161,12 +182,41 @@ async def release_running_jobs(tx: aiosqlite.Connection) -> int:
     )
 
 
-async def select_open_job_exists(db: Reader, kind: str, repository_id: int) -> bool:
-    """Whether a job of this kind for the repository is still queued or running."""
+async def select_open_job_id(db: Reader, kind: str, repository_id: int) -> int | None:
+    """The newest job of this kind for the repository that is still queued or running."""
     row = await fetch_one(
         db,
-        "SELECT 1 FROM jobs WHERE kind = ? AND repository_id = ?"
-        " AND state IN ('queued', 'running') LIMIT 1",
+        "SELECT id FROM jobs WHERE kind = ? AND repository_id = ?"
+        " AND state IN ('queued', 'running') ORDER BY id DESC LIMIT 1",
         (kind, repository_id),
     )
-    return row is not None
+    return int(row[0]) if row else None
+
+
+async def select_project_jobs_page(
+    db: Reader,
+    project_id: int,
+    *,
+    kind: str | None,
+    state: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[JobRow], int]:
+    """One page of a project's jobs, newest first, optionally of one kind or state; and how
+    many match."""
+    where = "project_id = ?"
+    params: list[object] = [project_id]
+    if kind is not None:
+        where += " AND kind = ?"
+        params.append(kind)
+    if state is not None:
+        where += " AND state = ?"
+        params.append(state)
+    # Only the fixed conditions above are formatted in; every value is a parameter.
+    rows = await fetch_all(
+        db,
+        f"SELECT * FROM jobs WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+        (*params, limit, offset),
+    )
+    total = await fetch_one(db, f"SELECT COUNT(*) FROM jobs WHERE {where}", tuple(params))
+    return [JobRow.from_row(r) for r in rows], int(total[0]) if total else 0

@@ -6,7 +6,14 @@ from datetime import datetime
 
 import aiosqlite
 
-from registry_service.catalog.db import Reader, fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.db import (
+    Reader,
+    execute,
+    fetch_all,
+    fetch_one,
+    format_time,
+    insert,
+)
 from registry_service.catalog.namespaces import MEMBER_NAMESPACES_CTE, escape_like
 from registry_service.catalog.rows import Project
 
@@ -46,6 +53,12 @@ async def insert_project(
 async def select_project_by_id(db: Reader, project_id: int) -> Project | None:
     row = await fetch_one(db, "SELECT * FROM projects WHERE id = ?", (project_id,))
     return Project.from_row(row) if row else None
+
+
+async def update_project_description(
+    tx: aiosqlite.Connection, project_id: int, description: str
+) -> None:
+    await execute(tx, "UPDATE projects SET description = ? WHERE id = ?", (description, project_id))
 
 
 async def select_project_by_path(db: Reader, full_path: str) -> Project | None:

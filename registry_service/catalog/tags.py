@@ -45,10 +45,11 @@ async def mark_unreferenced(
     db: aiosqlite.Connection, manifest_ids: Sequence[int], now: datetime
 ) -> None:
     """Stamp those of ``manifest_ids`` that no tag points at any more."""
+    stamp = format_time(now)  # once: a cleanup batch passes thousands of ids
     await db.executemany(
         "UPDATE manifests SET unreferenced_at = ? WHERE id = ? AND unreferenced_at IS NULL"
         " AND NOT EXISTS (SELECT 1 FROM tags WHERE manifest_id = manifests.id)",
-        [(format_time(now), manifest_id) for manifest_id in set(manifest_ids)],
+        [(stamp, manifest_id) for manifest_id in set(manifest_ids)],
     )
 
 

@@ -117,6 +117,11 @@ def format_errors(messages: Any) -> str:
     parts: list[str] = []
     if isinstance(messages, Mapping):
         for name, value in messages.items():
+            if isinstance(value, Mapping):
+                # A Hash parameter's own fields, as Grape names them: ``parent[child]``.
+                inner = {name if k == "_schema" else f"{name}[{k}]": v for k, v in value.items()}
+                parts.append(format_errors(inner))
+                continue
             texts = value if isinstance(value, list) else [value]
             for text in texts:
                 if name == "_schema":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from registry_service.http import metrics
 from registry_service.oci import context
 from registry_service.services import blobs
 from registry_service.services.images import Action
@@ -12,8 +13,8 @@ BLOB_CONTENT_TYPE = "application/octet-stream"
 
 
 async def get_blob(request: web.Request) -> web.StreamResponse:
-    """The blob's bytes, sent from its file (``sendfile``); aiohttp answers ``Range`` with 206
-    and an unsatisfiable one with 416."""
+    """The blob's bytes, sent from its file (``sendfile``, counted once sent); aiohttp answers
+    ``Range`` with 206 and an unsatisfiable one with 416."""
     _, repository = await context.repository(request, Action.PULL)
     digest = context.digest_param(request.match_info["digest"])
     storage = context.storage(request)
@@ -25,7 +26,7 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
         "ETag": f'"{info.digest}"',
         "Cache-Control": "max-age=31536000",
     }
-    return web.FileResponse(storage.store.path_of(digest), headers=headers)
+    return metrics.blob_file_response(request, storage.store.path_of(digest), headers)
 
 
 async def delete_blob(request: web.Request) -> web.Response:

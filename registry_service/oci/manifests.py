@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from multidict import CIMultiDict
 
+from registry_service.http import metrics
 from registry_service.manifests.media_types import content_type_to_serve, normalize_content_type
 from registry_service.oci import context
 from registry_service.services import images, manifests
@@ -16,6 +17,8 @@ async def get_manifest(request: web.Request) -> web.Response:
     pulled = await manifests.pull_manifest(
         context.catalog(request), repository, request.match_info["reference"]
     )
+    if request.method == "GET":
+        metrics.count_pulled(request, "manifest", len(pulled.payload))
     return web.Response(
         body=pulled.payload,
         headers={
@@ -42,6 +45,7 @@ async def put_manifest(request: web.Request) -> web.Response:
         extra_tags,
         now,
     )
+    metrics.count_pushed(request, "manifest", len(payload))
     headers: CIMultiDict[str] = CIMultiDict(
         {
             "Location": f"/v2/{image.path}/manifests/{pushed.digest}",

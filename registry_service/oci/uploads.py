@@ -11,6 +11,7 @@ from aiohttp import web
 from registry_service.catalog.rows import Repository
 from registry_service.digests import DEFAULT_ALGORITHM, Digest, new_hasher
 from registry_service.errors import BlobUploadInvalid, RegistryError
+from registry_service.http import metrics
 from registry_service.oci import context
 from registry_service.services import blobs, images
 from registry_service.services.images import Action, Image
@@ -58,9 +59,9 @@ async def start_upload(request: web.Request) -> web.Response:
                 return _created(image, mounted)
     elif "digest" in query:
         digest = context.digest_param(query.get("digest"))
-        info = await blobs.ingest_blob(
-            catalog, storage, repository, context.body_chunks(request), digest, now
-        )
+        body = metrics.CountedChunks(context.body_chunks(request))
+        info = await blobs.ingest_blob(catalog, storage, repository, body, digest, now)
+        metrics.count_pushed(request, "blob", body.size_bytes)
         return _created(image, info)
     algorithm = query.get("digest-algorithm", DEFAULT_ALGORITHM)
     new_hasher(algorithm)  # DIGEST_INVALID for an algorithm we cannot verify
@@ -112,15 +113,17 @@ async def upload_chunk(request: web.Request) -> web.Response:
     image, repository = await context.repository(request, Action.PUSH)
     session_id = request.match_info["session"]
     start = _start_offset(request)
+    chunk = metrics.CountedChunks(context.body_chunks(request))
     size = await blobs.append_chunk(
         context.catalog(request),
         context.storage(request),
         repository,
         session_id,
-        context.body_chunks(request),
+        chunk,
         start,
         context.now(request),
     )
+    metrics.count_pushed(request, "blob", chunk.size_bytes)
     return web.Response(status=202, headers=_session_headers(image, session_id, size))
 
 
@@ -128,17 +131,21 @@ async def finish_upload(request: web.Request) -> web.Response:
     image, repository = await context.repository(request, Action.PUSH)
     session_id = request.match_info["session"]
     digest = context.digest_param(request.query.get("digest"))
-    body = context.has_body(request)
+    body = None
+    if context.has_body(request):
+        body = metrics.CountedChunks(context.body_chunks(request))
     info = await blobs.finish_upload(
         context.catalog(request),
         context.storage(request),
         repository,
         session_id,
         digest,
-        context.body_chunks(request) if body else None,
+        body,
         _start_offset(request) if body else None,
         context.now(request),
     )
+    if body is not None:
+        metrics.count_pushed(request, "blob", body.size_bytes)
     return _created(image, info)
 
 

@@ -27,6 +27,7 @@ from registry_service.catalog.manifests import NewManifest
 from registry_service.catalog.rows import Repository, StoredManifest
 from registry_service.digests import Digest, digest_of, parse_digest
 from registry_service.errors import (
+    BlobUnknown,
     DigestInvalid,
     ManifestBlobUnknown,
     ManifestUnknown,
@@ -161,9 +162,13 @@ def _remember_config(digest: Digest, created: datetime | None) -> None:
 
 
 async def _read_small_blob(storage: Storage, digest: Digest) -> bytes | None:
-    if await storage.store.stat(digest) is None:
-        return None  # the blob check inside the transaction reports it
-    pieces = [piece async for piece in await storage.store.open_range(digest)]
+    """The blob's bytes, or None if it is not in the store — the blob check inside the
+    transaction then reports MANIFEST_BLOB_UNKNOWN. Garbage collection may remove it between
+    any two steps here, so a vanished file is an answer, not an error."""
+    try:
+        pieces = [piece async for piece in await storage.store.open_range(digest)]
+    except BlobUnknown:
+        return None
     return b"".join(pieces)
 
 

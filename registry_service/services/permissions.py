@@ -48,6 +48,7 @@ class RegistryAccess(StrEnum):
 
 class Ability(StrEnum):
     READ_PROJECT = "read_project"
+    ADMIN_PROJECT = "admin_project"
     READ_CONTAINER_IMAGE = "read_container_image"
     CREATE_CONTAINER_IMAGE = "create_container_image"
     DESTROY_CONTAINER_IMAGE = "destroy_container_image"
@@ -63,6 +64,8 @@ class Ability(StrEnum):
 # resources additionally open the read abilities to non-members (see the functions below).
 PROJECT_MIN_LEVEL: dict[Ability, AccessLevel] = {
     Ability.READ_PROJECT: AccessLevel.GUEST,
+    # PUT /projects/:id (the cleanup policy among its attributes).
+    Ability.ADMIN_PROJECT: AccessLevel.MAINTAINER,
     Ability.READ_CONTAINER_IMAGE: AccessLevel.REPORTER,
     Ability.CREATE_CONTAINER_IMAGE: AccessLevel.DEVELOPER,
     Ability.DESTROY_CONTAINER_IMAGE: AccessLevel.DEVELOPER,

@@ -6,8 +6,10 @@ actor may not see is ``404 Project Not Found``; a visible project with too low a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from registry_service.catalog import members as member_rows
 from registry_service.catalog import namespaces as namespace_rows
@@ -27,6 +29,13 @@ from registry_service.services.permissions import (
     Visibility,
     can_see,
     project_can,
+)
+from registry_service.services.policies import (
+    CleanupPolicy,
+    default_policy,
+    policies_of,
+    policy_of,
+    update_policy,
 )
 from registry_service.services.refs import parse_ref
 from registry_service.services.tokens import actor_for
@@ -54,6 +63,7 @@ class ProjectAccess:
 class ProjectView:
     project: Project
     namespace: Namespace
+    policy: CleanupPolicy
 
 
 async def project_level(catalog: Catalog, actor: Actor, project_id: int) -> AccessLevel:
@@ -91,7 +101,34 @@ def require(access: ProjectAccess, actor: Actor, ability: Ability) -> None:
 async def view(catalog: Catalog, project: Project) -> ProjectView:
     namespace = await namespace_rows.select_namespace_by_id(catalog.reader, project.namespace_id)
     assert namespace is not None
-    return ProjectView(project, namespace)
+    return ProjectView(project, namespace, await policy_of(catalog, project))
+
+
+async def update_project(
+    catalog: Catalog,
+    actor: Actor,
+    ref: str,
+    *,
+    description: str | None,
+    policy_changes: Mapping[str, Any] | None,
+    now: datetime,
+) -> ProjectView:
+    """GitLab's PUT /projects/:id for what this registry keeps: the description and the
+    cleanup policy (``container_expiration_policy_attributes``). Maintainer+ (admin_project)."""
+    require_signed_in(actor)  # GitLab's authenticate_non_get!: 401 before any 404 or 403
+    access = await find_project(catalog, actor, ref)
+    require(access, actor, Ability.ADMIN_PROJECT)
+    if policy_changes is not None:
+        await update_policy(catalog, access.project, policy_changes, now)
+    project = access.project
+    if description is not None and description != project.description:
+        async with catalog.transaction() as tx:
+            await project_rows.update_project_description(tx, project.id, description)
+            found = await project_rows.select_project_by_id(tx, project.id)
+        if found is None:
+            raise ProjectNotFound()
+        project = found
+    return await view(catalog, project)
 
 
 async def create_project(
@@ -167,7 +204,7 @@ async def create_project(
                 )
         project = await project_rows.select_project_by_id(tx, project_id)
     assert project is not None
-    return ProjectView(project, namespace)
+    return ProjectView(project, namespace, default_policy(project))
 
 
 async def list_projects(
@@ -199,7 +236,10 @@ async def list_projects(
     namespaces = await namespace_rows.select_namespaces_by_ids(
         catalog.reader, sorted({p.namespace_id for p in projects})
     )
-    return [ProjectView(p, namespaces[p.namespace_id]) for p in projects], total
+    policies = await policies_of(catalog, projects)
+    return [
+        ProjectView(p, namespaces[p.namespace_id], policies[p.id]) for p in projects
+    ], total
 
 
 async def user_can(catalog: Catalog, user_id: int, project_id: int, ability: Ability) -> bool:

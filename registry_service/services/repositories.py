@@ -152,30 +152,30 @@ async def schedule_deletion(
     access: ProjectAccess,
     repository: Repository,
     now: datetime,
-) -> None:
-    """Mark the repository ``delete_scheduled`` and make sure a deletion job is on its way.
+) -> int:
+    """Mark the repository ``delete_scheduled`` and make sure a deletion job is on its way;
+    returns that job's id.
 
-    Asking again while a deletion is pending changes nothing (GitLab answers 202 again). A
-    job is submitted whenever none is queued or running, so a crash between the mark and the
-    submission is mended by the next request.
+    Asking again while a deletion is pending changes nothing (GitLab answers 202 again) and
+    returns the pending job. A job is submitted whenever none is queued or running, so a crash
+    between the mark and the submission is mended by the next request.
     """
     projects.require(access, actor, Ability.ADMIN_CONTAINER_IMAGE)
     async with catalog.transaction() as tx:
         await repository_rows.mark_deletion_scheduled(tx, repository.id)
-        pending = await job_rows.select_open_job_exists(
-            tx, JobKind.DELETE_REPOSITORY, repository.id
-        )
-    if not pending:
-        await submit_job(
-            catalog,
-            queue,
-            JobKind.DELETE_REPOSITORY,
-            {},
-            requester_id=actor.user_id,
-            project_id=access.project.id,
-            repository_id=repository.id,
-            now=now,
-        )
+        pending = await job_rows.select_open_job_id(tx, JobKind.DELETE_REPOSITORY, repository.id)
+    if pending is not None:
+        return pending
+    return await submit_job(
+        catalog,
+        queue,
+        JobKind.DELETE_REPOSITORY,
+        {},
+        requester_id=actor.user_id,
+        project_id=access.project.id,
+        repository_id=repository.id,
+        now=now,
+    )
 
 
 async def _views(

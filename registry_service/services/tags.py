@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from jobs.cleanup import Anchoring
 from registry_service.catalog import leases as lease_rows
@@ -51,6 +52,18 @@ class CleanupRequest:
     name_regex_keep: str | None
     keep_n: int | None
     older_than: str | None
+
+    def job_params(self, anchoring: Anchoring) -> dict[str, Any]:
+        """The parameters as the cleanup job records them; the preview plans from the same."""
+        return {
+            "name_regex_delete": self.name_regex_delete,
+            "name_regex": self.name_regex,
+            "name_regex_keep": self.name_regex_keep,
+            "keep_n": self.keep_n,
+            "older_than": self.older_than,
+            # The job compiles the regexes again; it must anchor them as configured here.
+            "anchoring": str(anchoring),
+        }
 
 
 def cleanup_lease_name(repository_id: int) -> str:
@@ -148,20 +161,11 @@ async def request_cleanup(
             )
         if not taken:
             raise CleanupThrottled()
-    params = {
-        "name_regex_delete": request.name_regex_delete,
-        "name_regex": request.name_regex,
-        "name_regex_keep": request.name_regex_keep,
-        "keep_n": request.keep_n,
-        "older_than": request.older_than,
-        # The job compiles the regexes again; it must anchor them as configured here.
-        "anchoring": str(anchoring),
-    }
     return await submit_job(
         catalog,
         queue,
         JobKind.CLEANUP_TAGS,
-        params,
+        request.job_params(anchoring),
         requester_id=actor.user_id,
         project_id=access.project.id,
         repository_id=repository.id,

@@ -26,6 +26,7 @@ from registry_service.catalog import garbage
 from registry_service.catalog.db import Catalog, fetch_all
 from registry_service.clock import SettableClock
 from registry_service.digests import parse_digest
+from registry_service.keys import storage_key
 from registry_service.services.jobs import NO_RUNNER, JobKind
 from registry_service.settings import GcSettings, Settings
 from registry_service.storage import layout
@@ -359,3 +360,36 @@ async def test_a_collection_runs_as_a_job_under_each_runner(
     assert counts["blobs"] == len(img.blobs)
     assert counts["bytes_freed"] == sum(len(b.data) for b in img.blobs)
     assert await manifest_status(registry, img) == 404
+
+
+async def test_a_config_collected_while_the_manifest_push_reads_it_is_manifest_blob_unknown(
+    registry: oc.Registry,
+    client: TestClient,
+    catalog: Catalog,
+    store: FilesystemBlobStore,
+    clock: SettableClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GC removes the config between the push's look at the store and its read of the
+    config's bytes: the push must be refused as a client expects, not fail with BLOB_UNKNOWN."""
+    # A config no other test pushed: the push path caches config dates by digest.
+    img = oc.image(created=f"2026-01-02T03:04:05.{os.getpid() % 1000:03d}{id(clock) % 997:03d}Z")
+    for blob in img.blobs:
+        await registry.push_blob(NAME, blob)
+    clock.advance(2 * DAY)
+    config = img.blobs[0]
+    app_store = client.app[storage_key].store
+    original = app_store.open_range
+
+    async def collected_first(digest: object, *args: object, **kwargs: object) -> object:
+        if str(digest) == config.digest:
+            async with catalog.transaction() as tx:
+                await garbage.delete_garbage_blobs(tx, [config.digest], clock.now() - DAY)
+            await _unlink_unless_cataloged(catalog, store, [config.digest])
+        return await original(digest, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app_store, "open_range", collected_first)
+
+    response = await registry.put_manifest(NAME, img, "v1")
+
+    await oc.expect_error(response, 400, "MANIFEST_BLOB_UNKNOWN")

@@ -34,12 +34,15 @@ SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
     ("registry", "abandoned_upload_max_age_seconds"): ("3600", 3600),
     ("auth", "admin_token"): ("glpat-0123456789abcdefghij", "glpat-0123456789abcdefghij"),
     ("jobs", "redis_url"): ("redis://localhost:6379/0", "redis://localhost:6379/0"),
+    ("jobs", "lease_seconds"): ("5", 5.0),
     ("cleanup", "regex_anchoring"): ("full", "full"),
     ("cleanup", "bulk_delete_interval_seconds"): ("0", 0),
     ("cleanup", "max_list_size"): ("200", 200),
     ("gc", "manifest_grace_seconds"): ("0", 0),
     ("gc", "blob_grace_seconds"): ("60", 60),
     ("gc", "interval_seconds"): ("0", 0),
+    ("fixture", "enabled"): ("true", True),
+    ("fixture", "bulk_delete_interval_seconds"): ("3600", 3600),
 }
 
 
@@ -264,3 +267,17 @@ def test_zero_shutdown_timeout_is_refused() -> None:
     # aiohttp would read 0 as "wait forever".
     with pytest.raises(SettingsInvalid, match=r"server\.shutdown_timeout_s"):
         load(None, {"REGISTRY_SERVICE_SERVER_SHUTDOWN_TIMEOUT_S": "0"})
+
+
+def test_fixture_mode_with_redis_is_refused() -> None:
+    # run-jobs and reset need the job runner inside the serving process.
+    environ = {
+        "REGISTRY_SERVICE_REDIS_URL": "redis://localhost",
+        "REGISTRY_SERVICE_FIXTURE_ENABLED": "1",
+    }
+    with pytest.raises(SettingsInvalid, match=r"fixture\.enabled.*jobs\.redis_url"):
+        load(None, environ)
+    with pytest.raises(SettingsInvalid, match=r"fixture\.enabled"):
+        load(None, {"REGISTRY_SERVICE_REDIS_URL": "redis://localhost"}).replace(
+            "fixture", enabled=True
+        )

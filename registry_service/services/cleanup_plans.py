@@ -1,0 +1,217 @@
+"""A bulk delete's plan from its recorded parameters, and the preview of one (issue 6).
+
+``rules_from_params`` and ``plan_tags`` are the one path from a bulk delete's parameters and a
+repository's tag rows to a ``CleanupPlan``: the cleanup job makes its plan with them, and so
+does ``preview_cleanup`` — so a preview cannot drift from what the job then deletes. The preview
+also warns about parameters that probably do not mean what the caller thinks (an alternation
+anchored GitLab's way, a regex that matches nothing, a ``keep_n`` that keeps every candidate).
+It takes no lease, records no job and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from jobs.cleanup import (
+    Anchoring,
+    CleanupPlan,
+    CleanupRules,
+    KeepReason,
+    TagInfo,
+    compile_tag_regex,
+    plan_cleanup,
+)
+from jobs.durations import parse_duration
+from registry_service.catalog import tags as tag_rows
+from registry_service.catalog.db import Catalog
+from registry_service.catalog.rows import Repository, TagRow
+from registry_service.services import projects
+from registry_service.services.permissions import Ability, Actor
+from registry_service.services.projects import ProjectAccess
+
+# A warning names at most this many tags; ``tags_total`` says how many there were.
+WARNING_TAGS_SHOWN = 20
+# Reasons for which a tag was a candidate (past the name filters) before it was kept.
+CANDIDATE_REASONS = frozenset({KeepReason.KEEP_N, KeepReason.NEWER, KeepReason.UNDATED})
+
+
+def rules_from_params(params: Mapping[str, Any]) -> CleanupRules:
+    """The planner's rules from a job's recorded parameters (GitLab's names).
+
+    ``name_regex_delete`` wins over its deprecated alias ``name_regex``. Raises RegexInvalid,
+    DurationInvalid or ValueError for what the API should have refused.
+    """
+    delete = params.get("name_regex_delete")
+    if delete is None:
+        delete = params.get("name_regex")
+    older_than = params.get("older_than")
+    return CleanupRules(
+        name_regex_delete=delete,
+        name_regex_keep=params.get("name_regex_keep"),
+        keep_n=params.get("keep_n"),
+        older_than=parse_duration(older_than) if older_than else None,
+        anchoring=Anchoring(params.get("anchoring", Anchoring.GITLAB)),
+        keep_latest=params.get("keep_latest", True),
+    )
+
+
+def plan_tags(rules: CleanupRules, tags: Iterable[TagRow], now: datetime) -> CleanupPlan:
+    """The plan for these tag rows: a tag's date is its image's build date (Decision 4), its
+    push time only breaks ties (Decision 3)."""
+    return plan_cleanup((TagInfo(t.name, t.image_created_at, t.pushed_at) for t in tags),
+                        rules, now)
+
+
+@dataclass(frozen=True)
+class PreviewWarning:
+    code: str
+    message: str
+    parameter: str | None = None
+    tags: tuple[str, ...] = ()
+    tags_total: int = 0
+
+
+@dataclass(frozen=True)
+class CleanupPreview:
+    """What a bulk delete with these parameters would do, were it run now."""
+
+    params: Mapping[str, Any]
+    tags_total: int
+    # Tags past the name filters (latest, keep regex, delete regex): what keep_n ranks.
+    candidates: int
+    would_delete: tuple[str, ...]  # by name
+    kept: tuple[tuple[str, KeepReason], ...]  # by name
+    kept_by_reason: Mapping[str, int]
+    warnings: tuple[PreviewWarning, ...]
+    planned_at: datetime
+
+
+async def preview_cleanup(
+    catalog: Catalog,
+    actor: Actor,
+    access: ProjectAccess,
+    repository: Repository,
+    params: Mapping[str, Any],
+    now: datetime,
+) -> CleanupPreview:
+    """The plan the cleanup job would make from ``params`` (as the job records them), for the
+    caller who may start it (Maintainer+), with warnings; no lease, no job, no change."""
+    projects.require(access, actor, Ability.ADMIN_CONTAINER_IMAGE)
+    rules = rules_from_params(params)
+    # Many rows, as in the job: read on the scan connection, off the event loop.
+    tags = await tag_rows.select_tags(catalog.scan_reader, repository.id)
+    plan = plan_tags(rules, tags, now)
+    kept = tuple(sorted(plan.keep.items()))
+    candidates = len(plan.delete) + sum(1 for r in plan.keep.values() if r in CANDIDATE_REASONS)
+    names = [t.name for t in tags]
+    return CleanupPreview(
+        params=dict(params),
+        tags_total=len(tags),
+        candidates=candidates,
+        would_delete=tuple(sorted(plan.delete)),
+        kept=kept,
+        kept_by_reason=dict(sorted(Counter(str(r) for _, r in kept).items())),
+        warnings=(
+            *_anchoring_warnings(params, rules, names),
+            *_matches_nothing_warnings(params, rules, names),
+            *_alias_warnings(params),
+            *_keep_n_warnings(rules, candidates),
+        ),
+        planned_at=now,
+    )
+
+
+def _given_regexes(params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(parameter, pattern) of the patterns the plan uses: the deprecated ``name_regex`` only
+    when ``name_regex_delete`` is absent, as in ``rules_from_params``."""
+    given: list[tuple[str, str]] = []
+    if params.get("name_regex_delete") is not None:
+        given.append(("name_regex_delete", params["name_regex_delete"]))
+    elif params.get("name_regex") is not None:
+        given.append(("name_regex", params["name_regex"]))
+    if params.get("name_regex_keep") is not None:
+        given.append(("name_regex_keep", params["name_regex_keep"]))
+    return given
+
+
+def _shown(names: Sequence[str]) -> tuple[tuple[str, ...], int]:
+    ordered = sorted(names)
+    return tuple(ordered[:WARNING_TAGS_SHOWN]), len(ordered)
+
+
+def _anchoring_warnings(
+    params: Mapping[str, Any], rules: CleanupRules, names: Sequence[str]
+) -> list[PreviewWarning]:
+    # Decision 1: GitLab anchors "a|b" as "\Aa|b\z" (start of the first branch, end of the
+    # last only); where that and whole-name anchoring disagree on a tag, the caller should know
+    # which one this server applies.
+    found: list[PreviewWarning] = []
+    for parameter, pattern in _given_regexes(params):
+        gitlab = compile_tag_regex(pattern, Anchoring.GITLAB)
+        full = compile_tag_regex(pattern, Anchoring.FULL)
+        differ = [n for n in names if gitlab.matches(n) != full.matches(n)]
+        if not differ:
+            continue
+        shown, total = _shown(differ)
+        found.append(
+            PreviewWarning(
+                code="anchoring_differs",
+                parameter=parameter,
+                message=(
+                    f"{parameter} {pattern!r} matches {total} tag(s) differently under GitLab's"
+                    f" anchoring ({gitlab.pattern}) and full anchoring ({full.pattern});"
+                    f" this server applies {rules.anchoring.value!r} anchoring"
+                ),
+                tags=shown,
+                tags_total=total,
+            )
+        )
+    return found
+
+
+def _matches_nothing_warnings(
+    params: Mapping[str, Any], rules: CleanupRules, names: Sequence[str]
+) -> list[PreviewWarning]:
+    found: list[PreviewWarning] = []
+    for parameter, pattern in _given_regexes(params):
+        regex = compile_tag_regex(pattern, rules.anchoring)
+        if not any(regex.matches(n) for n in names):
+            what = "deletes nothing" if parameter != "name_regex_keep" else "keeps nothing"
+            found.append(
+                PreviewWarning(
+                    code="regex_matches_nothing",
+                    parameter=parameter,
+                    message=f"{parameter} {pattern!r} matches none of the repository's "
+                    f"{len(names)} tag(s): it {what}",
+                )
+            )
+    return found
+
+
+def _alias_warnings(params: Mapping[str, Any]) -> list[PreviewWarning]:
+    if params.get("name_regex_delete") is None or params.get("name_regex") is None:
+        return []
+    return [
+        PreviewWarning(
+            code="name_regex_ignored",
+            parameter="name_regex",
+            message="name_regex is ignored: name_regex_delete is given and wins",
+        )
+    ]
+
+
+def _keep_n_warnings(rules: CleanupRules, candidates: int) -> list[PreviewWarning]:
+    if rules.keep_n is None or rules.keep_n <= candidates:
+        return []
+    return [
+        PreviewWarning(
+            code="keep_n_exceeds_candidates",
+            parameter="keep_n",
+            message=f"keep_n is {rules.keep_n} but only {candidates} tag(s) pass the name "
+            "filters: keep_n keeps them all",
+        )
+    ]

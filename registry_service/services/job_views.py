@@ -1,0 +1,119 @@
+"""Job handles (issue 6): one job, or a project's jobs, as their starters may see them.
+
+A job is visible to whoever could have started it — a project's job (bulk delete, repository
+deletion) to users with ``admin_container_image`` on its project, a job without a project
+(garbage collection) to no one but instance administrators — and to administrators. An
+invisible job is as missing as an unknown id (``JobNotFound``), so ids leak nothing. What the
+job bodies wrote as JSON (``params``, ``counts``, ``result``) is read back here into a
+``JobView``; nothing here changes a job.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from registry_service.catalog import jobs as job_rows
+from registry_service.catalog import projects as project_rows
+from registry_service.catalog import users as user_rows
+from registry_service.catalog.db import Catalog
+from registry_service.catalog.rows import JobRow, User
+from registry_service.errors import JobNotFound
+from registry_service.services import projects
+from registry_service.services.permissions import Ability, Actor
+from registry_service.services.projects import ProjectAccess
+
+# A cleanup of a big repository can delete 100k tags; the view shows the first ones by name.
+DELETED_TAGS_SHOWN = 1000
+# What a job body writes to say why it deleted nothing, in the order they are looked for.
+REASON_KEYS = ("nothing_deleted_because", "skipped")
+
+
+@dataclass(frozen=True)
+class JobView:
+    job: JobRow
+    params: dict[str, Any]
+    counts: dict[str, Any]
+    requester: User | None
+    # None when the job's kind does not record names, or it has not finished.
+    deleted_tags: tuple[str, ...] | None
+    deleted_tags_truncated: bool
+    reason: str | None
+
+
+async def get_job(catalog: Catalog, actor: Actor, job_id: int) -> JobView:
+    """The job ``job_id`` if the actor could have started it (or is an administrator)."""
+    job = await job_rows.select_job(catalog.reader, job_id)
+    if job is None or not await _may_see(catalog, actor, job):
+        raise JobNotFound()
+    (view,) = await _views(catalog, [job])
+    return view
+
+
+async def find_jobs_project(catalog: Catalog, actor: Actor, ref: str) -> ProjectAccess:
+    """The project named by ``:id`` if the actor may see its jobs: 404 if hidden, 403 for a
+    role below Maintainer (the checks of starting a job there)."""
+    access = await projects.find_project(catalog, actor, ref)
+    if not actor.is_admin:
+        projects.require(access, actor, Ability.READ_CONTAINER_IMAGE)
+        projects.require(access, actor, Ability.ADMIN_CONTAINER_IMAGE)
+    return access
+
+
+async def list_project_jobs(
+    catalog: Catalog,
+    access: ProjectAccess,
+    *,
+    kind: str | None,
+    state: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[JobView], int]:
+    """One page of the project's jobs, newest first, and how many match."""
+    found, total = await job_rows.select_project_jobs_page(
+        catalog.reader, access.project.id, kind=kind, state=state, limit=limit, offset=offset
+    )
+    return await _views(catalog, found), total
+
+
+async def _may_see(catalog: Catalog, actor: Actor, job: JobRow) -> bool:
+    if actor.is_admin:
+        return True
+    if job.project_id is None:
+        return False
+    project = await project_rows.select_project_by_id(catalog.reader, job.project_id)
+    if project is None:
+        return False
+    level = await projects.project_level(catalog, actor, project.id)
+    return ProjectAccess(project, level).can(actor, Ability.ADMIN_CONTAINER_IMAGE)
+
+
+async def _views(catalog: Catalog, jobs: list[JobRow]) -> list[JobView]:
+    users: dict[int, User | None] = {}
+    for requester_id in {j.requester_id for j in jobs if j.requester_id is not None}:
+        users[requester_id] = await user_rows.select_user_by_id(catalog.reader, requester_id)
+    return [_view(job, users.get(job.requester_id) if job.requester_id else None) for job in jobs]
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    value = json.loads(text) if text else {}
+    return value if isinstance(value, dict) else {}
+
+
+def _view(job: JobRow, requester: User | None) -> JobView:
+    result = _json_object(job.result)
+    names = result.get("deleted_tags")
+    deleted: tuple[str, ...] | None = None
+    if isinstance(names, list) and job.state in ("done", "failed"):
+        deleted = tuple(sorted(str(n) for n in names))
+    reason = next((str(result[k]) for k in REASON_KEYS if result.get(k)), None)
+    return JobView(
+        job=job,
+        params=_json_object(job.params),
+        counts=_json_object(job.counts),
+        requester=requester,
+        deleted_tags=deleted[:DELETED_TAGS_SHOWN] if deleted is not None else None,
+        deleted_tags_truncated=deleted is not None and len(deleted) > DELETED_TAGS_SHOWN,
+        reason=reason,
+    )
