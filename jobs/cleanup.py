@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from operator import attrgetter
-from typing import Any
+from typing import Any, Protocol
 
 import re2
 
@@ -161,7 +161,18 @@ def _compile_engine(pattern: str, *, reported_as: str) -> Any:
     return engine
 
 
-def plan_cleanup(tags: Iterable[TagInfo], rules: CleanupRules, now: datetime) -> CleanupPlan:
+class Dated(Protocol):
+    """Any tag record the planner can read (``TagInfo``, or a catalog row with these names)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def created_at(self) -> datetime | None: ...
+    @property
+    def pushed_at(self) -> datetime: ...
+
+
+def plan_cleanup(tags: Iterable[Dated], rules: CleanupRules, now: datetime) -> CleanupPlan:
     """Decide which tags a bulk delete removes; ``now`` is aware UTC.
 
     Raises ``RegexInvalid`` for a bad pattern and ``ValueError`` for duplicate tag names.
@@ -180,7 +191,7 @@ def plan_cleanup(tags: Iterable[TagInfo], rules: CleanupRules, now: datetime) ->
     )
 
     keep: dict[str, KeepReason] = {}
-    candidates: list[TagInfo] = []
+    candidates: list[Dated] = []
     seen: set[str] = set()
     for tag in tags:
         name = tag.name
@@ -216,7 +227,7 @@ def plan_cleanup(tags: Iterable[TagInfo], rules: CleanupRules, now: datetime) ->
     return CleanupPlan(delete=tuple(delete), keep=keep)
 
 
-def _rank_newest_first(candidates: list[TagInfo], now: datetime) -> list[TagInfo]:
+def _rank_newest_first(candidates: list[Dated], now: datetime) -> list[Dated]:
     # Decision 3: equal creation dates (common with reproducible builds) fall back to newer push
     # first, then name ascending, so keep_n always keeps the same tags. Three stable sorts, last
     # key first, are faster here than one sort on a tuple of datetimes; reverse=True keeps ties

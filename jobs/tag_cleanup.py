@@ -31,7 +31,7 @@ from registry_service.services.cleanup_plans import plan_tags, rules_from_params
 from registry_service.services.permissions import Ability
 from registry_service.services.projects import user_can
 
-BATCH = 2000
+BATCH = 10_000
 LOCK_LEASE = timedelta(minutes=10)
 BUSY_RETRY = timedelta(seconds=2)
 
@@ -124,7 +124,7 @@ async def _make_plan(
     except (RegexInvalid, DurationInvalid, ValueError) as exc:
         raise JobFailed(f"invalid parameters: {exc}") from exc
     # Many rows: read on the scan connection, off the event loop.
-    tags = await tag_rows.select_tags(ctx.catalog.scan_reader, repository.id)
+    tags = await tag_rows.select_tag_dates(ctx.catalog.scan_reader, repository.id)
     now = ctx.clock.now()
     # The same function the API's preview (dry_run) plans with: the two cannot drift.
     plan = plan_tags(rules, tags, now)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
@@ -45,11 +47,12 @@ async def mark_unreferenced(
     db: aiosqlite.Connection, manifest_ids: Sequence[int], now: datetime
 ) -> None:
     """Stamp those of ``manifest_ids`` that no tag points at any more."""
-    stamp = format_time(now)  # once: a cleanup batch passes thousands of ids
-    await db.executemany(
-        "UPDATE manifests SET unreferenced_at = ? WHERE id = ? AND unreferenced_at IS NULL"
+    # One statement for the whole set: a cleanup batch passes thousands of ids.
+    await db.execute(
+        "UPDATE manifests SET unreferenced_at = ?"
+        " WHERE id IN (SELECT value FROM json_each(?)) AND unreferenced_at IS NULL"
         " AND NOT EXISTS (SELECT 1 FROM tags WHERE manifest_id = manifests.id)",
-        [(stamp, manifest_id) for manifest_id in set(manifest_ids)],
+        (format_time(now), json.dumps(sorted(set(manifest_ids)))),
     )
 
 
@@ -65,6 +68,32 @@ async def select_tags(db: Reader, repository_id: int) -> list[TagRow]:
         db, f"{_SELECT} WHERE t.repository_id = ? ORDER BY t.name", (repository_id,)
     )
     return [TagRow.from_row(r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class TagDates:
+    """What a cleanup plans with, for one tag: lighter than ``TagRow`` (100,000 of them are
+    read for a large repository, and building rows was a fifth of such a job)."""
+
+    name: str
+    manifest_id: int
+    created_at: datetime | None  # the image's build date (Decision 4)
+    pushed_at: datetime
+
+
+async def select_tag_dates(db: Reader, repository_id: int) -> list[TagDates]:
+    """Every tag of a repository with its manifest and dates, in no particular order."""
+    rows = await fetch_all(
+        db,
+        "SELECT t.name, t.manifest_id, m.image_created_at, t.pushed_at"
+        " FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ?",
+        (repository_id,),
+    )
+    parse = datetime.fromisoformat  # the catalog's fixed format (see db.format_time)
+    return [
+        TagDates(r[0], r[1], parse(r[2]) if r[2] is not None else None, parse(r[3]))
+        for r in rows
+    ]
 
 
 async def select_tag_names(

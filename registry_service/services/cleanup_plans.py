@@ -21,14 +21,14 @@ from jobs.cleanup import (
     CleanupPlan,
     CleanupRules,
     KeepReason,
-    TagInfo,
     compile_tag_regex,
     plan_cleanup,
 )
 from jobs.durations import parse_duration
 from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.db import Catalog
-from registry_service.catalog.rows import Repository, TagRow
+from registry_service.catalog.rows import Repository
+from registry_service.catalog.tags import TagDates
 from registry_service.services import projects
 from registry_service.services.permissions import Ability, Actor
 from registry_service.services.projects import ProjectAccess
@@ -59,11 +59,10 @@ def rules_from_params(params: Mapping[str, Any]) -> CleanupRules:
     )
 
 
-def plan_tags(rules: CleanupRules, tags: Iterable[TagRow], now: datetime) -> CleanupPlan:
-    """The plan for these tag rows: a tag's date is its image's build date (Decision 4), its
-    push time only breaks ties (Decision 3)."""
-    return plan_cleanup((TagInfo(t.name, t.image_created_at, t.pushed_at) for t in tags),
-                        rules, now)
+def plan_tags(rules: CleanupRules, tags: Iterable[TagDates], now: datetime) -> CleanupPlan:
+    """The plan for these tags: a tag's date is its image's build date (Decision 4), its push
+    time only breaks ties (Decision 3)."""
+    return plan_cleanup(tags, rules, now)
 
 
 @dataclass(frozen=True)
@@ -103,11 +102,11 @@ async def preview_cleanup(
     projects.require(access, actor, Ability.ADMIN_CONTAINER_IMAGE)
     rules = rules_from_params(params)
     # Many rows, as in the job: read on the scan connection, off the event loop.
-    tags = await tag_rows.select_tags(catalog.scan_reader, repository.id)
+    tags = await tag_rows.select_tag_dates(catalog.scan_reader, repository.id)
     plan = plan_tags(rules, tags, now)
     kept = tuple(sorted(plan.keep.items()))
     candidates = len(plan.delete) + sum(1 for r in plan.keep.values() if r in CANDIDATE_REASONS)
-    names = [t.name for t in tags]
+    names = sorted(t.name for t in tags)
     return CleanupPreview(
         params=dict(params),
         tags_total=len(tags),
