@@ -91,6 +91,7 @@ async def _run(
     plan: list[list[Any]] = saved["plan"]
     done: int = counts.get("processed", 0)
     deleted: int = counts.get("deleted", 0)
+    left_alone: list[str] = list(saved.get("left_alone_tags", []))
     while done < len(plan):
         batch = [(name, manifest_id) for name, manifest_id in plan[done : done + BATCH]]
         async with ctx.catalog.transaction() as tx:
@@ -99,12 +100,28 @@ async def _run(
             await lease_rows.acquire_lease(
                 tx, lock_name(repository.id), holder, now + LOCK_LEASE, now
             )
-            deleted += await tag_rows.delete_tags_if_unchanged(tx, repository.id, batch, now)
+            went = await tag_rows.delete_tags_if_unchanged(tx, repository.id, batch, now)
+            deleted += went
             done += len(batch)
             counts = {**counts, "processed": done, "deleted": deleted}
-            await progress.save(tx, counts)
+            if went < len(batch):
+                # Rare: tags re-pushed since the plan. Saved with the plan, so a resumed run
+                # still reports them; a normal batch does not rewrite the (large) plan.
+                still = await tag_rows.select_existing_names(
+                    tx, repository.id, [name for name, _ in batch]
+                )
+                left_alone.extend(name for name, _ in batch if name in still)
+                saved = {**saved, "left_alone_tags": left_alone}
+                await progress.save(tx, counts, saved)
+            else:
+                await progress.save(tx, counts)
+    skipped = set(left_alone)
+    # The plan has served its purpose; the finished row keeps the names, not the plan.
+    result: dict[str, Any] = {
+        "plan": None,
+        "deleted_tags": [name for name, _ in plan if name not in skipped],
+    }
     moved = done - deleted
-    result: dict[str, Any] = {"deleted_tags": [name for name, _ in plan]}
     if moved:
         result["left_alone"] = f"{moved} tag(s) were re-pushed after the plan was made"
     if not plan:

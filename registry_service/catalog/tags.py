@@ -143,6 +143,17 @@ async def delete_tags_if_unchanged(
     return deleted
 
 
+async def select_existing_names(db: Reader, repository_id: int, names: Sequence[str]) -> set[str]:
+    """Which of ``names`` are tags of the repository."""
+    rows = await fetch_all(
+        db,
+        "SELECT name FROM tags WHERE repository_id = ?"
+        " AND name IN (SELECT value FROM json_each(?))",
+        (repository_id, json.dumps(list(names))),
+    )
+    return {r[0] for r in rows}
+
+
 async def select_tag_manifest_ids(db: Reader, repository_id: int) -> dict[str, int]:
     """Every tag of a repository and the id of its manifest."""
     rows = await fetch_all(

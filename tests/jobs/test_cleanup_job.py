@@ -8,9 +8,9 @@ from datetime import timedelta
 from jobs.cleanup import CleanupRules, TagInfo, plan_cleanup
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog import repositories as repository_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.db import Catalog, fetch_all
 from registry_service.clock import SettableClock
-from registry_service.services.jobs import JobKind, submit_job
+from registry_service.services.jobs import NO_RUNNER, JobKind, submit_job
 from tests.factories import Factory
 from tests.jobs.conftest import RunnerHandle
 from tests.jobs.tagsets import SeedTag, make_repository, seed_tags, tag_names
@@ -138,3 +138,47 @@ async def test_repository_deletion_removes_every_tag_and_the_row(
 
     assert await repository_rows.select_repository_by_id(catalog.reader, repository.id) is None
     assert await tag_names(catalog, repository.id) == set()
+
+
+async def test_a_tag_re_pushed_after_the_plan_stays_and_is_not_reported_deleted(
+    runner: RunnerHandle, catalog: Catalog, factory: Factory, clock: SettableClock
+) -> None:
+    repository = await make_repository(factory, "group/app")
+    maintainer = await factory.user(admin=True)
+    await seed_tags(catalog, repository, hourly_tags(clock, 4))
+    planned = await tag_manifest_ids(catalog, repository.id)
+    # The job was planned (by an earlier attempt) before "build-00001" was pushed again.
+    job_id = await submit_job(
+        catalog, NO_RUNNER, JobKind.CLEANUP_TAGS, {"name_regex_delete": ".*"},
+        requester_id=maintainer.user.id, project_id=repository.project_id,
+        repository_id=repository.id, now=clock.now(),
+    )
+    plan = {"plan": sorted([name, mid] for name, mid in planned.items()), "kept": {},
+            "planned_at": clock.now().isoformat()}
+    async with catalog.transaction() as tx:
+        await tx.execute("UPDATE jobs SET result = ?, counts = ? WHERE id = ?",
+                         (json.dumps(plan), json.dumps({"processed": 0, "deleted": 0}), job_id))
+        await tx.execute(
+            "UPDATE tags SET manifest_id = ? WHERE repository_id = ? AND name = 'build-00001'",
+            (planned["build-00002"], repository.id),
+        )
+
+    await runner.poke()
+    await runner.drain()
+
+    assert await tag_names(catalog, repository.id) == {"build-00001"}
+    job = await job_rows.select_job(catalog.reader, job_id)
+    assert job is not None and job.state == "done"
+    result = json.loads(job.result or "{}")
+    assert sorted(result["deleted_tags"]) == ["build-00000", "build-00002", "build-00003"]
+    assert result["left_alone_tags"] == ["build-00001"]
+    assert result["plan"] is None  # the finished row keeps names, not the whole plan
+    assert json.loads(job.counts)["deleted"] == 3
+
+
+async def tag_manifest_ids(catalog: Catalog, repository_id: int) -> dict[str, int]:
+    rows = await fetch_all(
+        catalog.reader, "SELECT name, manifest_id FROM tags WHERE repository_id = ?",
+        (repository_id,),
+    )
+    return {r[0]: r[1] for r in rows}
