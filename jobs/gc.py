@@ -248,7 +248,7 @@ async def start_collection(ctx: JobContext) -> JobRow:
 async def submit_collection(
     catalog: Catalog, queue: JobQueue, now: datetime, requester_id: int | None = None
 ) -> int:
-    """A collection on demand (the CLI, the API)."""
+    """A collection on demand, queued for the runners."""
     return await submit_job(
         catalog, queue, JobKind.COLLECT_GARBAGE, {}, requester_id=requester_id, now=now
     )

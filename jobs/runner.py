@@ -15,11 +15,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from jobs.bodies import JOB_BODIES
-from jobs.cleanup import Anchoring
 from jobs.context import JobContext
 from jobs.execute import JobBody, execute_job
-from jobs.gc import schedule_collection
-from jobs.policies import schedule_due_policies
+from jobs.schedule import schedule_due_work
 from registry_service.catalog import jobs as job_rows
 
 log = logging.getLogger("registry_service.jobs")
@@ -88,14 +86,8 @@ class InProcessRunner:
     async def _loop(self) -> None:
         while not self._pausing:
             try:
-                await schedule_collection(
-                    self.ctx.catalog, self, self.ctx.settings.gc, self.ctx.clock.now()
-                )
-                await schedule_due_policies(
-                    self.ctx.catalog,
-                    self,
-                    self.ctx.clock.now(),
-                    anchoring=Anchoring(self.ctx.settings.cleanup.regex_anchoring),
+                await schedule_due_work(
+                    self.ctx.catalog, self, self.ctx.settings, self.ctx.clock.now()
                 )
                 await self._claim_due()
             except Exception:

@@ -13,12 +13,13 @@ in its parameters: nobody's rights to re-check, and it stamps the repository's
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from jobs.cleanup import RegexInvalid
+from jobs.cleanup import CleanupRules, RegexInvalid
 from jobs.context import JobContext
 from jobs.durations import DurationInvalid
 from jobs.execute import JobFailed, Outcome, Progress, RetryLater
@@ -27,6 +28,7 @@ from registry_service.catalog import policies as policy_rows
 from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.rows import JobRow, Repository
+from registry_service.catalog.tags import TagDates
 from registry_service.services.cleanup_plans import plan_tags, rules_from_params
 from registry_service.services.permissions import Ability
 from registry_service.services.projects import user_can
@@ -143,6 +145,21 @@ async def _make_plan(
     # Many rows: read on the scan connection, off the event loop.
     tags = await tag_rows.select_tag_dates(ctx.catalog.scan_reader, repository.id)
     now = ctx.clock.now()
+    # Seconds of CPU for a large repository: on a thread, so `serve` keeps serving meanwhile.
+    saved, counts = await asyncio.to_thread(_plan_document, rules, tags, now)
+    async with ctx.catalog.transaction() as tx:
+        await progress.save(tx, {**counts, "processed": 0, "deleted": 0}, saved)
+        if is_policy_job(job):
+            # GitLab's expiration_policy_started_at: when this repository's run began.
+            await policy_rows.update_cleanup_policy_started_at(tx, repository.id, now)
+    return saved, {**counts, "processed": 0, "deleted": 0}
+
+
+def _plan_document(
+    rules: CleanupRules, tags: list[TagDates], now: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The plan as the job saves it (each tag with the manifest it was planned against), and
+    the counts that go with it."""
     # The same function the API's preview (dry_run) plans with: the two cannot drift.
     plan = plan_tags(rules, tags, now)
     manifest_of = {t.name: t.manifest_id for t in tags}
@@ -151,13 +168,7 @@ async def _make_plan(
         "kept": dict(Counter(str(reason) for reason in plan.keep.values())),
         "planned_at": now.isoformat(),
     }
-    counts = {"tags": len(tags), "planned": len(plan.delete), "kept": len(plan.keep)}
-    async with ctx.catalog.transaction() as tx:
-        await progress.save(tx, {**counts, "processed": 0, "deleted": 0}, saved)
-        if is_policy_job(job):
-            # GitLab's expiration_policy_started_at: when this repository's run began.
-            await policy_rows.update_cleanup_policy_started_at(tx, repository.id, now)
-    return saved, {**counts, "processed": 0, "deleted": 0}
+    return saved, {"tags": len(tags), "planned": len(plan.delete), "kept": len(plan.keep)}
 
 
 def _why_nothing(kept: dict[str, int]) -> str:

@@ -21,11 +21,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs.arq_queue import ARQ_FUNCTION, enqueue_attempt, redis_settings
 from jobs.bodies import JOB_BODIES
-from jobs.cleanup import Anchoring
 from jobs.context import JobContext, new_owner_name
 from jobs.execute import execute_job
-from jobs.gc import schedule_collection
-from jobs.policies import schedule_due_policies
+from jobs.schedule import schedule_due_work
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog.db import Catalog
 from registry_service.clock import SystemClock
@@ -49,14 +47,8 @@ async def sweep(ctx: dict[str, Any]) -> int:
     """Start a garbage collection and the cleanup policy runs that are due, then enqueue every
     due job; returns how many jobs were enqueued."""
     job_ctx: JobContext = ctx["job_context"]
-    await schedule_collection(job_ctx.catalog, NO_RUNNER, job_ctx.settings.gc, job_ctx.clock.now())
-    # NO_RUNNER: the jobs a due policy makes are enqueued with the others just below.
-    await schedule_due_policies(
-        job_ctx.catalog,
-        NO_RUNNER,
-        job_ctx.clock.now(),
-        anchoring=Anchoring(job_ctx.settings.cleanup.regex_anchoring),
-    )
+    # NO_RUNNER: what this starts is enqueued with the other due jobs just below.
+    await schedule_due_work(job_ctx.catalog, NO_RUNNER, job_ctx.settings, job_ctx.clock.now())
     due = await job_rows.select_due_jobs(job_ctx.catalog.reader, job_ctx.clock.now())
     for job_id, attempts in due:
         await enqueue_attempt(ctx["redis"], job_id, attempts)

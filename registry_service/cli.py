@@ -26,18 +26,16 @@ from typing import Any
 from aiohttp import web
 
 from jobs.arq_queue import ArqQueue
-from jobs.cleanup import Anchoring
 from jobs.context import JobContext, new_owner_name
 from jobs.execute import Outcome, Progress, run_claimed_job
 from jobs.gc import (
     Collected,
     Report,
     collect_garbage,
-    schedule_collection,
     start_collection,
 )
-from jobs.policies import schedule_due_policies
 from jobs.runner import InProcessRunner
+from jobs.schedule import schedule_due_work
 from jobs.worker import create_worker
 from registry_service.app import create_app
 from registry_service.catalog import namespaces as namespace_rows
@@ -157,13 +155,7 @@ def _fixture_control(
     runner: InProcessRunner,
 ) -> FixtureControl:
     async def sweep() -> None:
-        await schedule_collection(catalog, runner, settings.gc, clock.now())
-        await schedule_due_policies(
-            catalog,
-            runner,
-            clock.now(),
-            anchoring=Anchoring(settings.cleanup.regex_anchoring),
-        )
+        await schedule_due_work(catalog, runner, settings, clock.now())
 
     async def reseed(now: datetime) -> None:
         assert seed is not None

@@ -62,14 +62,6 @@ async def select_tag(db: Reader, repository_id: int, name: str) -> TagRow | None
     return TagRow.from_row(row) if row else None
 
 
-async def select_tags(db: Reader, repository_id: int) -> list[TagRow]:
-    """Every tag of a repository, by name (byte order)."""
-    rows = await fetch_all(
-        db, f"{_SELECT} WHERE t.repository_id = ? ORDER BY t.name", (repository_id,)
-    )
-    return [TagRow.from_row(r) for r in rows]
-
-
 @dataclass(frozen=True, slots=True)
 class TagDates:
     """What a cleanup plans with, for one tag: lighter than ``TagRow`` (100,000 of them are

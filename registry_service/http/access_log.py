@@ -16,10 +16,10 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
+from registry_service.http.pagination import SECRET_PARAMS
 from registry_service.keys import request_id_key
 
 FILTERED = "[FILTERED]"
-SECRET_PARAMS = frozenset({"private_token", "access_token", "job_token"})
 
 
 def _query(request: BaseRequest) -> str:

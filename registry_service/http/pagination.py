@@ -21,7 +21,8 @@ DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 # Past this many items GitLab stops counting: X-Total, X-Total-Pages and rel="last" go away.
 COUNT_LIMIT = 10_000
-SECRET_PARAMS = frozenset({"private_token", "access_token"})
+# Credentials a client may put in the query string: never echoed in Link URLs or logs.
+SECRET_PARAMS = frozenset({"private_token", "access_token", "job_token"})
 
 
 @dataclass(frozen=True)

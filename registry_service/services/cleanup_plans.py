@@ -10,6 +10,7 @@ It takes no lease, records no job and changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -103,6 +104,13 @@ async def preview_cleanup(
     rules = rules_from_params(params)
     # Many rows, as in the job: read on the scan connection, off the event loop.
     tags = await tag_rows.select_tag_dates(catalog.scan_reader, repository.id)
+    # Seconds of CPU for a large repository: on a thread, so other requests keep being served.
+    return await asyncio.to_thread(_preview, params, rules, tags, now)
+
+
+def _preview(
+    params: Mapping[str, Any], rules: CleanupRules, tags: list[TagDates], now: datetime
+) -> CleanupPreview:
     plan = plan_tags(rules, tags, now)
     kept = tuple(sorted(plan.keep.items()))
     candidates = len(plan.delete) + sum(1 for r in plan.keep.values() if r in CANDIDATE_REASONS)

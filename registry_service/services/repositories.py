@@ -137,7 +137,8 @@ async def get_repository(
         tags=view.tags,
         tags_count=view.tags_count,
         size_bytes=(
-            await manifest_rows.select_repository_size(catalog.reader, repository.id)
+            # A recursive walk over every tag: many rows, so off the event loop.
+            await manifest_rows.select_repository_size(catalog.scan_reader, repository.id)
             if size
             else None
         ),
@@ -186,8 +187,10 @@ async def _views(
     tags_count: bool,
 ) -> list[RepositoryView]:
     ids = [r.id for r in found]
-    names = await tag_rows.select_tag_names_of_repositories(catalog.reader, ids) if tags else {}
-    counts = await tag_rows.count_tags_of_repositories(catalog.reader, ids) if tags_count else {}
+    # Every tag of up to a page of repositories: a scan, so off the event loop.
+    scan = catalog.scan_reader
+    names = await tag_rows.select_tag_names_of_repositories(scan, ids) if tags else {}
+    counts = await tag_rows.count_tags_of_repositories(scan, ids) if tags_count else {}
     return [
         RepositoryView(
             repository=r,

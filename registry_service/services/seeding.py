@@ -125,22 +125,22 @@ async def apply_seed(
     """
     report = SeedReport()
     images = await _start_images(data, store)
-    try:
-        async with catalog.transaction() as tx:
-            try:
-                await _apply_accounts(tx, data, report.created, now)
-                if images is not None:
-                    for kind, count in (await record_images(tx, images[0], now)).items():
-                        report.created[kind] += count
-            except (ProvisioningFailed, ImageSpecInvalid) as exc:
-                raise SeedInvalid(str(exc)) from None
-            if images is not None:
-                # The blobs were being written while the rows were: the transaction commits
-                # only once every blob it names is durably in the store.
-                await images[1]
-    finally:
-        if images is not None:
+    if images is not None:
+        # Every blob is durably in the store before the transaction that names them begins:
+        # writing gigabytes while holding the catalog's write lock would stall a running
+        # server's writers past their busy timeout.
+        try:
+            await images[1]
+        finally:
             await _settle(images[1])
+    async with catalog.transaction() as tx:
+        try:
+            await _apply_accounts(tx, data, report.created, now)
+            if images is not None:
+                for kind, count in (await record_images(tx, images[0], now)).items():
+                    report.created[kind] += count
+        except (ProvisioningFailed, ImageSpecInvalid) as exc:
+            raise SeedInvalid(str(exc)) from None
     return report
 
 
