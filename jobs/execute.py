@@ -27,7 +27,7 @@ from registry_service.catalog.rows import JobRow
 log = logging.getLogger("registry_service.jobs")
 
 
-def _lease(ctx: JobContext) -> timedelta:
+def lease_for(ctx: JobContext) -> timedelta:
     """How long a claim or a renewal holds the job (``jobs.lease_seconds``)."""
     return timedelta(seconds=ctx.settings.jobs.lease_seconds)
 
@@ -97,7 +97,7 @@ async def execute_job(
     ctx = dataclasses.replace(ctx, owner=f"{ctx.owner}/{uuid.uuid4().hex[:8]}")
     now = ctx.clock.now()
     async with ctx.catalog.transaction() as tx:
-        job = await job_rows.claim_job(tx, job_id, ctx.owner, now + _lease(ctx), now)
+        job = await job_rows.claim_job(tx, job_id, ctx.owner, now + lease_for(ctx), now)
     if job is None:
         return None
     return await run_claimed_job(ctx, job, bodies)
@@ -162,10 +162,10 @@ async def _finish(
 
 async def _keep_lease(ctx: JobContext, job_id: int) -> None:
     while True:
-        await asyncio.sleep(_lease(ctx).total_seconds() / 4)
+        await asyncio.sleep(lease_for(ctx).total_seconds() / 4)
         async with ctx.catalog.transaction() as tx:
             held = await job_rows.renew_lease(
-                tx, job_id, ctx.owner, ctx.clock.now() + _lease(ctx)
+                tx, job_id, ctx.owner, ctx.clock.now() + lease_for(ctx)
             )
         if not held:
             return

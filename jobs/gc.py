@@ -34,7 +34,7 @@ from typing import TypeVar
 import aiosqlite
 
 from jobs.context import JobContext
-from jobs.execute import Outcome, Progress
+from jobs.execute import Outcome, Progress, lease_for
 from registry_service.catalog import garbage
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog.db import Catalog, format_time
@@ -174,10 +174,14 @@ async def collect_garbage_job(ctx: JobContext, job: JobRow, progress: Progress) 
     done = await collect_garbage(
         ctx.catalog, ctx.storage.store, ctx.settings.gc, ctx.clock.now()
     )
+    return collection_outcome(done, ctx.settings.gc)
+
+
+def collection_outcome(done: Collected, gc: GcSettings) -> Outcome:
+    """What a collection job records: its counts, and why when it removed nothing."""
     log.info("garbage collection: %s", done.counts())
     if done.manifests or done.blobs or done.orphan_files:
         return Outcome(done.counts())
-    gc = ctx.settings.gc
     why = (
         "nothing was garbage: no untagged manifest unreferenced for "
         f"{gc.manifest_grace_seconds}s, no unused blob or uncataloged file older than "
@@ -237,7 +241,7 @@ async def start_collection(ctx: JobContext) -> JobRow:
             params="{}",
             requester_id=None,
             owner=ctx.owner,
-            lease_until=now + timedelta(seconds=ctx.settings.jobs.lease_seconds),
+            lease_until=now + lease_for(ctx),
             now=now,
         )
         job = await job_rows.select_job(tx, job_id)

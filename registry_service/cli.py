@@ -32,6 +32,7 @@ from jobs.gc import (
     Collected,
     Report,
     collect_garbage,
+    collection_outcome,
     start_collection,
 )
 from jobs.runner import InProcessRunner
@@ -245,11 +246,12 @@ async def _collect_as_job(
     outcome: list[Collected] = []
 
     async def body(ctx: JobContext, job: JobRow, progress: Progress) -> Outcome:
+        # The scheduled job's body, plus progress on a terminal.
         done = await collect_garbage(
             ctx.catalog, store, settings.gc, ctx.clock.now(), report=report
         )
         outcome.append(done)
-        return Outcome(done.counts())
+        return collection_outcome(done, settings.gc)
 
     ctx = JobContext(catalog, Storage.on(store), clock, settings, new_owner_name("cli"))
     # Recorded already claimed by this process: a running server's runner must not take it.

@@ -355,6 +355,10 @@ def test_gc_with_the_default_grace_keeps_what_was_just_untagged(tmp_path: Path) 
 
     assert result["manifests"] == result["blobs"] == result["bytes_freed"] == 0
     assert _stored(data) == before
+    # A run that removed nothing says why, as the scheduled ones do.
+    with sqlite3.connect(data / "registry.sqlite3") as db:
+        (recorded,) = db.execute("SELECT result FROM jobs WHERE id = ?", (result["job_id"],))
+    assert "nothing was garbage" in json.loads(recorded[0])["nothing_deleted_because"]
 
 
 def _stored(data: Path) -> dict[str, int]:
