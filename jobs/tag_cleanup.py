@@ -28,7 +28,7 @@ from registry_service.catalog import policies as policy_rows
 from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.rows import JobRow, Repository
-from registry_service.catalog.tags import TagDates
+from registry_service.catalog.tags import TagDatesDocument, parse_tag_dates
 from registry_service.services.cleanup_plans import plan_tags, rules_from_params
 from registry_service.services.permissions import Ability
 from registry_service.services.projects import user_can
@@ -145,7 +145,7 @@ async def _make_plan(
     # Many rows: read on the scan connection, off the event loop.
     tags = await tag_rows.select_tag_dates(ctx.catalog.scan_reader, repository.id)
     now = ctx.clock.now()
-    # Seconds of CPU for a large repository: on a thread, so `serve` keeps serving meanwhile.
+    # Most of a second of CPU for a large repository: on a thread, so `serve` keeps serving.
     saved, counts = await asyncio.to_thread(_plan_document, rules, tags, now)
     async with ctx.catalog.transaction() as tx:
         await progress.save(tx, {**counts, "processed": 0, "deleted": 0}, saved)
@@ -156,10 +156,11 @@ async def _make_plan(
 
 
 def _plan_document(
-    rules: CleanupRules, tags: list[TagDates], now: datetime
+    rules: CleanupRules, document: TagDatesDocument, now: datetime
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The plan as the job saves it (each tag with the manifest it was planned against), and
     the counts that go with it."""
+    tags = parse_tag_dates(document)
     # The same function the API's preview (dry_run) plans with: the two cannot drift.
     plan = plan_tags(rules, tags, now)
     manifest_of = {t.name: t.manifest_id for t in tags}

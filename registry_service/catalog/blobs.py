@@ -27,14 +27,15 @@ async def insert_blobs(
 ) -> int:
     """Record many blobs (digest, size) that are durably in the store; returns how many were
     new (seeding)."""
-    before = db.total_changes
     created_at = format_time(now)
-    await db.executemany(
+    cursor = await db.executemany(
         "INSERT INTO blobs (digest, size_bytes, created_at) VALUES (?, ?, ?)"
         " ON CONFLICT (digest) DO NOTHING",
         [(digest, size, created_at) for digest, size in blobs],
     )
-    return int(db.total_changes - before)
+    inserted = cursor.rowcount
+    await cursor.close()
+    return inserted
 
 
 async def link_blobs(

@@ -7,7 +7,7 @@ deleted.
 
 A manifest is garbage when no tag points at it, no index of its repository lists it, it is
 not a referrer of a manifest still in its repository, and it has been like that since before
-the cutoff (``unreferenced_at``, or its push time if it never had a tag).
+the cutoff (its ``unreferenced_manifests`` stamp, or its push time if it never had a tag).
 
 A blob is garbage when no manifest (of any repository) lists it, no repository linked it
 after the cutoff, and its row is older than the cutoff.
@@ -24,13 +24,19 @@ import aiosqlite
 from registry_service.catalog.db import Reader, fetch_all, fetch_one, format_time
 
 _MANIFEST_IS_GARBAGE = (
-    "COALESCE(m.unreferenced_at, m.created_at) < :cutoff"
+    "COALESCE((SELECT u.since FROM unreferenced_manifests u WHERE u.manifest_id = m.id),"
+    "         m.created_at) < :cutoff"
     " AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)"
     " AND NOT EXISTS (SELECT 1 FROM manifest_children c JOIN manifests p ON p.id = c.parent_id"
     "                 WHERE c.child_digest = m.digest AND p.repository_id = m.repository_id)"
     " AND NOT (m.subject_digest IS NOT NULL AND EXISTS ("
     "     SELECT 1 FROM manifests s"
     "     WHERE s.repository_id = m.repository_id AND s.digest = m.subject_digest))"
+)
+
+_STAMP_UNTAGGED = (
+    "INSERT INTO unreferenced_manifests (manifest_id, since) SELECT m.id, ? FROM manifests m"
+    " WHERE m.repository_id = ? AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)"
 )
 
 # :spared is a JSON array of manifest ids whose references do not count (a dry run passes the
@@ -58,8 +64,8 @@ async def delete_garbage_manifests(
 ) -> int:
     """Delete those of ``manifest_ids`` that are still garbage; returns how many.
 
-    What they referenced loses a reference now: index children and referrers are stamped
-    ``unreferenced_at = now``, so they get a full grace period of their own.
+    What they referenced loses a reference now: index children and referrers left with no tag
+    are stamped unreferenced from ``now``, so they get a full grace period of their own.
     """
     deleted = 0
     stamp = format_time(now)
@@ -79,15 +85,13 @@ async def delete_garbage_manifests(
         )
         await tx.execute("DELETE FROM manifests WHERE id = ?", (manifest_id,))
         deleted += 1
-        orphaned = [(stamp, repository_id, c[0]) for c in children]
+        # A tagged one is not stamped: its grace starts when its last tag goes.
         await tx.executemany(
-            "UPDATE manifests SET unreferenced_at = ?"
-            " WHERE repository_id = ? AND digest = ? AND unreferenced_at IS NULL",
-            orphaned,
+            f"{_STAMP_UNTAGGED} AND m.digest = ? ON CONFLICT DO NOTHING",
+            [(stamp, repository_id, c[0]) for c in children],
         )
         await tx.execute(
-            "UPDATE manifests SET unreferenced_at = ?"
-            " WHERE repository_id = ? AND subject_digest = ? AND unreferenced_at IS NULL",
+            f"{_STAMP_UNTAGGED} AND m.subject_digest = ? ON CONFLICT DO NOTHING",
             (stamp, repository_id, digest),
         )
     return deleted

@@ -29,7 +29,7 @@ from jobs.durations import parse_duration
 from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import Repository
-from registry_service.catalog.tags import TagDates
+from registry_service.catalog.tags import TagDates, TagDatesDocument, parse_tag_dates
 from registry_service.services import projects
 from registry_service.services.permissions import Ability, Actor
 from registry_service.services.projects import ProjectAccess
@@ -103,14 +103,15 @@ async def preview_cleanup(
     projects.require(access, actor, Ability.ADMIN_CONTAINER_IMAGE)
     rules = rules_from_params(params)
     # Many rows, as in the job: read on the scan connection, off the event loop.
-    tags = await tag_rows.select_tag_dates(catalog.scan_reader, repository.id)
-    # Seconds of CPU for a large repository: on a thread, so other requests keep being served.
-    return await asyncio.to_thread(_preview, params, rules, tags, now)
+    document = await tag_rows.select_tag_dates(catalog.scan_reader, repository.id)
+    # Most of a second of CPU for a large repository: on a thread, so other requests are served.
+    return await asyncio.to_thread(_preview, params, rules, document, now)
 
 
 def _preview(
-    params: Mapping[str, Any], rules: CleanupRules, tags: list[TagDates], now: datetime
+    params: Mapping[str, Any], rules: CleanupRules, document: TagDatesDocument, now: datetime
 ) -> CleanupPreview:
+    tags = parse_tag_dates(document)
     plan = plan_tags(rules, tags, now)
     kept = tuple(sorted(plan.keep.items()))
     candidates = len(plan.delete) + sum(1 for r in plan.keep.values() if r in CANDIDATE_REASONS)

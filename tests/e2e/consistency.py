@@ -10,6 +10,8 @@ server: WAL) and the blob tree with plain file reads, and asserts what the desig
 - every manifest's payload hashes to its digest and has its recorded size;
 - every blob a manifest references, and every child an index lists, is there (row and file);
 - every repository link points at a blob row and every tag at a manifest of its repository;
+- each repository's ``tags_count`` is its number of tags, and no tagged manifest is stamped
+  unreferenced;
 - ``tmp/`` is empty (only call this after a start-up, which purges it).
 
 A blob file that no row references is allowed: a crash between the rename and the catalog
@@ -106,6 +108,18 @@ def assert_store_consistent(data_dir: Path) -> StoreState:
             " ON m.id = t.manifest_id AND m.repository_id = t.repository_id WHERE m.id IS NULL"
         ).fetchall()
         assert orphan_tags == [], f"tags without a manifest: {orphan_tags}"
+
+        miscounted = db.execute(
+            "SELECT r.id, r.tags_count, COUNT(t.id) FROM repositories r"
+            " LEFT JOIN tags t ON t.repository_id = r.id"
+            " GROUP BY r.id HAVING r.tags_count <> COUNT(t.id)"
+        ).fetchall()
+        assert miscounted == [], f"(repository, tags_count, tags) that disagree: {miscounted}"
+        stamped_but_tagged = db.execute(
+            "SELECT DISTINCT u.manifest_id FROM unreferenced_manifests u"
+            " JOIN tags t ON t.manifest_id = u.manifest_id"
+        ).fetchall()
+        assert stamped_but_tagged == [], f"tagged yet unreferenced: {stamped_but_tagged}"
     finally:
         db.close()
 

@@ -200,3 +200,53 @@ async def test_migrate_to_stops_at_the_target(path: Path) -> None:
         assert await tables(db) == V1_TABLES
         assert await apply_migrations(db, target=1) == 1
         assert await apply_migrations(db) == LATEST
+
+
+async def test_version_5_counts_tags_and_moves_unreferenced_stamps(path: Path) -> None:
+    await open_at_version_1_with_rows(path)
+    catalog = await Catalog.open(path, migrate_to=4)
+    try:
+        async with catalog.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO repositories (id, project_id, name, created_at) VALUES"
+                f" (1, 1, '', '{NOW}'), (2, 1, 'api', '{NOW}'), (3, 2, '', '{NOW}')"
+            )
+            await tx.execute(
+                "INSERT INTO manifests (id, repository_id, digest, media_type, payload,"
+                " size_bytes, created_at, unreferenced_at) VALUES"
+                f" (1, 1, 'sha256:a', 'm', x'00', 1, '{NOW}', NULL),"
+                f" (2, 1, 'sha256:b', 'm', x'00', 1, '{NOW}', '2026-06-02T00:00:00.000000Z'),"
+                f" (3, 2, 'sha256:c', 'm', x'00', 1, '{NOW}', NULL)"
+            )
+            await tx.execute(
+                "INSERT INTO tags (repository_id, name, manifest_id, pushed_at) VALUES"
+                f" (1, 'a', 1, '{NOW}'), (1, 'b', 1, '{NOW}'), (2, 'c', 3, '{NOW}')"
+            )
+    finally:
+        await catalog.close()
+
+    catalog = await Catalog.open(path)
+    try:
+        counts = await catalog.reader.execute_fetchall(
+            "SELECT id, tags_count FROM repositories ORDER BY id"
+        )
+        assert [tuple(r) for r in counts] == [(1, 2), (2, 1), (3, 0)]
+        stamps = await catalog.reader.execute_fetchall("SELECT * FROM unreferenced_manifests")
+        assert [tuple(r) for r in stamps] == [(2, "2026-06-02T00:00:00.000000Z")]
+        columns = await catalog.reader.execute_fetchall("PRAGMA table_info(manifests)")
+        assert "unreferenced_at" not in {c[1] for c in columns}
+        # The triggers keep counting; a repository's cascade takes its tags without error.
+        async with catalog.transaction() as tx:
+            await tx.execute(
+                f"INSERT INTO tags (repository_id, name, manifest_id, pushed_at)"
+                f" VALUES (2, 'd', 3, '{NOW}')"
+            )
+            await tx.execute("DELETE FROM tags WHERE repository_id = 1 AND name = 'a'")
+            await tx.execute("DELETE FROM repositories WHERE id = 2")
+            assert await pragma(tx, "integrity_check") == "ok"
+        counts = await catalog.reader.execute_fetchall(
+            "SELECT id, tags_count FROM repositories ORDER BY id"
+        )
+        assert [tuple(r) for r in counts] == [(1, 1), (3, 0)]
+    finally:
+        await catalog.close()
