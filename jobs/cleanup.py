@@ -103,14 +103,19 @@ class RegexInvalid(ValueError):
 class TagRegex:
     """A compiled, anchored tag-name pattern."""
 
-    __slots__ = ("_match", "pattern")
+    __slots__ = ("_everything", "_match", "pattern")
 
-    def __init__(self, pattern: str, engine: Any) -> None:
+    def __init__(self, pattern: str, engine: Any, *, everything: bool = False) -> None:
         self.pattern = pattern  # the anchored pattern actually matched
         self._match = engine.Match
+        # Skips the engine for the commonest pattern: 100,000 calls were a third of planning.
+        self._everything = everything
 
     def matches(self, name: str) -> bool:
         """Whether the tag name matches."""
+        if self._everything:
+            # ".*" (the documented way to select every tag): RE2's dot matches all but "\n".
+            return "\n" not in name
         text = name.encode()
         # The anchors live in the pattern, so the search itself is unanchored; this is what
         # keeps GitLab's "\Aa|b\z" meaning "starts with a, or ends with b".
@@ -149,7 +154,8 @@ def compile_tag_regex(pattern: str | None, anchoring: Anchoring) -> TagRegex:
         anchored = "\\A" + source + "\\z"
     else:
         anchored = "\\A(?:" + source + ")\\z"
-    return TagRegex(anchored, _compile_engine(anchored, reported_as=source))
+    engine = _compile_engine(anchored, reported_as=source)
+    return TagRegex(anchored, engine, everything=source == ".*")
 
 
 def _compile_engine(pattern: str, *, reported_as: str) -> Any:

@@ -140,21 +140,17 @@ async def run_claimed_job(
 async def _finish(
     ctx: JobContext, job: JobRow, state: str, outcome: Outcome, error: str | None
 ) -> None:
-    current = await job_rows.select_job(ctx.catalog.reader, job.id)
-    counts = json.loads(current.counts) if current else {}
-    counts.update(outcome.counts)
-    result = None
-    if outcome.result is not None:
-        result = json.loads(current.result) if current and current.result else {}
-        result.update(outcome.result)
+    # The outcome is merged into the saved counts and result by SQLite (a JSON merge patch:
+    # a key set to None goes), not read back into Python: a large cleanup's saved plan is
+    # megabytes, and parsing it on the event loop stalled every request.
     async with ctx.catalog.transaction() as tx:
         await job_rows.finish_job(
             tx,
             job.id,
             ctx.owner,
             state=state,
-            counts=json.dumps(counts, sort_keys=True),
-            result=json.dumps(result, sort_keys=True) if result is not None else None,
+            counts_patch=json.dumps(outcome.counts, sort_keys=True),
+            result_patch=json.dumps(outcome.result) if outcome.result is not None else None,
             error=error,
             now=ctx.clock.now(),
         )

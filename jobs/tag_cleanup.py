@@ -118,7 +118,8 @@ async def _run(
             else:
                 await progress.save(tx, counts)
     skipped = set(left_alone)
-    # The plan has served its purpose; the finished row keeps the names, not the plan.
+    # The plan has served its purpose: None takes it out of the finished row (the outcome is
+    # merged as a JSON merge patch), which keeps the names instead.
     result: dict[str, Any] = {
         "plan": None,
         "deleted_tags": [name for name, _ in plan if name not in skipped],

@@ -133,19 +133,24 @@ async def finish_job(
     owner: str,
     *,
     state: str,
-    counts: str,
-    result: str | None,
+    counts_patch: str,
+    result_patch: str | None,
     error: str | None,
     now: datetime,
 ) -> bool:
-    """End the job as ``done`` or ``failed``."""
+    """End the job as ``done`` or ``failed``, merging the patches (JSON objects, RFC 7396:
+    a null member removes the key) into its saved counts and result."""
     return (
         await execute(
             tx,
-            "UPDATE jobs SET state = ?, counts = ?, result = COALESCE(?, result), error = ?,"
-            " finished_at = ?, lease_owner = NULL, lease_expires_at = NULL"
-            " WHERE id = ? AND state = 'running' AND lease_owner = ?",
-            (state, counts, result, error, format_time(now), job_id, owner),
+            "UPDATE jobs SET state = :state,"
+            " counts = json_patch(COALESCE(counts, '{}'), :counts),"
+            " result = CASE WHEN :result IS NULL THEN result"
+            "          ELSE json_patch(COALESCE(result, '{}'), :result) END,"
+            " error = :error, finished_at = :now, lease_owner = NULL, lease_expires_at = NULL"
+            " WHERE id = :id AND state = 'running' AND lease_owner = :owner",
+            {"state": state, "counts": counts_patch, "result": result_patch, "error": error,
+             "now": format_time(now), "id": job_id, "owner": owner},
         )
         == 1
     )

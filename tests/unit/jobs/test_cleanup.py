@@ -149,6 +149,16 @@ def test_compiled_pattern_shows_the_anchors_added() -> None:
     assert compile_tag_regex(None, Anchoring.GITLAB).pattern == r"\A\z"
 
 
+@given(name=st.text(alphabet=st.characters(codec="utf-8"), max_size=6)
+       | st.text(alphabet="a\n\r.", max_size=4))
+def test_the_dot_star_shortcut_agrees_with_re2(name: str) -> None:
+    # ".*" skips the engine; "(?:.*)" is the same language and goes through it.
+    for anchoring in Anchoring:
+        shortcut = compile_tag_regex(".*", anchoring)
+        engine = compile_tag_regex("(?:.*)", anchoring)
+        assert shortcut.matches(name) == engine.matches(name), (anchoring, name)
+
+
 # --- invalid patterns ---------------------------------------------------------------------------
 
 
