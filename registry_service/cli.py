@@ -50,6 +50,7 @@ from registry_service.fixture.routes import PREFIX as FIXTURE_PREFIX
 from registry_service.fixture.routes import create_fixture_api
 from registry_service.http.access_log import AccessLogger
 from registry_service.logs import configure_logging
+from registry_service.python_gc import freeze_startup_objects
 from registry_service.services import tokens
 from registry_service.services.blobs import Storage
 from registry_service.services.bootstrap import ensure_root
@@ -183,8 +184,14 @@ def serve(settings: Settings, seed: Path | None) -> int:
         log.warning(
             "fixture mode: settable clock and %s/ routes (clock, run-jobs, reset)", FIXTURE_PREFIX
         )
+
+    async def app_for_serving() -> web.Application:
+        app = await build_app(settings, seed)
+        app.on_startup.append(_freeze_startup_objects)
+        return app
+
     web.run_app(
-        build_app(settings, seed),
+        app_for_serving(),
         host=settings.server.host,
         port=settings.server.port,
         shutdown_timeout=settings.server.shutdown_timeout_s,
@@ -193,6 +200,10 @@ def serve(settings: Settings, seed: Path | None) -> int:
         print=None,
     )
     return EXIT_OK
+
+
+async def _freeze_startup_objects(_: web.Application) -> None:
+    freeze_startup_objects()
 
 
 def run_worker(settings: Settings) -> int:
@@ -204,7 +215,9 @@ def run_worker(settings: Settings) -> int:
         )
         return EXIT_USAGE
     log.info("arq worker for %s on %s", settings.data_path.resolve(), settings.jobs.redis_url)
-    create_worker(settings).run()
+    worker = create_worker(settings)
+    freeze_startup_objects()  # the worker's modules and settings; it opens the catalog later
+    worker.run()
     return EXIT_OK
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple, NewType
+from typing import NamedTuple
 
 import aiosqlite
 
@@ -80,28 +80,38 @@ class TagDates(NamedTuple):
 # A query answering 100,000 rows hands the GIL back and forth 100,000 times (sqlite3 releases
 # it around each step). Beside a busy event loop each hand-over waits for the loop to let go:
 # reading a large repository's tags took 0.1 s alone and 99 s next to a thread running Python.
-# Aggregated into one JSON value it is one step, and parsing it is one C call.
-TagDatesDocument = NewType("TagDatesDocument", str)
+# Aggregated, it is one step: one JSON array per column (not one per tag, which would be
+# 100,000 lists for the garbage collector to walk), and parsing each is one C call.
+class TagDatesDocument(NamedTuple):
+    names: str
+    manifest_ids: str
+    created_ats: str
+    pushed_ats: str
 
 
 async def select_tag_dates(db: Reader, repository_id: int) -> TagDatesDocument:
-    """Every tag of a repository with its manifest and dates, in no particular order, as one
-    document for ``parse_tag_dates`` (best called on a worker thread: it is CPU work)."""
+    """Every tag of a repository with its manifest and dates, in no particular order, as
+    columns for ``parse_tag_dates`` (best called on a worker thread: it is CPU work)."""
     row = await fetch_one(
         db,
-        "SELECT json_group_array(json_array(t.name, t.manifest_id, m.image_created_at,"
-        " t.pushed_at)) FROM tags t JOIN manifests m ON m.id = t.manifest_id"
-        " WHERE t.repository_id = ?",
+        # Aggregates of one SELECT see the rows in the same order: the arrays line up.
+        "SELECT json_group_array(t.name), json_group_array(t.manifest_id),"
+        " json_group_array(m.image_created_at), json_group_array(t.pushed_at)"
+        " FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ?",
         (repository_id,),
     )
-    return TagDatesDocument(row[0] if row else "[]")
+    assert row is not None  # an aggregate without GROUP BY always answers one row
+    return TagDatesDocument(row[0], row[1], row[2], row[3])
 
 
 def parse_tag_dates(document: TagDatesDocument) -> list[TagDates]:
     parse = datetime.fromisoformat  # the catalog's fixed format (see db.format_time)
+    names, manifest_ids, created_ats, pushed_ats = map(json.loads, document)
     return [
         TagDates(name, manifest_id, parse(created) if created is not None else None, parse(pushed))
-        for name, manifest_id, created, pushed in json.loads(document)
+        for name, manifest_id, created, pushed in zip(
+            names, manifest_ids, created_ats, pushed_ats, strict=True
+        )
     ]
 
 
