@@ -34,11 +34,6 @@ _MANIFEST_IS_GARBAGE = (
     "     WHERE s.repository_id = m.repository_id AND s.digest = m.subject_digest))"
 )
 
-_STAMP_UNTAGGED = (
-    "INSERT INTO unreferenced_manifests (manifest_id, since) SELECT m.id, ? FROM manifests m"
-    " WHERE m.repository_id = ? AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)"
-)
-
 # :spared is a JSON array of manifest ids whose references do not count (a dry run passes the
 # manifests it would delete; a real run has deleted them already and passes []).
 _BLOB_IS_GARBAGE = (
@@ -50,13 +45,19 @@ _BLOB_IS_GARBAGE = (
 )
 
 
+# The lists below can be long (every manifest a large cleanup untagged): each is read as one
+# JSON value, in one SQLite step, not one row per step (see tags.select_tag_dates on the GIL),
+# and each batch is changed by a few set-wide statements rather than a few per manifest.
+
+
 async def select_garbage_manifests(db: Reader, cutoff: datetime) -> list[int]:
-    rows = await fetch_all(
+    row = await fetch_one(
         db,
-        f"SELECT m.id FROM manifests m WHERE {_MANIFEST_IS_GARBAGE} ORDER BY m.id",
+        "SELECT json_group_array(id) FROM"
+        f" (SELECT m.id FROM manifests m WHERE {_MANIFEST_IS_GARBAGE} ORDER BY m.id)",
         {"cutoff": format_time(cutoff)},
     )
-    return [r[0] for r in rows]
+    return list(json.loads(row[0])) if row else []
 
 
 async def delete_garbage_manifests(
@@ -66,47 +67,62 @@ async def delete_garbage_manifests(
 
     What they referenced loses a reference now: index children and referrers left with no tag
     are stamped unreferenced from ``now``, so they get a full grace period of their own.
+    Deleting one of the batch never makes another of it garbage or not (a manifest some
+    other keeps is not garbage to begin with), so checking them all first is the same as
+    checking each just before its delete.
     """
-    deleted = 0
-    stamp = format_time(now)
-    for manifest_id in manifest_ids:
-        params = {"id": manifest_id, "cutoff": format_time(cutoff)}
-        doomed = await fetch_one(
-            tx,
-            f"SELECT m.repository_id, m.digest FROM manifests m"
-            f" WHERE m.id = :id AND {_MANIFEST_IS_GARBAGE}",
-            params,
-        )
-        if doomed is None:
-            continue
-        repository_id, digest = doomed[0], doomed[1]
-        children = await fetch_all(
-            tx, "SELECT child_digest FROM manifest_children WHERE parent_id = ?", (manifest_id,)
-        )
-        await tx.execute("DELETE FROM manifests WHERE id = ?", (manifest_id,))
-        deleted += 1
-        # A tagged one is not stamped: its grace starts when its last tag goes.
-        await tx.executemany(
-            f"{_STAMP_UNTAGGED} AND m.digest = ? ON CONFLICT DO NOTHING",
-            [(stamp, repository_id, c[0]) for c in children],
-        )
-        await tx.execute(
-            f"{_STAMP_UNTAGGED} AND m.subject_digest = ? ON CONFLICT DO NOTHING",
-            (stamp, repository_id, digest),
-        )
-    return deleted
+    row = await fetch_one(
+        tx,
+        # CROSS JOIN: walk the given ids and look each up, never scan manifests.
+        "SELECT json_group_array(m.id), COUNT(*) FROM json_each(:ids) j"
+        f" CROSS JOIN manifests m ON m.id = j.value WHERE {_MANIFEST_IS_GARBAGE}",
+        {"ids": json.dumps(list(manifest_ids)), "cutoff": format_time(cutoff)},
+    )
+    if row is None or not row[1]:
+        return 0
+    doomed, count = row[0], int(row[1])
+    stamp = {"doomed": doomed, "now": format_time(now)}
+    # A tagged one is not stamped: its grace starts when its last tag goes.
+    await tx.execute(
+        "INSERT INTO unreferenced_manifests (manifest_id, since)"
+        " SELECT DISTINCT c.id, :now FROM json_each(:doomed) d"
+        " CROSS JOIN manifest_children mc ON mc.parent_id = d.value"
+        " CROSS JOIN manifests p ON p.id = d.value"
+        " CROSS JOIN manifests c ON c.repository_id = p.repository_id"
+        "                       AND c.digest = mc.child_digest"
+        " WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = c.id)"
+        " ON CONFLICT DO NOTHING",
+        stamp,
+    )
+    await tx.execute(
+        "INSERT INTO unreferenced_manifests (manifest_id, since)"
+        " SELECT DISTINCT r.id, :now FROM json_each(:doomed) d"
+        " CROSS JOIN manifests p ON p.id = d.value"
+        " CROSS JOIN manifests r ON r.repository_id = p.repository_id"
+        "                       AND r.subject_digest = p.digest"
+        " WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = r.id)"
+        " ON CONFLICT DO NOTHING",
+        stamp,
+    )
+    # Cascades to their blob lists, children lists and their own stamps.
+    await tx.execute(
+        "DELETE FROM manifests WHERE id IN (SELECT value FROM json_each(?))", (doomed,)
+    )
+    return count
 
 
 async def select_garbage_blobs(
     db: Reader, cutoff: datetime, spared: Collection[int] = ()
 ) -> list[tuple[str, int]]:
     """(digest, size) of the garbage blobs, counting ``spared`` manifests as already gone."""
-    rows = await fetch_all(
+    row = await fetch_one(
         db,
-        f"SELECT b.digest, b.size_bytes FROM blobs b WHERE {_BLOB_IS_GARBAGE} ORDER BY b.digest",
+        "SELECT json_group_array(json_array(digest, size_bytes)) FROM"
+        f" (SELECT b.digest, b.size_bytes FROM blobs b WHERE {_BLOB_IS_GARBAGE}"
+        "  ORDER BY b.digest)",
         {"cutoff": format_time(cutoff), "spared": json.dumps(sorted(spared))},
     )
-    return [(r[0], r[1]) for r in rows]
+    return [(digest, size) for digest, size in json.loads(row[0])] if row else []
 
 
 async def delete_garbage_blobs(
@@ -114,18 +130,22 @@ async def delete_garbage_blobs(
 ) -> list[tuple[str, int]]:
     """Delete the rows (and repository links) of those of ``digests`` still garbage; returns
     (digest, size) of each deleted. The files are the caller's to remove afterwards."""
-    deleted: list[tuple[str, int]] = []
-    for digest in digests:
-        params = {"digest": digest, "cutoff": format_time(cutoff), "spared": "[]"}
-        still = await fetch_one(
-            tx, f"SELECT b.size_bytes FROM blobs b WHERE b.digest = :digest AND {_BLOB_IS_GARBAGE}",
-            params,
+    row = await fetch_one(
+        tx,
+        "SELECT json_group_array(json_array(b.digest, b.size_bytes)) FROM json_each(:digests) j"
+        f" CROSS JOIN blobs b ON b.digest = j.value WHERE {_BLOB_IS_GARBAGE}",
+        {"digests": json.dumps(list(digests)), "cutoff": format_time(cutoff), "spared": "[]"},
+    )
+    deleted: list[tuple[str, int]] = [(d, size) for d, size in json.loads(row[0])] if row else []
+    if deleted:
+        gone = json.dumps([digest for digest, _ in deleted])
+        await tx.execute(
+            "DELETE FROM repository_blobs WHERE digest IN (SELECT value FROM json_each(?))",
+            (gone,),
         )
-        if still is None:
-            continue
-        await tx.execute("DELETE FROM repository_blobs WHERE digest = ?", (digest,))
-        await tx.execute("DELETE FROM blobs WHERE digest = ?", (digest,))
-        deleted.append((digest, still[0]))
+        await tx.execute(
+            "DELETE FROM blobs WHERE digest IN (SELECT value FROM json_each(?))", (gone,)
+        )
     return deleted
 
 

@@ -39,6 +39,7 @@ from tests.unit.storage.streams import stream
 NAME = "group/app"
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 GRACE = GcSettings()  # 24 h for manifests and blobs
 
 
@@ -157,6 +158,31 @@ async def test_index_children_outlive_their_index_by_a_grace_period_of_their_own
     assert (await collect(catalog, store, clock)).manifests == 2
     for child in multi.children:
         assert await manifest_status(registry, child) == 404
+
+
+async def test_a_tagged_child_gets_its_grace_from_losing_its_tag_not_its_index(
+    registry: oc.Registry, catalog: Catalog, store: FilesystemBlobStore, clock: SettableClock
+) -> None:
+    multi = oc.index([oc.image(), oc.image(architecture="arm64")])
+    plain, tagged = multi.children
+    await registry.push_image(NAME, multi, "multi")
+    assert (await registry.put_manifest(NAME, tagged, "arm")).status == 201
+    clock.advance(3 * DAY)
+    assert (await registry.call("DELETE", f"/v2/{NAME}/manifests/multi")).status == 202
+    clock.advance(DAY + HOUR)
+    assert (await collect(catalog, store, clock)).manifests == 1  # the index
+    clock.advance(HOUR)
+    assert (await registry.call("DELETE", f"/v2/{NAME}/manifests/arm")).status == 202
+
+    # A day after the index went (and less than a day after "arm" did): only the child that
+    # had no tag goes. Stamped when the index went, the other would go too.
+    clock.advance(DAY - 30 * MINUTE)
+    assert (await collect(catalog, store, clock)).manifests == 1
+    assert await manifest_status(registry, plain) == 404
+    assert await manifest_status(registry, tagged) == 200
+    clock.advance(HOUR)
+    assert (await collect(catalog, store, clock)).manifests == 1
+    assert await manifest_status(registry, tagged) == 404
 
 
 async def test_a_referrer_stays_while_its_subject_is_in_the_repository(
