@@ -97,6 +97,22 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     return conn
 
 
+# RETURNING and ALTER TABLE … DROP COLUMN (migration 0005) arrived in 3.35; the JSON
+# functions are built in from 3.38 and compiled in by the distributions before that.
+MIN_SQLITE = (3, 35, 0)
+
+
+def require_sqlite(version: tuple[int, int, int]) -> None:
+    """Refuse, with a message saying what to do, a SQLite older than the catalog needs:
+    otherwise a migration or query fails halfway with a bare syntax error."""
+    if version < MIN_SQLITE:
+        have, need = (".".join(map(str, v)) for v in (version, MIN_SQLITE))
+        raise RuntimeError(
+            f"the catalog needs SQLite {need} or newer; this Python uses SQLite {have}"
+            " (it comes with the Python build: use a newer Python or distribution)"
+        )
+
+
 class Catalog:
     """The open catalog: a writer (serialised), a reader on the loop for point lookups, and a
     scan reader on its own thread for reads of many rows."""
@@ -120,6 +136,7 @@ class Catalog:
     @classmethod
     async def open(cls, path: Path, *, migrate_to: int | None = None) -> Catalog:
         """Open (creating if needed) the catalog file and bring its schema up to date."""
+        require_sqlite(sqlite3.sqlite_version_info)
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = await _connect(path)
         try:

@@ -3,13 +3,14 @@ are WAL with foreign keys on; a migration that fails leaves the previous version
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 import pytest
 
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.db import MIN_SQLITE, Catalog, require_sqlite
 from registry_service.catalog.migrate import (
     apply_migrations,
     available_migrations,
@@ -250,3 +251,10 @@ async def test_version_5_counts_tags_and_moves_unreferenced_stamps(path: Path) -
         assert [tuple(r) for r in counts] == [(1, 1), (3, 0)]
     finally:
         await catalog.close()
+
+
+def test_a_sqlite_older_than_the_catalog_needs_is_refused_with_the_versions() -> None:
+    require_sqlite(MIN_SQLITE)
+    require_sqlite(sqlite3.sqlite_version_info)  # the one these tests run on
+    with pytest.raises(RuntimeError, match=r"needs SQLite 3\.35\.0 or newer; .* SQLite 3\.31\.1"):
+        require_sqlite((3, 31, 1))
