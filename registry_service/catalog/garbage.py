@@ -57,7 +57,8 @@ async def select_garbage_manifests(db: Reader, cutoff: datetime) -> list[int]:
         f" (SELECT m.id FROM manifests m WHERE {_MANIFEST_IS_GARBAGE} ORDER BY m.id)",
         {"cutoff": format_time(cutoff)},
     )
-    return list(json.loads(row[0])) if row else []
+    ids: list[int] = json.loads(row[0]) if row else []
+    return ids
 
 
 async def delete_garbage_manifests(

@@ -47,11 +47,10 @@ async def mark_unreferenced(
     db: aiosqlite.Connection, manifest_ids: Sequence[int], now: datetime
 ) -> None:
     """Stamp those of ``manifest_ids`` that no tag points at any more."""
-    # One statement for the whole set: a cleanup batch passes thousands of ids.
-    # An earlier stamp stays: the manifest has been unreferenced since then.
+    # One statement for the whole set: a cleanup batch passes thousands of ids. An earlier
+    # stamp stays (unreferenced since then). Joined with manifests, so one deleted since (by
+    # digest) is skipped rather than a foreign-key error failing the whole batch.
     await db.execute(
-        # Joined with manifests: one deleted since (by digest) is skipped, not a foreign-key
-        # error that would fail a whole cleanup batch.
         "INSERT INTO unreferenced_manifests (manifest_id, since)"
         " SELECT m.id, ? FROM json_each(?) j CROSS JOIN manifests m ON m.id = j.value"
         " WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)"
