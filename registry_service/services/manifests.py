@@ -309,8 +309,9 @@ async def list_tag_names(
 ) -> tuple[list[str], bool]:
     """Tag names in lexical order after ``after``; and whether more follow."""
     if limit is None:
+        # Every tag, maybe 100,000: read off the event loop.
         return await tag_rows.select_tag_names(
-            catalog.reader, repository.id, after=after, limit=-1
+            catalog.scan_reader, repository.id, after=after, limit=-1
         ), False
     names = await tag_rows.select_tag_names(
         catalog.reader, repository.id, after=after, limit=limit + 1
