@@ -8,6 +8,7 @@ may not see them; ``RepositorySchema.omitting`` says which to drop.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,6 +51,15 @@ class TagSchema(HostSchema):
 
     def get_location(self, name: str) -> str:
         return f"{self.registry_host}/{self.repository_path}:{name}"
+
+    def dump_names(self, names: Iterable[str]) -> list[dict[str, str]]:
+        """What ``dump(names, many=True)`` answers, built without marshmallow's per-field
+        machinery: that was half the time of listing a 100,000-tag repository's tags (E3
+        ``tags=true``). A test holds the two equal."""
+        return [
+            {"name": name, "path": self.get_path(name), "location": self.get_location(name)}
+            for name in names
+        ]
 
 
 class TagDetailsSchema(HostSchema):
@@ -119,9 +129,8 @@ class RepositorySchema(HostSchema):
         return f"{self.registry_host}/{view.path}"
 
     def get_tags(self, view: RepositoryView) -> list[dict[str, Any]]:
-        schema = TagSchema(registry_host=self.registry_host, repository_path=view.path, many=True)
-        dumped: list[dict[str, Any]] = schema.dump(view.tags or ())
-        return dumped
+        schema = TagSchema(registry_host=self.registry_host, repository_path=view.path)
+        return schema.dump_names(view.tags or ())
 
     def get_delete_api_path(self, view: RepositoryView) -> str:
         r = view.repository

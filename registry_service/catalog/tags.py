@@ -244,14 +244,15 @@ async def select_tag_names_of_repositories(
     if not repository_ids:
         return found
     marks = ",".join("?" * len(repository_ids))
+    # A row per repository with its names as one JSON value (see select_tag_names).
     rows = await fetch_all(
         db,
-        f"SELECT repository_id, name FROM tags WHERE repository_id IN ({marks})"
-        " ORDER BY repository_id, name",
+        f"SELECT repository_id, json_group_array(name) FROM tags WHERE repository_id IN ({marks})"
+        " GROUP BY repository_id",
         tuple(repository_ids),
     )
-    for repository_id, name in rows:
-        found[repository_id].append(name)
+    for repository_id, names in rows:
+        found[repository_id] = sorted(json.loads(names))
     return found
 
 
