@@ -115,19 +115,22 @@ def parse_tag_dates(document: TagDatesDocument) -> list[TagDates]:
 
 
 async def select_tag_names(
-    db: Reader, repository_id: int, *, after: str | None, limit: int
+    db: Reader, repository_id: int, *, after: str | None, limit: int, descending: bool = False
 ) -> list[str]:
-    """Tag names in lexical order, starting after ``after``; ``limit`` < 0 means all."""
+    """Tag names in byte order (or its reverse), from the first one past ``after`` in that
+    order; ``limit`` < 0 means all."""
+    bound = "" if after is None else ("AND name < ?" if descending else "AND name > ?")
+    direction = "DESC" if descending else "ASC"
     # One JSON value, one SQLite step, however many tags (see select_tag_dates on the GIL).
     row = await fetch_one(
         db,
         "SELECT json_group_array(name) FROM (SELECT name FROM tags"
-        " WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?)",
-        (repository_id, after or "", limit),
+        f" WHERE repository_id = ? {bound} ORDER BY name {direction} LIMIT ?)",
+        (repository_id, *(() if after is None else (after,)), limit),
     )
     # An aggregate's input order is not promised; already in order, sorting is one pass.
     # (Python's order is code point order, which UTF-8 byte order, SQLite's, preserves.)
-    return sorted(json.loads(row[0])) if row else []
+    return sorted(json.loads(row[0]), reverse=descending) if row else []
 
 
 async def count_tags(db: Reader, repository_id: int) -> int:
@@ -214,23 +217,6 @@ async def select_tag_names_page(
         db,
         "SELECT name FROM tags WHERE repository_id = ? ORDER BY name LIMIT ? OFFSET ?",
         (repository_id, limit, offset),
-    )
-    return [r[0] for r in rows]
-
-
-async def select_tag_names_keyset(
-    db: Reader, repository_id: int, *, last: str | None, descending: bool, limit: int
-) -> list[str]:
-    """Up to ``limit`` tag names after ``last`` in name order, ascending or descending."""
-    if descending:
-        where, order = ("AND name < ?", "DESC") if last is not None else ("", "DESC")
-    else:
-        where, order = ("AND name > ?", "ASC") if last is not None else ("", "ASC")
-    params: tuple[object, ...] = (repository_id, *(() if last is None else (last,)), limit)
-    rows = await fetch_all(
-        db,
-        f"SELECT name FROM tags WHERE repository_id = ? {where} ORDER BY name {order} LIMIT ?",
-        params,
     )
     return [r[0] for r in rows]
 

@@ -85,8 +85,8 @@ async def list_tag_names_after(
 ) -> KeysetPage:
     """Keyset pagination by name: up to ``limit`` names after ``last``."""
     # One extra row says whether a next page exists without counting.
-    names = await tag_rows.select_tag_names_keyset(
-        catalog.reader, repository.id, last=last, descending=descending, limit=limit + 1
+    names = await tag_rows.select_tag_names(
+        catalog.reader, repository.id, after=last, descending=descending, limit=limit + 1
     )
     if limit > 0 and len(names) > limit:
         return KeysetPage(names[:limit], names[limit - 1])
