@@ -8,6 +8,7 @@ while Redis was down, deferred retries, and jobs whose worker died (their lease 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -89,7 +90,23 @@ def worker_redis_settings(redis_url: str) -> RedisSettings:
     return settings
 
 
-def create_worker(settings: Settings, **overrides: Any) -> Worker:
+class RegistryWorker(Worker):
+    """arq's worker with a shutdown that always finishes."""
+
+    async def close(self) -> None:
+        # arq's close() cancels the job tasks still running, then awaits them and lets their
+        # CancelledError out: on_shutdown (closing the catalog) and closing the Redis pool were
+        # skipped whenever a job was cut short. A job cut short is safe (its lease runs out
+        # and it resumes elsewhere); so cancel and await them here, quietly, and close() finds
+        # none left.
+        for task in self.tasks.values():
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        self.tasks.clear()
+        await super().close()
+
+
+def create_worker(settings: Settings, **overrides: Any) -> RegistryWorker:
     """The worker for ``settings.jobs.redis_url`` (``overrides`` are passed to arq)."""
     options: dict[str, Any] = {
         "functions": [func(run_registry_job, name=ARQ_FUNCTION)],
@@ -112,4 +129,4 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         "max_tries": 1000,
         **overrides,
     }
-    return Worker(**options)
+    return RegistryWorker(**options)

@@ -102,10 +102,7 @@ async def runner(
         await sweep(worker.ctx)
 
     yield RunnerHandle("arq", queue, sweep_now, catalog)
-    # arq's close() cancels a job task that is still storing its (empty) result in Redis and
-    # lets that CancelledError out; the catalog already says the job is done.
-    with contextlib.suppress(asyncio.CancelledError):
-        await worker.close()
+    await worker.close()
     running.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await running
