@@ -26,6 +26,10 @@ CREATE TABLE unreferenced_manifests (
     manifest_id  INTEGER PRIMARY KEY REFERENCES manifests(id) ON DELETE CASCADE,
     since        TEXT NOT NULL
 );
+-- Version 4 also stamped an index's children that still had a tag; their grace now starts
+-- when the tag goes, so such stamps are not carried over.
 INSERT INTO unreferenced_manifests (manifest_id, since)
-    SELECT id, unreferenced_at FROM manifests WHERE unreferenced_at IS NOT NULL;
+    SELECT id, unreferenced_at FROM manifests
+     WHERE unreferenced_at IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM tags WHERE tags.manifest_id = manifests.id);
 ALTER TABLE manifests DROP COLUMN unreferenced_at;

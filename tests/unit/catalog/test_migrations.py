@@ -217,11 +217,14 @@ async def test_version_5_counts_tags_and_moves_unreferenced_stamps(path: Path) -
                 " size_bytes, created_at, unreferenced_at) VALUES"
                 f" (1, 1, 'sha256:a', 'm', x'00', 1, '{NOW}', NULL),"
                 f" (2, 1, 'sha256:b', 'm', x'00', 1, '{NOW}', '2026-06-02T00:00:00.000000Z'),"
-                f" (3, 2, 'sha256:c', 'm', x'00', 1, '{NOW}', NULL)"
+                f" (3, 2, 'sha256:c', 'm', x'00', 1, '{NOW}', NULL),"
+                # Tagged, yet stamped (version 4 stamped an index's tagged children).
+                f" (4, 1, 'sha256:d', 'm', x'00', 1, '{NOW}', '2026-06-03T00:00:00.000000Z')"
             )
             await tx.execute(
                 "INSERT INTO tags (repository_id, name, manifest_id, pushed_at) VALUES"
-                f" (1, 'a', 1, '{NOW}'), (1, 'b', 1, '{NOW}'), (2, 'c', 3, '{NOW}')"
+                f" (1, 'a', 1, '{NOW}'), (1, 'b', 1, '{NOW}'), (2, 'c', 3, '{NOW}'),"
+                f" (1, 'd', 4, '{NOW}')"
             )
     finally:
         await catalog.close()
@@ -231,7 +234,7 @@ async def test_version_5_counts_tags_and_moves_unreferenced_stamps(path: Path) -
         counts = await catalog.reader.execute_fetchall(
             "SELECT id, tags_count FROM repositories ORDER BY id"
         )
-        assert [tuple(r) for r in counts] == [(1, 2), (2, 1), (3, 0)]
+        assert [tuple(r) for r in counts] == [(1, 3), (2, 1), (3, 0)]
         stamps = await catalog.reader.execute_fetchall("SELECT * FROM unreferenced_manifests")
         assert [tuple(r) for r in stamps] == [(2, "2026-06-02T00:00:00.000000Z")]
         columns = await catalog.reader.execute_fetchall("PRAGMA table_info(manifests)")
@@ -248,7 +251,7 @@ async def test_version_5_counts_tags_and_moves_unreferenced_stamps(path: Path) -
         counts = await catalog.reader.execute_fetchall(
             "SELECT id, tags_count FROM repositories ORDER BY id"
         )
-        assert [tuple(r) for r in counts] == [(1, 1), (3, 0)]
+        assert [tuple(r) for r in counts] == [(1, 2), (3, 0)]
     finally:
         await catalog.close()
 
