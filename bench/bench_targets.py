@@ -117,11 +117,15 @@ def start_seeded_registry_service(
     venv_bin: Path,
     seed: Callable[[Path], None],
     extra_env: Mapping[str, str] | None = None,
+    *,
+    workers: int = 0,
 ) -> Target:
     """As ``start_registry_service``, but bench/app is created and ``seed(data_dir)`` run
     *before* ``serve`` starts (``admin`` works on the catalog file directly), so a seed may
     write the catalog without a server beside it. ``extra_env`` adds settings
-    (``REGISTRY_SERVICE_…``) for ``serve``."""
+    (``REGISTRY_SERVICE_…``) for ``serve``; with ``workers``, that many ``registry-service
+    worker`` processes start beside it with the same settings (``extra_env`` must then name
+    a Redis in ``REGISTRY_SERVICE_REDIS_URL``)."""
     workdir = make_workdir(stack, "bench-registry-service-")
     host = f"127.0.0.1:{free_port()}"
     token = "bench-" + secrets.token_hex(16)
@@ -141,7 +145,37 @@ def start_seeded_registry_service(
     proc = _spawn(stack, [command, "serve"], env | dict(extra_env or {}), workdir, log_path)
     target = Target("registry-service", host, (ROOT_USER, token), REPO, proc.pid, log_path)
     _wait_ready(proc, f"{target.base_url}/-/readiness", log_path)
+    for n in range(workers):
+        _spawn(stack, [command, "worker"], env | dict(extra_env or {}), workdir,
+               workdir / f"worker-{n}.log")
     return target
+
+
+def start_redis(stack: ExitStack) -> str:
+    """A throwaway ``redis-server`` (no persistence) on a free port; its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise StepFailed("redis-server not found on PATH (apt-get install -y redis-server)")
+    workdir = make_workdir(stack, "bench-redis-")
+    port = free_port()
+    proc = _spawn(
+        stack,
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        os.environ, workdir, workdir / "redis.log",
+    )
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StepFailed(f"redis-server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.05)
+    raise StepFailed(f"redis-server on port {port}: not ready after {READY_TIMEOUT_S:.0f} s")
 
 
 def distribution_root(target: Target) -> Path:
