@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -39,7 +40,7 @@ operation = st.one_of(
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations=st.lists(operation, max_size=12))
 async def test_tag_counts_and_unreferenced_stamps_follow_every_change(
-    catalog: Catalog, factory: Factory, operations: list[tuple]
+    catalog: Catalog, factory: Factory, operations: list[tuple[Any, ...]]
 ) -> None:
     project = await factory.project(f"count/p{next(_projects)}")
     async with catalog.transaction() as tx:
