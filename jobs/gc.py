@@ -31,13 +31,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-import aiosqlite
-
 from jobs.context import JobContext
 from jobs.execute import Outcome, Progress, lease_for
 from registry_service.catalog import garbage
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog.db import Catalog, format_time
+from registry_service.catalog.protocols import Writer
 from registry_service.catalog.rows import JobRow
 from registry_service.digests import parse_digest
 from registry_service.services.jobs import JobKind, JobQueue, submit_job
@@ -221,7 +220,7 @@ def _interval_passed(last: tuple[str, str], gc: GcSettings, now: datetime) -> bo
     return created_at <= format_time(now - timedelta(seconds=gc.interval_seconds))
 
 
-async def _insert_collection(tx: aiosqlite.Connection, now: datetime) -> int:
+async def _insert_collection(tx: Writer, now: datetime) -> int:
     return await job_rows.insert_job(
         tx,
         kind=JobKind.COLLECT_GARBAGE,

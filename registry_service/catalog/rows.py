@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from registry_service.catalog.db import Row, parse_time
+from registry_service.catalog.db import parse_time
+from registry_service.catalog.protocols import Row
 
 
 def _time(row: Row, key: str) -> datetime | None:

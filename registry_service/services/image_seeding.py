@@ -25,14 +25,13 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import aiosqlite
-
 from registry_service.catalog import blobs as blob_rows
 from registry_service.catalog import manifests as manifest_rows
 from registry_service.catalog import projects as project_rows
 from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.manifests import NewManifest
+from registry_service.catalog.protocols import Writer
 from registry_service.catalog.rows import Project
 from registry_service.digests import Digest
 from registry_service.manifests.generate import (
@@ -179,7 +178,7 @@ async def _in_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
 
 
 async def record_images(
-    tx: aiosqlite.Connection, plan: ImagePlan, now: datetime
+    tx: Writer, plan: ImagePlan, now: datetime
 ) -> dict[str, int]:
     """Write the plan's rows in the caller's transaction; counts of what was new (a moved tag
     counts as new). Raises ``ImageSpecInvalid`` for an image path no project owns."""
@@ -215,7 +214,7 @@ async def record_images(
     return created
 
 
-async def _owning_project(tx: aiosqlite.Connection, planned: RepositoryPlan) -> Project:
+async def _owning_project(tx: Writer, planned: RepositoryPlan) -> Project:
     """The longest existing project among the path's candidates (as a push resolves it)."""
     for candidate in project_path_candidates(planned.path):
         project = await project_rows.select_project_by_path(tx, candidate)

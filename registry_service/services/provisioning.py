@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import aiosqlite
-
 from registry_service.catalog import members as member_rows
 from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import projects as project_rows
 from registry_service.catalog import users as user_rows
+from registry_service.catalog.protocols import Writer
 from registry_service.catalog.rows import Namespace, Project, User
 from registry_service.services.groups import visibility_problem
 from registry_service.services.paths import path_problem
@@ -28,7 +27,7 @@ class ProvisioningFailed(ValueError):
 
 
 async def ensure_user(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     *,
     username: str,
     name: str | None,
@@ -59,7 +58,7 @@ async def ensure_user(
 
 
 async def ensure_token(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     *,
     user: User,
     name: str,
@@ -98,7 +97,7 @@ def _split(full_path: str) -> tuple[str | None, str]:
 
 
 async def ensure_group(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     *,
     full_path: str,
     name: str | None,
@@ -143,7 +142,7 @@ async def ensure_group(
 
 
 async def ensure_project(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     *,
     full_path: str,
     name: str | None,
@@ -193,7 +192,7 @@ async def ensure_project(
 
 
 async def set_membership(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     *,
     user: User,
     access_level: int,

@@ -19,10 +19,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
 from registry_service.catalog import users as user_rows
 from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import Writer
 from registry_service.services.image_seeding import (
     ImagePlan,
     plan_images,
@@ -145,7 +144,7 @@ async def apply_seed(
 
 
 async def _apply_accounts(
-    tx: aiosqlite.Connection, data: dict[str, Any], created: dict[str, int], now: datetime
+    tx: Writer, data: dict[str, Any], created: dict[str, int], now: datetime
 ) -> None:
     """Users and their tokens, groups, projects and their members."""
     for entry in _entries(data, "users"):

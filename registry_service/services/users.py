@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from registry_service.catalog import members as member_rows
 from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import users as user_rows
 from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import Writer
 from registry_service.catalog.rows import User
 from registry_service.errors import (
     Conflict,
@@ -49,7 +48,7 @@ async def get_user(catalog: Catalog, user_id: int) -> User:
 
 
 async def insert_user_with_namespace(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     *,
     username: str,
     name: str,
