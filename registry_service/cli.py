@@ -45,7 +45,6 @@ from registry_service.catalog import users as user_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import JobRow, Namespace, Project
 from registry_service.clock import ShiftedClock, SystemClock
-from registry_service.fixture.control import FixtureControl
 from registry_service.fixture.routes import PREFIX as FIXTURE_PREFIX
 from registry_service.fixture.routes import create_fixture_api
 from registry_service.http.access_log import AccessLogger
@@ -54,6 +53,7 @@ from registry_service.python_gc import freeze_startup_objects
 from registry_service.services import tokens
 from registry_service.services.blobs import Storage
 from registry_service.services.bootstrap import ensure_root
+from registry_service.services.fixture import FixtureControl
 from registry_service.services.jobs import JobKind, JobQueue
 from registry_service.services.permissions import AccessLevel
 from registry_service.services.provisioning import (
