@@ -69,8 +69,10 @@ class SqliteWriter:
 
     One hop to aiosqlite's thread per statement. Cursors are not closed: a DML statement is
     reset by ``sqlite3`` once it has run, the counts are read from the cursor without a hop,
-    and a ``close()`` would be a second hop for nothing. (No statement with a RETURNING clause
-    comes through ``execute``: those are read to the end by ``execute_fetchall``.)
+    and a ``close()`` would be a second hop for nothing. The cursor is freed when the method
+    returns, on the loop, while the connection is idle (the unit's statements are awaited one
+    at a time under the write lock). No statement with a RETURNING clause comes through
+    ``execute``: those are read to the end by ``execute_fetchall``.
     """
 
     __slots__ = ("_conn",)
