@@ -1,4 +1,4 @@
-"""Frozen row types the catalog hands out, so nothing above it sees ``sqlite3.Row``."""
+"""Frozen row types the catalog hands out, so nothing above it sees a driver's row."""
 
 from __future__ import annotations
 
