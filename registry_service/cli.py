@@ -66,6 +66,7 @@ from registry_service.services.provisioning import (
 from registry_service.services.seeding import SeedInvalid, SeedReport, seed_file
 from registry_service.settings import Settings, SettingsInvalid, load
 from registry_service.storage.filesystem import FilesystemBlobStore
+from registry_service.tls import load_server_tls
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -174,8 +175,10 @@ def _fixture_control(
 
 
 def serve(settings: Settings, seed: Path | None) -> int:
+    tls = load_server_tls(settings.server)  # a bad file stops us before any port is bound
     log.info(
-        "serving on http://%s (data in %s, jobs %s)",
+        "serving on %s://%s (data in %s, jobs %s)",
+        settings.server.scheme,
         settings.server.listen,
         settings.data_path.resolve(),
         "via Redis" if settings.jobs.redis_url else "in-process",
@@ -188,12 +191,15 @@ def serve(settings: Settings, seed: Path | None) -> int:
     async def app_for_serving() -> web.Application:
         app = await build_app(settings, seed)
         app.on_startup.append(_freeze_startup_objects)
+        if tls is not None:
+            app.cleanup_ctx.append(tls.reload_on_sighup)
         return app
 
     web.run_app(
         app_for_serving(),
         host=settings.server.host,
         port=settings.server.port,
+        ssl_context=tls.context if tls is not None else None,
         shutdown_timeout=settings.server.shutdown_timeout_s,
         access_log=logging.getLogger("aiohttp.access") if settings.server.access_log else None,
         access_log_class=AccessLogger,
@@ -583,6 +589,9 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
                 with_catalog(settings, lambda c: run_gc(c, settings, args.dry_run, args.json))
             )
         raise AssertionError(f"unhandled command {args.command}")
+    except SettingsInvalid as exc:  # also raised by serve for unusable TLS files
+        print(f"registry-service: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (SeedInvalid, CommandFailed, ProvisioningFailed) as exc:
         print(f"registry-service: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, SeedInvalid) else EXIT_FAILED
