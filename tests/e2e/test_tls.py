@@ -90,9 +90,10 @@ def test_podman_pushes_and_pulls_with_verification_on(
     reference = f"docker://{tls_server.host}/{PRIVATE_PROJECT}/podman:v1"
     pusher, puller = Podman(tmp_path / "podman-push"), Podman(tmp_path / "podman-pull")
 
-    ok(pusher.run(["pull", "--quiet", "--signature-policy", str(pusher.policy), f"oci:{source}:v1"]))
-    ok(pusher.transfer("push", config_digest, reference, cert_dir=trusted_dir, creds=DEV.userpass))
-    pulled = ok(puller.transfer("pull", reference, cert_dir=trusted_dir, creds=DEV.userpass))
+    creds = DEV.userpass
+    ok(pusher.run(["pull", "-q", "--signature-policy", str(pusher.policy), f"oci:{source}:v1"]))
+    ok(pusher.transfer("push", config_digest, reference, cert_dir=trusted_dir, creds=creds))
+    pulled = ok(puller.transfer("pull", reference, cert_dir=trusted_dir, creds=creds))
 
     # The image ID is the config digest, and podman checks every layer against its diff_id.
     assert pulled.strip() == config_digest
