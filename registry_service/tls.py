@@ -121,7 +121,7 @@ def _check_certificates(pem: bytes, path: Path) -> None:
 def _in_memory(data: bytes, path: Path) -> Iterator[str]:
     """A path OpenSSL can open that holds ``data`` (an anonymous in-memory file on Linux), so
     both loads read the same bytes even if the file is replaced in between."""
-    if not hasattr(os, "memfd_create"):
+    if not hasattr(os, "memfd_create") or not os.path.isdir("/proc/self/fd"):
         yield str(path)  # elsewhere: the file itself, racing only a replacement mid-reload
         return
     fd = os.memfd_create(path.name, os.MFD_CLOEXEC)
