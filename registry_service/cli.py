@@ -2,7 +2,8 @@
 
 ``serve`` loads settings (exit 2 on a bad value, before any port is bound), opens the catalog,
 creates the administrator on first start, applies a seed if asked, wires everything into
-``create_app`` and serves until SIGTERM/SIGINT, letting in-flight requests finish.
+``create_app`` and serves until SIGTERM/SIGINT, letting in-flight requests finish; over HTTPS
+when ``server.tls_cert`` is set (``tls.py``; SIGHUP reloads the certificate).
 ``admin`` and ``seed`` work on the catalog file directly (safe while ``serve`` runs: SQLite
 WAL). Jobs run in-process inside ``serve`` by default; with ``jobs.redis_url`` set, ``serve``
 only enqueues and ``worker`` runs them (arq). ``serve --fixture`` (or ``fixture.enabled``) is

@@ -6,12 +6,14 @@ skopeo and podman run with TLS verification on, trusting only that root (plus th
 an image goes up and comes back identical; a certificate from another CA, or for another name,
 is refused. SIGHUP makes the real process read the files again: new connections see the new
 certificate while an open keep-alive connection goes on; files that cannot be used leave the
-old certificate in place with a WARNING naming the file.
+old certificate in place with a WARNING naming the file. A key file that cannot be read stops
+``serve`` with exit code 2 and its name; fixture mode serves HTTPS the same way.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import signal
 import ssl
@@ -280,3 +282,16 @@ def test_serve_refuses_tls_files_it_cannot_use_naming_the_file(
     assert f"server.tls_key: cannot read {missing}: No such file or directory" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_fixture_mode_serves_https_too(
+    start_server: StartServer, tmp_path: Path, root_ca: Authority
+) -> None:
+    server = start_server(tls=issue_server_cert(tmp_path / "pki", root_ca), args=["--fixture"])
+    conn = Client(server, root_ca).connect()
+
+    conn.request("GET", "/-/fixture/clock", headers={"PRIVATE-TOKEN": str(server.admin_token)})
+    answer = conn.getresponse()
+
+    assert answer.status == 200 and "offset_seconds" in json.loads(answer.read())
+    conn.close()
