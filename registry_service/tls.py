@@ -106,12 +106,13 @@ def _read(path: Path, setting: str) -> bytes:
 def _check_certificates(pem: bytes, path: Path) -> None:
     """Refuse a certificate file without a PEM certificate, naming it (``load_cert_chain``
     alone cannot tell a bad certificate from a bad key)."""
+    # PEM is ASCII; other bytes can only be in text around the blocks (or the file is binary,
+    # and then no block parses either way).
+    text = pem.decode("ascii", errors="ignore")
     try:
-        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(
-            cadata=pem.decode("ascii")
-        )
-    except (UnicodeDecodeError, ssl.SSLError) as exc:
-        reason = "not text" if isinstance(exc, UnicodeDecodeError) else _reason(exc)
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cadata=text)
+    except (ssl.SSLError, ValueError) as exc:  # ValueError: nothing at all to read
+        reason = _reason(exc) if isinstance(exc, ssl.SSLError) else "empty"
         raise SettingsInvalid(
             f"server.tls_cert: {path}: no PEM certificate could be read ({reason})"
         ) from None
@@ -144,4 +145,8 @@ def _refuse_passphrase() -> str:
 
 
 def _reason(exc: ssl.SSLError) -> str:
-    return str(exc.reason or exc.strerror or exc).replace("_", " ").lower()
+    """OpenSSL's reason (``KEY_VALUES_MISMATCH`` → "key values mismatch"), else the message
+    without the position in Python's C source."""
+    if exc.reason:
+        return str(exc.reason).replace("_", " ").lower()
+    return str(exc.strerror or exc).split(" (_ssl.c:")[0]

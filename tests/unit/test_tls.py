@@ -71,14 +71,17 @@ def test_without_tls_settings_there_is_no_context() -> None:
 
 
 def test_the_context_serves_the_chain_at_tls_1_2_or_later(
-    certs: tuple[ServerCert, ServerCert],
+    tmp_path: Path, certs: tuple[ServerCert, ServerCert]
 ) -> None:
     one, _ = certs
-    tls = load_server_tls(tls_settings(one.chain, one.key).server)
+    # Text around the PEM blocks, as some tools write it (not all of it ASCII), is fine.
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(b"Bag Attributes: friendlyName: R\xc3\xa9gistre\n" + one.chain.read_bytes())
+    tls = load_server_tls(tls_settings(chain, one.key).server)
 
     assert tls is not None
     assert tls.context.minimum_version is ssl.TLSVersion.TLSv1_2
-    assert (tls.cert_path, tls.key_path) == (one.chain, one.key)
+    assert (tls.cert_path, tls.key_path) == (chain, one.key)
 
 
 def test_unreadable_files_are_named(tmp_path: Path, certs: tuple[ServerCert, ServerCert]) -> None:
@@ -98,7 +101,7 @@ def test_a_file_without_a_certificate_is_named_as_the_certificate(
     tmp_path: Path, certs: tuple[ServerCert, ServerCert]
 ) -> None:
     one, _ = certs
-    for content in (b"hello\n", one.key.read_bytes(), b"\xff\xfe"):
+    for content in (b"hello\n", one.key.read_bytes(), b"\xff\xfe", b""):
         bad = tmp_path / "bad.pem"
         bad.write_bytes(content)
         with pytest.raises(SettingsInvalid, match=f"^server.tls_cert: {bad}: no PEM certificate"):
@@ -117,6 +120,8 @@ def test_a_key_that_is_not_the_certificates_is_named_as_the_key(
         message = str(error.value)
         assert message.startswith(f"server.tls_key: {key}: not a PEM private key for the ")
         assert "BEGIN" not in message and two.key.read_text().splitlines()[1] not in message
+        if key == two.key:
+            assert message.endswith("(key values mismatch)")
 
 
 @pytest.mark.timeout(30)
