@@ -2,7 +2,8 @@
 
 ``serve`` loads settings (exit 2 on a bad value, before any port is bound), opens the catalog,
 creates the administrator on first start, applies a seed if asked, wires everything into
-``create_app`` and serves until SIGTERM/SIGINT, letting in-flight requests finish.
+``create_app`` and serves until SIGTERM/SIGINT, letting in-flight requests finish; over HTTPS
+when ``server.tls_cert`` is set (``tls.py``; SIGHUP reloads the certificate).
 ``admin`` and ``seed`` work on the catalog file directly (safe while ``serve`` runs: SQLite
 WAL). Jobs run in-process inside ``serve`` by default; with ``jobs.redis_url`` set, ``serve``
 only enqueues and ``worker`` runs them (arq). ``serve --fixture`` (or ``fixture.enabled``) is
@@ -66,6 +67,7 @@ from registry_service.services.provisioning import (
 from registry_service.services.seeding import SeedInvalid, SeedReport, seed_file
 from registry_service.settings import Settings, SettingsInvalid, load
 from registry_service.storage.filesystem import FilesystemBlobStore
+from registry_service.tls import load_server_tls
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -174,8 +176,10 @@ def _fixture_control(
 
 
 def serve(settings: Settings, seed: Path | None) -> int:
+    tls = load_server_tls(settings.server)  # a bad file stops us before any port is bound
     log.info(
-        "serving on http://%s (data in %s, jobs %s)",
+        "serving on %s://%s (data in %s, jobs %s)",
+        settings.server.scheme,
         settings.server.listen,
         settings.data_path.resolve(),
         "via Redis" if settings.jobs.redis_url else "in-process",
@@ -188,12 +192,15 @@ def serve(settings: Settings, seed: Path | None) -> int:
     async def app_for_serving() -> web.Application:
         app = await build_app(settings, seed)
         app.on_startup.append(_freeze_startup_objects)
+        if tls is not None:
+            app.cleanup_ctx.append(tls.reload_on_sighup)
         return app
 
     web.run_app(
         app_for_serving(),
         host=settings.server.host,
         port=settings.server.port,
+        ssl_context=tls.context if tls is not None else None,
         shutdown_timeout=settings.server.shutdown_timeout_s,
         access_log=logging.getLogger("aiohttp.access") if settings.server.access_log else None,
         access_log_class=AccessLogger,
@@ -583,6 +590,9 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
                 with_catalog(settings, lambda c: run_gc(c, settings, args.dry_run, args.json))
             )
         raise AssertionError(f"unhandled command {args.command}")
+    except SettingsInvalid as exc:  # also raised by serve for unusable TLS files
+        print(f"registry-service: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (SeedInvalid, CommandFailed, ProvisioningFailed) as exc:
         print(f"registry-service: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, SeedInvalid) else EXIT_FAILED
