@@ -5,13 +5,17 @@ from __future__ import annotations
 from aiohttp import web
 
 from registry_service.api import (
+    deletions,
     groups,
     jobs,
+    member_admin,
     members,
     openapi,
+    personal_access_tokens,
     projects,
     repositories,
     tags,
+    user_admin,
     users,
 )
 
@@ -32,6 +36,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/projects/{id}", projects.get_project)
     r.add_put("/projects/{id}", projects.update_project)
     r.add_post("/projects/{id}/members", members.add_project_member)
+    _add_management_routes(app)
     # Container registry (gitlab-api.md §1, E1-E8).
     repos = "/projects/{id}/registry/repositories"
     r.add_get(repos, repositories.list_project_repositories)
@@ -46,3 +51,42 @@ def add_routes(app: web.Application) -> None:
     # Job handles (issue 6; not GitLab's): the 202s of E4 and E6 name their job in a header.
     r.add_get("/projects/{id}/registry/jobs", jobs.list_project_jobs)
     r.add_get(r"/registry/jobs/{job_id:\d+}", jobs.get_job)
+
+
+def _add_management_routes(app: web.Application) -> None:
+    """What scripts manage a registry with: users, members, tokens, deletions (issue 14)."""
+    r = app.router
+    r.add_get("/users", user_admin.list_users)
+    r.add_post("/users/{user_id}/block", user_admin.block_user)
+    r.add_post("/users/{user_id}/unblock", user_admin.unblock_user)
+    r.add_delete("/users/{user_id}", user_admin.delete_user)
+    r.add_delete("/projects/{id}", deletions.delete_project)
+    r.add_delete("/groups/{id}", deletions.delete_group)
+    for kind, m in (
+        ("projects", (
+            member_admin.list_project_members, member_admin.list_all_project_members,
+            member_admin.get_any_project_member, member_admin.get_project_member,
+            member_admin.edit_project_member, member_admin.remove_project_member,
+        )),
+        ("groups", (
+            member_admin.list_group_members, member_admin.list_all_group_members,
+            member_admin.get_any_group_member, member_admin.get_group_member,
+            member_admin.edit_group_member, member_admin.remove_group_member,
+        )),
+    ):
+        base = f"/{kind}/{{id}}/members"
+        r.add_get(base, m[0])
+        # Registered before ``{user_id}``, which would otherwise take "all".
+        r.add_get(base + "/all", m[1])
+        r.add_get(base + "/all/{user_id}", m[2])
+        r.add_get(base + "/{user_id}", m[3])
+        r.add_put(base + "/{user_id}", m[4])
+        r.add_delete(base + "/{user_id}", m[5])
+    pats = "/personal_access_tokens"
+    r.add_get(pats, personal_access_tokens.list_tokens)
+    r.add_get(pats + "/self", personal_access_tokens.get_token)
+    r.add_delete(pats + "/self", personal_access_tokens.revoke_token)
+    r.add_post(pats + "/self/rotate", personal_access_tokens.rotate_token)
+    r.add_get(pats + "/{token_id}", personal_access_tokens.get_token)
+    r.add_delete(pats + "/{token_id}", personal_access_tokens.revoke_token)
+    r.add_post(pats + "/{token_id}/rotate", personal_access_tokens.rotate_token)

@@ -99,6 +99,8 @@ class Actor:
     external: bool = False
     # None = not limited by a token (internal callers: CLI, jobs, seeding).
     scopes: frozenset[str] | None = None
+    # The personal access token presented, if any (``/personal_access_tokens/self``).
+    token_id: int | None = None
 
     @property
     def is_anonymous(self) -> bool:
