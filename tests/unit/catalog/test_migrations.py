@@ -69,6 +69,13 @@ async def dump(db: Reader, names: set[str]) -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
+def as_version_1(
+    after: dict[str, list[tuple[Any, ...]]], before: dict[str, list[tuple[Any, ...]]]
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Rows of the version 1 tables cut to their version 1 columns (later ones append)."""
+    return {n: [r[: len(before[n][0])] for r in rows] for n, rows in after.items()}
+
+
 async def pragma(db: Reader, name: str) -> Any:
     rows = list(await db.execute_fetchall(f"PRAGMA {name}"))
     return rows[0][0]
@@ -108,7 +115,10 @@ async def test_rows_written_at_version_1_survive_all_migrations(path: Path) -> N
     try:
         assert await pragma(catalog.reader, "user_version") == LATEST
         assert await tables(catalog.reader) > V1_TABLES
-        assert await dump(catalog.reader, V1_TABLES) == before
+        after = await dump(catalog.reader, V1_TABLES)
+        assert as_version_1(after, before) == before
+        # Later versions only append columns, unset on old rows (version 6: deletion marks).
+        assert {r[len(before[n][0]) :] for n, rows in after.items() for r in rows} <= {(), (None,)}
         async with catalog.transaction() as tx:
             assert list(await tx.execute_fetchall("PRAGMA foreign_key_check")) == []
             assert await pragma(tx, "integrity_check") == "ok"
@@ -170,7 +180,7 @@ async def test_a_failing_migration_leaves_the_previous_version_intact(path: Path
         await db.close()
     catalog = await Catalog.open(path)
     try:
-        assert await dump(catalog.reader, V1_TABLES) == before
+        assert as_version_1(await dump(catalog.reader, V1_TABLES), before) == before
     finally:
         await catalog.close()
 
