@@ -36,7 +36,6 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/projects/{id}", projects.get_project)
     r.add_put("/projects/{id}", projects.update_project)
     r.add_post("/projects/{id}/members", members.add_project_member)
-    _add_management_routes(app)
     # Container registry (gitlab-api.md §1, E1-E8).
     repos = "/projects/{id}/registry/repositories"
     r.add_get(repos, repositories.list_project_repositories)
@@ -51,6 +50,7 @@ def add_routes(app: web.Application) -> None:
     # Job handles (issue 6; not GitLab's): the 202s of E4 and E6 name their job in a header.
     r.add_get("/projects/{id}/registry/jobs", jobs.list_project_jobs)
     r.add_get(r"/registry/jobs/{job_id:\d+}", jobs.get_job)
+    _add_management_routes(app)
 
 
 def _add_management_routes(app: web.Application) -> None:
