@@ -10,8 +10,9 @@ project or group is gone for every lookup at once; asking again for its deletion
 repository deletion failed for good) schedules what is left again.
 
 Rules that may forbid deleting a repository (protected and immutable tags, protected
-repositories) plug in at ``ensure_repositories_deletable``, the one check every path here
-takes before anything is marked.
+repositories) plug in at ``ensure_repositories_deletable``: every path that schedules a
+repository's deletion — here, and ``DELETE …/registry/repositories/:id`` in
+``services/repositories.py`` — calls it inside its transaction before anything is marked.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ async def ensure_repositories_deletable(
 ) -> None:
     """Raise ``Forbidden`` if a rule forbids ``actor`` to delete one of these repositories.
 
-    The single place where protection rules refuse a repository's deletion as part of a
-    project, group or user deletion; nothing refuses yet.
+    The single place where protection rules refuse a repository's deletion, alone or as part
+    of a project, group or user deletion; nothing refuses yet.
     """
     del db, actor, repository_ids
 

@@ -175,7 +175,7 @@ async def create_project(
         assert namespace is not None, "every user has a personal namespace"
     else:
         found = await namespace_rows.select_namespace_by_id(catalog.reader, namespace_id)
-        if found is None:
+        if found is None or found.marked_for_deletion_at is not None:
             raise ValidationFailed({"namespace": ["is not valid"]})
         if found.kind == "group":
             group = await find_group(catalog, actor, str(found.id))
