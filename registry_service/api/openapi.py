@@ -280,29 +280,40 @@ OPERATIONS.update({
         errors=(400, 401, 404), tag="personal_access_tokens",
     ),
 })
-for _kind, _list, _all, _any, _one, _edit, _remove in (
-    ("project", member_admin.list_project_members, member_admin.list_all_project_members,
-     member_admin.get_any_project_member, member_admin.get_project_member,
-     member_admin.edit_project_member, member_admin.remove_project_member),
-    ("group", member_admin.list_group_members, member_admin.list_all_group_members,
-     member_admin.get_any_group_member, member_admin.get_group_member,
-     member_admin.edit_group_member, member_admin.remove_group_member),
-):
-    _tag = _kind + "s"
-    OPERATIONS.update({
-        _list: Operation(f"A {_kind}'s direct members", ap.MemberListParams, _MEMBER,
-                         many=True, errors=(400, 401, 404), tag=_tag),
-        _all: Operation(f"A {_kind}'s members, inherited ones included (highest level wins)",
-                        ap.MemberListParams, _MEMBER, many=True, errors=(400, 401, 404),
-                        tag=_tag),
-        _any: Operation(f"One member of a {_kind}, inherited membership included",
-                        response=_MEMBER, errors=(401, 404), tag=_tag),
-        _one: Operation(f"One direct member of a {_kind}", response=_MEMBER,
-                        errors=(401, 404), tag=_tag),
-        _edit: Operation(f"Change a {_kind} member's access level or expiry",
-                         ap.EditMemberParams, _MEMBER, tag=_tag),
-        _remove: Operation(f"Remove a member from a {_kind}", status=204, tag=_tag),
-    })
+
+
+def _member_operations(kind: str, *handlers: Handler) -> dict[Handler, Operation]:
+    """The six member operations of projects or groups, handlers in route-table order."""
+    tag = kind + "s"
+    listing, inherited, any_one, one, edit, remove = handlers
+    return {
+        listing: Operation(f"A {kind}'s direct members", ap.MemberListParams, _MEMBER,
+                           many=True, errors=(400, 401, 404), tag=tag),
+        inherited: Operation(f"A {kind}'s members, inherited ones included (highest level"
+                             " wins)", ap.MemberListParams, _MEMBER, many=True,
+                             errors=(400, 401, 404), tag=tag),
+        any_one: Operation(f"One member of a {kind}, inherited membership included",
+                           response=_MEMBER, errors=(401, 404), tag=tag),
+        one: Operation(f"One direct member of a {kind}", response=_MEMBER, errors=(401, 404),
+                       tag=tag),
+        edit: Operation(f"Change a {kind} member's access level or expiry",
+                        ap.EditMemberParams, _MEMBER, tag=tag),
+        remove: Operation(f"Remove a member from a {kind}", status=204, tag=tag),
+    }
+
+
+OPERATIONS.update(_member_operations(
+    "project", member_admin.list_project_members, member_admin.list_all_project_members,
+    member_admin.get_any_project_member, member_admin.get_project_member,
+    member_admin.edit_project_member, member_admin.remove_project_member,
+))
+OPERATIONS.update(_member_operations(
+    "group", member_admin.list_group_members, member_admin.list_all_group_members,
+    member_admin.get_any_group_member, member_admin.get_group_member,
+    member_admin.edit_group_member, member_admin.remove_group_member,
+))
+
+
 
 def build_openapi(api: web.Application, server_url: str) -> dict[str, Any]:
     """The document for the ``/api/v4`` sub-app ``api``, served from ``server_url``."""

@@ -62,26 +62,21 @@ def _add_management_routes(app: web.Application) -> None:
     r.add_delete("/users/{user_id}", user_admin.delete_user)
     r.add_delete("/projects/{id}", deletions.delete_project)
     r.add_delete("/groups/{id}", deletions.delete_group)
-    for kind, m in (
-        ("projects", (
-            member_admin.list_project_members, member_admin.list_all_project_members,
-            member_admin.get_any_project_member, member_admin.get_project_member,
-            member_admin.edit_project_member, member_admin.remove_project_member,
-        )),
-        ("groups", (
-            member_admin.list_group_members, member_admin.list_all_group_members,
-            member_admin.get_any_group_member, member_admin.get_group_member,
-            member_admin.edit_group_member, member_admin.remove_group_member,
-        )),
-    ):
-        base = f"/{kind}/{{id}}/members"
-        r.add_get(base, m[0])
-        # Registered before ``{user_id}``, which would otherwise take "all".
-        r.add_get(base + "/all", m[1])
-        r.add_get(base + "/all/{user_id}", m[2])
-        r.add_get(base + "/{user_id}", m[3])
-        r.add_put(base + "/{user_id}", m[4])
-        r.add_delete(base + "/{user_id}", m[5])
+    # "/members/all" is registered before "/members/{user_id}", which would take "all".
+    project_members = "/projects/{id}/members"
+    r.add_get(project_members, member_admin.list_project_members)
+    r.add_get(project_members + "/all", member_admin.list_all_project_members)
+    r.add_get(project_members + "/all/{user_id}", member_admin.get_any_project_member)
+    r.add_get(project_members + "/{user_id}", member_admin.get_project_member)
+    r.add_put(project_members + "/{user_id}", member_admin.edit_project_member)
+    r.add_delete(project_members + "/{user_id}", member_admin.remove_project_member)
+    group_members = "/groups/{id}/members"
+    r.add_get(group_members, member_admin.list_group_members)
+    r.add_get(group_members + "/all", member_admin.list_all_group_members)
+    r.add_get(group_members + "/all/{user_id}", member_admin.get_any_group_member)
+    r.add_get(group_members + "/{user_id}", member_admin.get_group_member)
+    r.add_put(group_members + "/{user_id}", member_admin.edit_group_member)
+    r.add_delete(group_members + "/{user_id}", member_admin.remove_group_member)
     pats = "/personal_access_tokens"
     r.add_get(pats, personal_access_tokens.list_tokens)
     r.add_get(pats + "/self", personal_access_tokens.get_token)

@@ -23,15 +23,19 @@ async def select_users_page(
     username: str | None,
     search: str | None,
     search_email: bool,
-    state: str | None,
+    states: set[str],
     order_by: str,
     sort: str,
     limit: int,
     offset: int,
 ) -> tuple[list[User], int]:
-    """One page of the users not being deleted, filtered, and how many match in all."""
-    where = ["marked_for_deletion_at IS NULL"]
-    params: dict[str, object] = {}
+    """One page of the users in one of ``states`` who are not being deleted, filtered, and
+    how many match in all."""
+    params: dict[str, object] = {f"state{n}": s for n, s in enumerate(sorted(states))}
+    where = [
+        "marked_for_deletion_at IS NULL",
+        "state IN (" + ", ".join(f":{k}" for k in params) + ")" if params else "0",
+    ]
     if username is not None:
         where.append("username = :username")  # the column is NOCASE, as GitLab's lookup
         params["username"] = username
@@ -41,9 +45,6 @@ async def select_users_page(
         where.append(
             "(" + " OR ".join(f"{f} LIKE :search ESCAPE '\\'" for f in fields) + ")"
         )
-    if state is not None:
-        where.append("state = :state")
-        params["state"] = state
     condition = " AND ".join(where)
     direction = "ASC" if sort == "asc" else "DESC"
     column = USER_ORDER.get(order_by, "id")

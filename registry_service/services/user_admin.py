@@ -43,20 +43,18 @@ async def list_users(
     """Administrators see every user and may filter by state; others see active users only
     (GitLab hides blocked users from them) and search names and usernames, never emails."""
     require_signed_in(actor)
-    state: str | None = None
-    if not actor.is_admin or wanted.active:
-        state = "active"
-    if actor.is_admin and wanted.blocked:
-        # GitLab applies both filters: asking for active and blocked users finds none.
-        state = "none" if wanted.active else "blocked"
-    if not actor.is_admin and wanted.blocked:
-        state = "none"
+    # GitLab applies the filters together: active and blocked at once finds nobody.
+    states = {"active", "blocked"} if actor.is_admin else {"active"}
+    if wanted.active:
+        states &= {"active"}
+    if wanted.blocked:
+        states &= {"blocked"}
     return await account_rows.select_users_page(
         catalog.reader,
         username=wanted.username,
         search=wanted.search,
         search_email=actor.is_admin,
-        state=state,
+        states=states,
         order_by=wanted.order_by,
         sort=wanted.sort,
         limit=limit,
