@@ -114,8 +114,8 @@ PAGINATION_HEADERS = ("X-Per-Page", "X-Page", "X-Next-Page", "X-Prev-Page", "X-T
 class Operation:
     summary: str
     params: type[Schema] | None = None
-    # An entity schema, a JSON schema, "count" for GitLab's bare-number bodies, "true" for
-    # its bare ``true``, or None for no body.
+    # An entity schema, a JSON schema, "count" for GitLab's bare-number bodies, or None for
+    # no body.
     response: Schema | dict[str, Any] | str | None = None
     many: bool = False
     status: int = 200
@@ -241,12 +241,13 @@ OPERATIONS.update({
         tag="users",
     ),
     user_admin.block_user: Operation(
-        "Block a user (administrators); answers true", response="true", status=201,
-        errors=(401, 403, 404), tag="users",
+        "Block a user (administrators): true, or null if already blocked",
+        response={"type": "boolean", "nullable": True}, status=201, errors=(401, 403, 404),
+        tag="users",
     ),
     user_admin.unblock_user: Operation(
-        "Unblock a user (administrators); answers true", response="true", status=201,
-        errors=(401, 403, 404), tag="users",
+        "Unblock a user (administrators): true, or false if not blocked",
+        response={"type": "boolean"}, status=201, errors=(401, 403, 404), tag="users",
     ),
     user_admin.delete_user: Operation(
         "Delete a user, their personal projects and (hard_delete) the groups only they own",
@@ -405,8 +406,6 @@ def _success(op: Operation) -> dict[str, Any]:
     if op.response == "count":
         # GitLab answers a delete with the status code itself as the JSON body.
         schema: Any = {"type": "integer", "enum": [op.status]}
-    elif op.response == "true":
-        schema = {"type": "boolean", "enum": [True]}
     elif isinstance(op.response, dict):
         schema = op.response
     elif op.response is None:

@@ -37,20 +37,20 @@ async def list_users(request: web.Request) -> web.Response:
 
 
 async def block_user(request: web.Request) -> web.Response:
-    await user_admin.set_blocked(
+    changed = await user_admin.set_blocked(
         ctx.catalog(request), ctx.actor(request), parse_id(request.match_info["user_id"]),
         blocked=True,
     )
-    # GitLab's endpoint returns ``true``, which Grape sends with POST's 201.
-    return ctx.json(True, status=201)
+    # Grape sends what the endpoint returned, with POST's 201.
+    return ctx.json(changed, status=201)
 
 
 async def unblock_user(request: web.Request) -> web.Response:
-    await user_admin.set_blocked(
+    changed = await user_admin.set_blocked(
         ctx.catalog(request), ctx.actor(request), parse_id(request.match_info["user_id"]),
         blocked=False,
     )
-    return ctx.json(True, status=201)
+    return ctx.json(changed, status=201)
 
 
 async def delete_user(request: web.Request) -> web.Response:

@@ -18,13 +18,14 @@ from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import users as user_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import User
-from registry_service.errors import Conflict, UserNotFound
+from registry_service.errors import Conflict, Forbidden, UserNotFound
 from registry_service.services import deletion
 from registry_service.services.jobs import JobQueue
 from registry_service.services.permissions import Actor
 from registry_service.services.users import require_admin, require_signed_in
 
 SOLE_OWNER = "User cannot be removed while is the sole-owner of a group"
+SELF_BLOCK = "The API initiating user cannot be blocked by the API"
 
 
 @dataclass(frozen=True)
@@ -71,13 +72,20 @@ async def _existing_user(catalog: Catalog, user_id: int | None) -> User:
 
 async def set_blocked(
     catalog: Catalog, actor: Actor, user_id: int | None, *, blocked: bool
-) -> None:
-    """Block or unblock a user (administrators). Doing it twice changes nothing and still
-    succeeds: the state asked for is the state the user is in."""
+) -> bool | None:
+    """Block or unblock a user (administrators); GitLab's answer body: ``True`` when the state
+    changed, and for a user already in that state ``None`` (block: the endpoint breaks out) or
+    ``False`` (unblock: the state machine refuses). Administrators cannot block themselves."""
     require_admin(actor)
     user = await _existing_user(catalog, user_id)
+    if blocked and user.id == actor.user_id:
+        raise Forbidden(SELF_BLOCK)
+    wanted = "blocked" if blocked else "active"
+    if user.state == wanted:
+        return None if blocked else False
     async with catalog.transaction() as tx:
-        await account_rows.update_user_state(tx, user.id, "blocked" if blocked else "active")
+        await account_rows.update_user_state(tx, user.id, wanted)
+    return True
 
 
 async def delete_user(

@@ -103,20 +103,33 @@ async def test_listing_users_needs_a_token(client: TestClient, root: UserWithTok
     await expect(await client.get(f"{API}/users"), 401, {"message": "401 Unauthorized"})
 
 
-async def test_block_and_unblock_answer_201_true_and_are_idempotent(
+async def test_block_and_unblock_answer_201_with_gitlabs_bodies(
     client: TestClient, catalog: Catalog, root: UserWithToken, alice: UserWithToken
 ) -> None:
-    for _ in range(2):
-        await expect(await client.post(f"{API}/users/{alice.user.id}/block",
-                                       headers=root.headers), 201, True)
-        user = await user_rows.select_user_by_id(catalog.reader, alice.user.id)
-        assert user is not None and user.state == "blocked"
-    for _ in range(2):
-        await expect(await client.post(f"{API}/users/{alice.user.id}/unblock",
-                                       headers=root.headers), 201, True)
+    block = f"{API}/users/{alice.user.id}/block"
+    unblock = f"{API}/users/{alice.user.id}/unblock"
+    # Unblocking an active user changes nothing: GitLab's state machine answers false.
+    await expect(await client.post(unblock, headers=root.headers), 201, False)
+    await expect(await client.post(block, headers=root.headers), 201, True)
+    user = await user_rows.select_user_by_id(catalog.reader, alice.user.id)
+    assert user is not None and user.state == "blocked"
+    # Blocking again: GitLab's endpoint breaks out early, so the body is null.
+    resp = await client.post(block, headers=root.headers)
+    assert resp.status == 201 and await resp.text() == "null"
+    await expect(await client.post(unblock, headers=root.headers), 201, True)
     user = await user_rows.select_user_by_id(catalog.reader, alice.user.id)
     assert user is not None and user.state == "active"
     await expect(await client.get(f"{API}/user", headers=alice.headers), 200)
+
+
+async def test_an_administrator_cannot_block_themself(
+    client: TestClient, root: UserWithToken
+) -> None:
+    resp = await client.post(f"{API}/users/{root.user.id}/block", headers=root.headers)
+    await expect(resp, 403, {
+        "message": "403 Forbidden - The API initiating user cannot be blocked by the API"
+    })
+    await expect(await client.get(f"{API}/user", headers=root.headers), 200)
 
 
 @pytest.mark.parametrize("action", ["block", "unblock"])
