@@ -9,3 +9,5 @@ CREATE INDEX projects_marked ON projects(marked_for_deletion_at)
     WHERE marked_for_deletion_at IS NOT NULL;
 CREATE INDEX namespaces_marked ON namespaces(marked_for_deletion_at)
     WHERE marked_for_deletion_at IS NOT NULL;
+CREATE INDEX users_marked ON users(marked_for_deletion_at)
+    WHERE marked_for_deletion_at IS NOT NULL;
