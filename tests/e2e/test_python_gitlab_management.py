@@ -23,7 +23,8 @@ from tests.e2e.gitlab_support import (
     wait_for,
     write_seed,
 )
-from tests.e2e.server import RegistryServer
+from tests.e2e.server import RegistryServer, read_catalog
+from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e
 
@@ -61,6 +62,11 @@ def repository_status(server: RegistryServer, repository_id: int) -> int:
     return requests.get(f"{server.url}/api/v4/registry/repositories/{repository_id}",
                         headers={"PRIVATE-TOKEN": server.admin_token or ""},
                         timeout=HTTP_TIMEOUT_S).status_code
+
+
+def project_ids(server: RegistryServer) -> list[int]:
+    """The catalog's project rows, read from the file (marked ones included)."""
+    return [int(str(row[0])) for row in read_catalog(server.data_dir, ["projects"])["projects"]]
 
 
 def test_users_block_unblock_delete(server: RegistryServer) -> None:
@@ -187,3 +193,36 @@ def test_registry_access_level_and_deletions(server: RegistryServer) -> None:
     assert pull_status(server, SUB_PROJECT, MAINT.token) == 404
     wait_for(lambda: [g.full_path for g in gl.groups.list(get_all=True)], [])
     wait_for(lambda: repository_status(server, tool_repo.id), 404)
+
+
+def test_a_project_deletion_survives_a_crash_before_any_job_ran(tmp_path: Path) -> None:
+    """``serve`` with a Redis URL only queues jobs; with no worker, the deletion's jobs wait.
+    The server is SIGKILLed, Redis is gone, and a plain ``serve`` on the same data finishes
+    the deletion from what the catalog holds."""
+    redis = RedisServer(tmp_path / "redis")
+    redis.start()
+    seed = write_seed(tmp_path / "seed.toml", images_entry(PROJECT, tags=["v1", "v2"]))
+    server = RegistryServer(tmp_path / "server", args=["--seed", str(seed)],
+                            env={"REGISTRY_SERVICE_REDIS_URL": redis.url})
+    server.start(timeout_s=60)
+    try:
+        gl = as_admin(server)
+        project = gl.projects.get(PROJECT)
+        (repository,) = project.repositories.list()
+        project.delete()
+        assert pull_status(server, PROJECT, MAINT.token) == 404
+        # Nothing ran: the repository is still there, scheduled.
+        assert repository_status(server, repository.id) == 200
+        server.kill()
+        redis.stop()
+        # The project row waits, marked, for its repository.
+        assert project.id in project_ids(server)
+
+        server.extra_env.pop("REGISTRY_SERVICE_REDIS_URL")
+        server.start(args=[], timeout_s=60)
+        wait_for(lambda: repository_status(server, repository.id), 404)
+        wait_for(lambda: project.id in project_ids(server), False)
+        assert pull_status(server, PROJECT, MAINT.token) == 404
+    finally:
+        _shut_down(server)
+        redis.stop()
