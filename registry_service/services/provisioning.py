@@ -155,7 +155,9 @@ async def ensure_project(
     existing = await project_rows.select_project_by_path(tx, full_path)
     if existing is not None and existing.marked_for_deletion_at is not None:
         # Nothing may be added below a project or namespace being deleted (services/deletion.py).
-        raise ProvisioningFailed(f"project {full_path!r} is being deleted")
+        raise ProvisioningFailed(
+            f"project {full_path!r} is being deleted; leave it out until its deletion is done"
+        )
     if existing is not None:
         return existing, False
     namespace_path, path = _split(full_path)
