@@ -83,7 +83,7 @@ async def get_project_member(request: web.Request) -> web.Response:
     return await _get(request, SourceKind.PROJECT, inherited=False)
 
 
-async def get_any_project_member(request: web.Request) -> web.Response:
+async def get_inherited_project_member(request: web.Request) -> web.Response:
     return await _get(request, SourceKind.PROJECT, inherited=True)
 
 
@@ -107,7 +107,7 @@ async def get_group_member(request: web.Request) -> web.Response:
     return await _get(request, SourceKind.GROUP, inherited=False)
 
 
-async def get_any_group_member(request: web.Request) -> web.Response:
+async def get_inherited_group_member(request: web.Request) -> web.Response:
     return await _get(request, SourceKind.GROUP, inherited=True)
 
 

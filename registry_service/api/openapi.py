@@ -286,14 +286,14 @@ OPERATIONS.update({
 def _member_operations(kind: str, *handlers: Handler) -> dict[Handler, Operation]:
     """The six member operations of projects or groups, handlers in route-table order."""
     tag = kind + "s"
-    listing, inherited, any_one, one, edit, remove = handlers
+    listing, inherited, inherited_one, one, edit, remove = handlers
     return {
         listing: Operation(f"A {kind}'s direct members", ap.MemberListParams, _MEMBER,
                            many=True, errors=(400, 401, 404), tag=tag),
         inherited: Operation(f"A {kind}'s members, inherited ones included (highest level"
                              " wins)", ap.MemberListParams, _MEMBER, many=True,
                              errors=(400, 401, 404), tag=tag),
-        any_one: Operation(f"One member of a {kind}, inherited membership included",
+        inherited_one: Operation(f"One member of a {kind}, inherited membership included",
                            response=_MEMBER, errors=(401, 404), tag=tag),
         one: Operation(f"One direct member of a {kind}", response=_MEMBER, errors=(401, 404),
                        tag=tag),
@@ -305,12 +305,12 @@ def _member_operations(kind: str, *handlers: Handler) -> dict[Handler, Operation
 
 OPERATIONS.update(_member_operations(
     "project", member_admin.list_project_members, member_admin.list_all_project_members,
-    member_admin.get_any_project_member, member_admin.get_project_member,
+    member_admin.get_inherited_project_member, member_admin.get_project_member,
     member_admin.edit_project_member, member_admin.remove_project_member,
 ))
 OPERATIONS.update(_member_operations(
     "group", member_admin.list_group_members, member_admin.list_all_group_members,
-    member_admin.get_any_group_member, member_admin.get_group_member,
+    member_admin.get_inherited_group_member, member_admin.get_group_member,
     member_admin.edit_group_member, member_admin.remove_group_member,
 ))
 

@@ -66,14 +66,14 @@ def _add_management_routes(app: web.Application) -> None:
     project_members = "/projects/{id}/members"
     r.add_get(project_members, member_admin.list_project_members)
     r.add_get(project_members + "/all", member_admin.list_all_project_members)
-    r.add_get(project_members + "/all/{user_id}", member_admin.get_any_project_member)
+    r.add_get(project_members + "/all/{user_id}", member_admin.get_inherited_project_member)
     r.add_get(project_members + "/{user_id}", member_admin.get_project_member)
     r.add_put(project_members + "/{user_id}", member_admin.edit_project_member)
     r.add_delete(project_members + "/{user_id}", member_admin.remove_project_member)
     group_members = "/groups/{id}/members"
     r.add_get(group_members, member_admin.list_group_members)
     r.add_get(group_members + "/all", member_admin.list_all_group_members)
-    r.add_get(group_members + "/all/{user_id}", member_admin.get_any_group_member)
+    r.add_get(group_members + "/all/{user_id}", member_admin.get_inherited_group_member)
     r.add_get(group_members + "/{user_id}", member_admin.get_group_member)
     r.add_put(group_members + "/{user_id}", member_admin.edit_group_member)
     r.add_delete(group_members + "/{user_id}", member_admin.remove_group_member)

@@ -205,6 +205,8 @@ async def test_user_deletion_takes_tokens_memberships_and_personal_projects(
     await expect(await setup.client.delete(f"{API}/users/{alice.user.id}",
                                            headers=root.headers), 404,
                  {"message": "404 User Not Found"})
+    await expect(await setup.client.get(f"{API}/users/{alice.user.id}", headers=root.headers),
+                 404, {"message": "404 User Not Found"})
     assert alice.user.id in await ids(catalog, "users")  # until its repository is gone
 
     await setup.runner.run_until_idle()
