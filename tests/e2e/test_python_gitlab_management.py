@@ -107,6 +107,9 @@ def test_members_of_projects_and_groups(server: RegistryServer) -> None:
     inherited = {m.username: m.access_level for m in project.members_all.list(get_all=True)}
     assert inherited == {"maint": 40, "dev": 30}
     assert project.members_all.get(dev.id).access_level == 30
+    group_all = {m.username: m.access_level for m in group.members_all.list(get_all=True)}
+    assert group_all == {"maint": 40, "dev": 30}
+    assert group.members_all.get(dev.id).access_level == 30
 
     member = group.members.get(dev.id)
     member.access_level = 20
