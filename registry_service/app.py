@@ -101,7 +101,10 @@ def create_app(
     app[catalog_key] = catalog
     app[clock_key] = clock or SystemClock()
     if storage is None:
-        storage = Storage.on(FilesystemBlobStore(settings.data_path))
+        store = FilesystemBlobStore(
+            settings.data_path, min_free_bytes=settings.storage.min_free_bytes
+        )
+        storage = Storage.on(store)
         app.cleanup_ctx.append(_own_storage)
     app[storage_key] = storage
     # Without a runner, intents wait in the catalog until one sweeps them up.

@@ -116,7 +116,9 @@ async def build_app(settings: Settings, seed: Path | None) -> web.Application:
     except BaseException:
         await catalog.close()
         raise
-    store = FilesystemBlobStore(settings.data_path)
+    store = FilesystemBlobStore(
+        settings.data_path, min_free_bytes=settings.storage.min_free_bytes
+    )
     storage = Storage.on(store)
     queue: JobQueue
     runner: InProcessRunner | None = None

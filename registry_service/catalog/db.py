@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 import aiosqlite
 
 from registry_service.catalog.migrate import apply_migrations
+from registry_service.errors import InsufficientStorage
 
 CATALOG_FILENAME = "registry.sqlite3"
 BUSY_TIMEOUT_MS = 30_000
@@ -166,15 +167,19 @@ class Catalog:
         is most of a write's cost with ``synchronous = FULL``. A unit's ``async with`` exits
         only once its COMMIT is durable, and raises if that COMMIT fails.
         """
-        async with self._write_lock:
-            group = await self._open_unit()
-            try:
-                yield self._writer
-            except BaseException:
-                await _to_the_end(self._close_unit(rollback=True))
-                raise
-            await _to_the_end(self._close_unit(rollback=False))
-        await asyncio.shield(group)
+        try:
+            async with self._write_lock:
+                group = await self._open_unit()
+                try:
+                    yield self._writer
+                except BaseException:
+                    await _to_the_end(self._close_unit(rollback=True))
+                    raise
+                await _to_the_end(self._close_unit(rollback=False))
+            await asyncio.shield(group)
+        except sqlite3.OperationalError as exc:
+            raise_if_disk_full(exc)
+            raise
 
     async def _open_unit(self) -> asyncio.Future[None]:
         """BEGIN the group if none is open, then SAVEPOINT this unit; the group's COMMIT.
@@ -204,6 +209,8 @@ class Catalog:
         return group
 
     async def _close_unit(self, *, rollback: bool) -> None:
+        if not self._writer.in_transaction:
+            return  # SQLite rolled the whole transaction back itself (it may on SQLITE_FULL)
         if rollback:
             await self._writer.execute("ROLLBACK TO unit")
         await self._writer.execute("RELEASE unit")
@@ -238,6 +245,13 @@ class Catalog:
 
     async def ping(self) -> None:
         await self._reader.execute_fetchall("SELECT 1")
+
+
+def raise_if_disk_full(exc: sqlite3.Error) -> None:
+    """Raise InsufficientStorage (caused by ``exc``) if ``exc`` is SQLite's SQLITE_FULL,
+    "database or disk is full": the one place the catalog's full disk becomes a domain error."""
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        raise InsufficientStorage(detail={"reason": "database or disk is full"}) from exc
 
 
 async def _to_the_end(step: Awaitable[T]) -> T:

@@ -51,6 +51,17 @@ def error_middleware(render: Callable[[RegistryError], web.Response]) -> Middlew
         try:
             return await handler(request)
         except RegistryError as exc:
+            if exc.log_level is not None:
+                log.log(
+                    exc.log_level,
+                    "%s %s (request %s): %s %s %s",
+                    request.method,
+                    request.path,
+                    request.get(request_id_key, "-"),
+                    exc.status,
+                    exc,
+                    exc.detail or "",
+                )
             return render(exc)
         except web.HTTPNotFound:
             return render(RouteNotFound())

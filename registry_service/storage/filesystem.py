@@ -39,13 +39,18 @@ from registry_service.storage.fileio import (
     read_at,
     sync_filesystem,
 )
+from registry_service.storage.space import SpaceFloor
 
 
 class FilesystemBlobStore:
     """Content-addressed blobs under ``root`` (the service's data directory)."""
 
-    def __init__(self, root: Path, *, io: IOThreads | None = None) -> None:
+    def __init__(
+        self, root: Path, *, io: IOThreads | None = None, min_free_bytes: int = 0
+    ) -> None:
         self.root = root
+        # The floor new uploads stop at (``storage.min_free_bytes``; shared with the sessions).
+        self.space = SpaceFloor(root, min_free_bytes)
         # Shared with UploadSessions, which writes under the same root.
         self.io = io or IOThreads()
         # Temp files being written by this process right now; purge_temp leaves them alone.
@@ -135,14 +140,16 @@ class FilesystemBlobStore:
         ``commit`` to be renamed into place.
 
         On DigestInvalid (or any error, or cancellation) the temp file is removed: nothing is
-        left in ``blobs/`` or ``tmp/``. An already stored blob is kept and the temp discarded.
+        left in ``blobs/`` or ``tmp/``; so a write that ran out of space (InsufficientStorage,
+        also raised up front below ``storage.min_free_bytes``) gives its bytes back at once. An already stored blob is kept and the temp discarded.
         """
         hasher = new_hasher(_algorithm_for(expected, algorithm))
+        await self.io.run(self.space.check)  # refused before a byte is written
         temp = layout.new_temp_path(self.root)
         self._active_temps.add(temp)
         try:
             await self.io.run(_create_temp, temp)
-            size = await StreamAppender(self.io, temp, hasher).append(chunks)
+            size = await StreamAppender(self.io, temp, hasher, self.space.check).append(chunks)
             computed = digest_from_hasher(hasher)
             if expected is not None and computed != expected:
                 raise DigestInvalid(
