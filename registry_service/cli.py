@@ -66,6 +66,7 @@ from registry_service.services.provisioning import (
 from registry_service.services.seeding import SeedInvalid, SeedReport, seed_file
 from registry_service.settings import Settings, SettingsInvalid, load
 from registry_service.storage.filesystem import FilesystemBlobStore
+from registry_service.storage.reserve import Reserve
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -99,7 +100,8 @@ async def build_app(settings: Settings, seed: Path | None) -> web.Application:
                 f"(for this run):\n  {settings.auth.admin_token}",
                 flush=True,
             )
-    catalog = await Catalog.open_in(settings.data_path)
+    reserve = Reserve(settings.data_path, settings.storage.reserve_bytes)
+    catalog = await Catalog.open_in(settings.data_path, before_write=reserve.keep_room)
     try:
         generated = await ensure_root(
             catalog, admin_token=settings.auth.admin_token, now=clock.now()
@@ -117,7 +119,7 @@ async def build_app(settings: Settings, seed: Path | None) -> web.Application:
         await catalog.close()
         raise
     store = FilesystemBlobStore(
-        settings.data_path, min_free_bytes=settings.storage.min_free_bytes
+        settings.data_path, min_free_bytes=settings.storage.min_free_bytes, reserve=reserve
     )
     storage = Storage.on(store)
     queue: JobQueue
@@ -309,7 +311,9 @@ def _size(n: int) -> str:
 
 
 async def with_catalog(settings: Settings, work: Callable[[Catalog], Awaitable[int]]) -> int:
-    catalog = await Catalog.open_in(settings.data_path)
+    # The reserve is kept here too: `gc` and the admin commands must work on a full disk.
+    reserve = Reserve(settings.data_path, settings.storage.reserve_bytes)
+    catalog = await Catalog.open_in(settings.data_path, before_write=reserve.keep_room)
     try:
         return await work(catalog)
     finally:

@@ -74,6 +74,10 @@ class StorageSettings:
     # directory's filesystem, so the catalog, tag deletes and garbage collection keep room to
     # work on a full disk. 0 = off.
     min_free_bytes: int = 256 * 1024 * 1024
+    # Space held back in <data>/reserve (and left free by uploads) and given up when the disk
+    # is full anyway, so that tag deletes and garbage collection can still write the catalog;
+    # new uploads are refused until it is back. 0 = none.
+    reserve_bytes: int = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,8 +124,12 @@ class Catalog:
         writer: aiosqlite.Connection,
         scan_reader: aiosqlite.Connection,
         reader: LoopReader,
+        before_write: Callable[[], Awaitable[None]] | None = None,
     ):
         self.path = path
+        # Run before each write transaction begins: the composition root hands in the
+        # storage reserve's ``keep_room``, so that SQLite finds room even on a full disk.
+        self._before_write = before_write
         self._writer = writer
         self._scan_reader = scan_reader
         self._reader = reader
@@ -135,7 +139,13 @@ class Catalog:
         self._committer: asyncio.Future[None] | None = None
 
     @classmethod
-    async def open(cls, path: Path, *, migrate_to: int | None = None) -> Catalog:
+    async def open(
+        cls,
+        path: Path,
+        *,
+        migrate_to: int | None = None,
+        before_write: Callable[[], Awaitable[None]] | None = None,
+    ) -> Catalog:
         """Open (creating if needed) the catalog file and bring its schema up to date."""
         require_sqlite(sqlite3.sqlite_version_info)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -146,11 +156,13 @@ class Catalog:
         except BaseException:
             await writer.close()
             raise
-        return cls(path, writer, scan_reader, _connect_loop_reader(path))
+        return cls(path, writer, scan_reader, _connect_loop_reader(path), before_write)
 
     @classmethod
-    async def open_in(cls, data_dir: Path) -> Catalog:
-        return await cls.open(data_dir / CATALOG_FILENAME)
+    async def open_in(
+        cls, data_dir: Path, *, before_write: Callable[[], Awaitable[None]] | None = None
+    ) -> Catalog:
+        return await cls.open(data_dir / CATALOG_FILENAME, before_write=before_write)
 
     async def close(self) -> None:
         self._reader.close()
@@ -200,6 +212,8 @@ class Catalog:
 
     async def _begin_unit(self) -> asyncio.Future[None]:
         if self._group is None:
+            if self._before_write is not None:
+                await self._before_write()
             await self._writer.execute("BEGIN IMMEDIATE")
             self._group = asyncio.get_running_loop().create_future()
             # Runs after every writer already waiting for the lock (the lock is FIFO).

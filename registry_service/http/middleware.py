@@ -54,11 +54,11 @@ def error_middleware(render: Callable[[RegistryError], web.Response]) -> Middlew
             if exc.log_level is not None:
                 log.log(
                     exc.log_level,
-                    "%s %s (request %s): %s %s %s",
+                    "%s %s (request %s): %s: %s %s",
                     request.method,
                     request.path,
                     request.get(request_id_key, "-"),
-                    exc.status,
+                    type(exc).__name__,
                     exc,
                     exc.detail or "",
                 )

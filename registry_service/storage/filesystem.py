@@ -39,6 +39,7 @@ from registry_service.storage.fileio import (
     read_at,
     sync_filesystem,
 )
+from registry_service.storage.reserve import Reserve
 from registry_service.storage.space import SpaceFloor
 
 
@@ -46,11 +47,17 @@ class FilesystemBlobStore:
     """Content-addressed blobs under ``root`` (the service's data directory)."""
 
     def __init__(
-        self, root: Path, *, io: IOThreads | None = None, min_free_bytes: int = 0
+        self,
+        root: Path,
+        *,
+        io: IOThreads | None = None,
+        min_free_bytes: int = 0,
+        reserve: Reserve | None = None,
     ) -> None:
         self.root = root
-        # The floor new uploads stop at (``storage.min_free_bytes``; shared with the sessions).
-        self.space = SpaceFloor(root, min_free_bytes)
+        # Where new uploads stop (``storage.min_free_bytes``, the reserve; shared with the
+        # sessions).
+        self.space = SpaceFloor(root, min_free_bytes, reserve)
         # Shared with UploadSessions, which writes under the same root.
         self.io = io or IOThreads()
         # Temp files being written by this process right now; purge_temp leaves them alone.

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from registry_service.errors import InsufficientStorage
+from registry_service.storage.reserve import Reserve
 
 # ENOSPC: the filesystem is full; EDQUOT: the service's user is over its disk quota.
 NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -54,26 +55,38 @@ def free_bytes(root: Path) -> int:
 
 
 class SpaceFloor:
-    """Refuses a write that would leave less than ``min_free_bytes`` free under ``root``.
+    """Refuses a write that would leave less than ``min_free_bytes`` (or the reserve's size)
+    free under ``root``, and every upload while ``reserve`` is given up (the disk was full:
+    the room is the catalog's).
 
-    0 switches the check off (no ``statvfs`` at all). A missing ``root`` (nothing written yet)
-    is checked at its nearest existing parent, which is on the same filesystem in practice.
+    0 and no reserve switch the check off (no ``statvfs`` at all). A missing ``root`` (nothing
+    written yet) is checked at its nearest existing parent, on the same filesystem in practice.
     """
 
-    def __init__(self, root: Path, min_free_bytes: int = 0) -> None:
+    def __init__(
+        self, root: Path, min_free_bytes: int = 0, reserve: Reserve | None = None
+    ) -> None:
         self.root = root
         self.min_free_bytes = min_free_bytes
+        self.reserve = reserve
 
     def check(self, incoming_bytes: int = 0) -> None:
         """Raise InsufficientStorage unless ``incoming_bytes`` more leave the floor free.
 
-        Blocking (one ``statvfs``): call it on an IO thread.
+        Blocking (one or two ``statvfs``): call it on an IO thread.
         """
-        if self.min_free_bytes <= 0:
+        floor = self.min_free_bytes
+        if self.reserve is not None and self.reserve.enabled:
+            if not self.reserve.keep_room_now():
+                raise InsufficientStorage(detail={"reason": "the disk is full"})
+            # Uploads leave the reserve's size free as well: only another program can then
+            # fill the disk to where the reserve is given up.
+            floor = max(floor, self.reserve.size_bytes)
+        if floor <= 0:
             return
         path = self.root
         while not path.exists() and path.parent != path:
             path = path.parent
-        if free_bytes(path) - incoming_bytes < self.min_free_bytes:
+        if free_bytes(path) - incoming_bytes < floor:
             # The numbers stay out of the answer: clients need not learn the server's disk.
             raise InsufficientStorage(detail={"reason": "free space below storage.min_free_bytes"})

@@ -1,20 +1,20 @@
 """A full disk, for real: the data directory on a 64 MiB tmpfs, the real server, raw HTTP.
 
 Images of one 6 MiB layer are pushed (monolithic POST, a session's PATCH then PUT, and a
-session closed by a PUT with a body, in turn) until the registry refuses one, twice over:
-with ``storage.min_free_bytes`` off, so writes run into ENOSPC, and with a floor, so uploads
-stop above it. Either way the refusal is a 507 with an OCI body, one WARNING line and no
-traceback; no session folder and no partial byte is left behind; tag deletes (``/v2``,
-``/api/v4`` single and bulk), a repository delete and ``registry-service gc`` succeed on the
-full disk and free its space; pushes then work again; and every image acknowledged before
-still pulls back byte for byte.
+session closed by a PUT with a body, in turn) until the registry refuses one. With no floor
+and no reserve the writes run into ENOSPC; with ``storage.reserve_bytes`` and/or
+``storage.min_free_bytes`` uploads stop above them. Either way the refusal is a 507 with an
+OCI body, one WARNING line and no traceback, and no session folder or partial byte is left
+behind. Then the rest of the disk is filled by "another program", and tag deletes (``/v2``,
+``/api/v4`` single and bulk), a repository delete and ``registry-service gc`` must still
+succeed and free the space; pushes work again; and every image acknowledged before still
+pulls back byte for byte.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +29,7 @@ from tests.e2e.accounts import DEV, PRIVATE_PROJECT, write_seed
 from tests.e2e.gitlab_support import Api
 from tests.e2e.server import RegistryServer, StartServer, run_cli
 from tests.oci_content import Blob, Image, image
+from tests.tmpfs import fill, free_bytes, mounted_tmpfs
 
 pytestmark = pytest.mark.e2e
 
@@ -36,6 +37,7 @@ MIB = 1 << 20
 DISK_MIB = 64
 LAYER_BYTES = 6 * MIB
 FLOOR_BYTES = 20 * MIB
+RESERVE_BYTES = 8 * MIB
 HTTP_TIMEOUT_S = 60
 AUTH = (DEV.username, DEV.token)
 OCTETS = {"Content-Type": "application/octet-stream"}
@@ -47,23 +49,8 @@ OUT_OF_SPACE = "the registry is out of storage space; try again once space has b
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A fresh 64 MiB tmpfs, unmounted afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK_MIB}m", "tmpfs", str(mount)], check=True
-    )
-    try:
+    with mounted_tmpfs(tmp_path / "disk", DISK_MIB * MIB) as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def free_bytes(path: Path) -> int:
-    st = os.statvfs(path)
-    return st.f_bavail * st.f_frsize
 
 
 class LowWater(threading.Thread):
@@ -94,6 +81,7 @@ class Registry:
     server: RegistryServer
     pushed: dict[tuple[str, str], Image] = field(default_factory=dict)
     refusals: list[requests.Response] = field(default_factory=list)
+    free_before_refusal: int = 0
 
     def url(self, repository: str, rest: str) -> str:
         return f"{self.server.url}/v2/{PRIVATE_PROJECT}/{repository}/{rest}"
@@ -145,6 +133,7 @@ class Registry:
         """Push images round-robin over the repositories and modes until one is refused;
         return how many were stored."""
         for n in range(2 * DISK_MIB * MIB // LAYER_BYTES):
+            self.free_before_refusal = free_bytes(self.server.data_dir)
             answer = self.push(
                 REPOSITORIES[n % 3], f"v{n}", image(layers=1, layer_size=LAYER_BYTES),
                 MODES[n % len(MODES)],
@@ -207,61 +196,112 @@ def repository_ids(api: Api) -> dict[str, int]:
     return {r["path"].rsplit("/", 1)[1]: r["id"] for r in listed}
 
 
-@pytest.mark.parametrize("floor_bytes", [0, FLOOR_BYTES], ids=["enospc", "min-free-floor"])
-def test_a_full_disk_answers_507_and_the_way_out_works(
-    start_server: StartServer, small_disk: Path, tmp_path: Path, floor_bytes: int
-) -> None:
+def start(start_server: StartServer, tmp_path: Path, disk: Path, **storage: int) -> Registry:
     server = start_server(
         start=False,
         args=["--seed", str(write_seed(tmp_path / "seed.toml"))],
-        env={
-            "REGISTRY_SERVICE_STORAGE_MIN_FREE_BYTES": str(floor_bytes),
-        },
+        env={f"REGISTRY_SERVICE_STORAGE_{k.upper()}": str(v) for k, v in storage.items()},
     )
-    server.data_dir = small_disk / "data"  # the logs stay off the small disk
+    server.data_dir = disk / "data"  # the logs stay off the small disk
     server.start()
-    registry = Registry(server)
+    return Registry(server)
 
-    with LowWater(small_disk) as low:
-        stored = registry.fill()
-    assert stored >= 3
-    assert_out_of_space(registry.refusals[0])
-    if floor_bytes:
-        # Uploads stopped at the floor: the disk never came near full.
-        assert low.lowest >= floor_bytes - MIB, low.lowest
 
-    # Every kind of upload is refused now, and gives back what it wrote.
+def refuse_every_kind_of_upload(registry: Registry) -> None:
+    """Each way of uploading a blob is refused now, and a session that already had bytes
+    and is refused its next chunk is dropped."""
     for mode in MODES:
         answer = registry.push_blob("single", Blob(os.urandom(LAYER_BYTES)), mode)
         assert_out_of_space(answer)
         registry.refusals.append(answer)
-    # A session that had bytes and is refused its next chunk is dropped, bytes and all.
+    server = registry.server
     started = requests.post(registry.url("single", "blobs/uploads/"), auth=AUTH, timeout=30)
-    if started.status_code == 202:
-        location = server.url + started.headers["Location"]
-        first = requests.patch(location, data=b"x" * 1024, auth=AUTH, headers=OCTETS, timeout=30)
-        assert first.status_code == 202, first.text
-        refused = requests.patch(
-            server.url + first.headers["Location"], data=os.urandom(LAYER_BYTES), auth=AUTH,
-            headers={**OCTETS, "Content-Range": f"1024-{1024 + LAYER_BYTES - 1}"}, timeout=30,
-        )
-        assert_out_of_space(refused)
-        registry.refusals.append(refused)
-        status = requests.get(server.url + first.headers["Location"], auth=AUTH, timeout=30)
-        assert status.status_code == 404, status.text
-        assert status.json()["errors"][0]["code"] == "BLOB_UPLOAD_UNKNOWN"
-    else:
+    if started.status_code != 202:
         assert_out_of_space(started)
         registry.refusals.append(started)
-    assert session_leftovers(server.data_dir) == []
-    # Every refusal was logged once at WARNING, without a traceback, and none was a 500.
-    log = server.stderr
-    assert log.count("WARNING") == len(registry.refusals), log[-3000:]
+        return
+    location = server.url + started.headers["Location"]
+    first = requests.patch(location, data=b"x" * 1024, auth=AUTH, headers=OCTETS, timeout=30)
+    if first.status_code != 202:
+        assert_out_of_space(first)
+        registry.refusals.append(first)
+        return
+    refused = requests.patch(
+        server.url + first.headers["Location"], data=os.urandom(LAYER_BYTES), auth=AUTH,
+        headers={**OCTETS, "Content-Range": f"1024-{1024 + LAYER_BYTES - 1}"}, timeout=30,
+    )
+    assert_out_of_space(refused)
+    registry.refusals.append(refused)
+    status = requests.get(server.url + first.headers["Location"], auth=AUTH, timeout=30)
+    assert status.status_code == 404, status.text
+    assert status.json()["errors"][0]["code"] == "BLOB_UPLOAD_UNKNOWN"
+
+
+def assert_refusals_logged_once_without_traceback(registry: Registry) -> None:
+    log = registry.server.stderr
+    warnings = [line for line in log.splitlines() if "InsufficientStorage" in line]
+    assert len(warnings) == len(registry.refusals), log[-3000:]
+    assert all(" WARNING " in line for line in warnings), warnings
     assert "Traceback" not in log
-    assert not server.logged_requests("[A-Z]+", r"/v2/\S*", "500")
+    assert " ERROR " not in log
+    assert not registry.server.logged_requests("[A-Z]+", r"/v2/\S*", "500")
+
+
+def test_writes_that_run_into_enospc_answer_507_and_give_their_bytes_back(
+    start_server: StartServer, small_disk: Path, tmp_path: Path
+) -> None:
+    registry = start(start_server, tmp_path, small_disk, min_free_bytes=0, reserve_bytes=0)
+
+    stored = registry.fill()
+
+    assert stored >= 3
+    assert_out_of_space(registry.refusals[0])
+    assert registry.refusals[0].json()["errors"][0]["detail"] in (
+        {"reason": "No space left on device"},
+        {"reason": "database or disk is full"},
+    )
+    # Whatever the failed push wrote is free again (but for a few catalog pages).
+    assert free_bytes(small_disk) >= registry.free_before_refusal - 256 * 1024
+    refuse_every_kind_of_upload(registry)
+    assert session_leftovers(registry.server.data_dir) == []
+    assert_refusals_logged_once_without_traceback(registry)
+    registry.assert_pulls_identical()
+
+
+@pytest.mark.parametrize(
+    ("floor_bytes", "reserve_bytes"),
+    [(0, RESERVE_BYTES), (FLOOR_BYTES, RESERVE_BYTES)],
+    ids=["reserve", "min-free-floor-and-reserve"],
+)
+def test_the_way_out_of_a_full_disk_works(
+    start_server: StartServer,
+    small_disk: Path,
+    tmp_path: Path,
+    floor_bytes: int,
+    reserve_bytes: int,
+) -> None:
+    registry = start(
+        start_server, tmp_path, small_disk,
+        min_free_bytes=floor_bytes, reserve_bytes=reserve_bytes,
+    )
+    server = registry.server
+    reserve = server.data_dir / "reserve"
+
+    with LowWater(small_disk) as low:
+        stored = registry.fill()
+    assert stored >= 4
+    assert_out_of_space(registry.refusals[0])
+    # Uploads stopped above the floor and the reserve: the disk never came near full.
+    assert low.lowest >= max(floor_bytes, reserve_bytes) - 2 * MIB, low.lowest
+    refuse_every_kind_of_upload(registry)
+    assert session_leftovers(server.data_dir) == []
+    assert_refusals_logged_once_without_traceback(registry)
+
+    # Another program fills the rest of the disk.
+    filler = fill(small_disk)
+    assert free_bytes(small_disk) == 0
 
     # The way out, on the full disk: tag deletes, a bulk delete, a repository delete, gc.
-    before = free_bytes(small_disk)
     api = Api(server, server.admin_token)
     project = PRIVATE_PROJECT.replace("/", "%2F")
     ids = repository_ids(api)
@@ -287,18 +327,21 @@ def test_a_full_disk_answers_507_and_the_way_out_works(
             "REGISTRY_SERVICE_DATA_DIR": str(server.data_dir),
             "REGISTRY_SERVICE_GC_MANIFEST_GRACE_SECONDS": "0",
             "REGISTRY_SERVICE_GC_BLOB_GRACE_SECONDS": "0",
+            "REGISTRY_SERVICE_STORAGE_MIN_FREE_BYTES": str(floor_bytes),
+            "REGISTRY_SERVICE_STORAGE_RESERVE_BYTES": str(reserve_bytes),
         },
     )
     assert collected.returncode == 0, collected.stderr
     freed = json.loads(collected.stdout)["bytes_freed"]
     deleted_images = stored - len(registry.pushed)
     assert freed >= deleted_images * LAYER_BYTES
-    # (less the catalog's own growth: its write-ahead log)
-    assert free_bytes(small_disk) >= before + deleted_images * LAYER_BYTES - MIB
+    assert free_bytes(small_disk) >= deleted_images * LAYER_BYTES - 2 * MIB
 
-    # Pushes work again, and nothing acknowledged was lost.
+    # With the other program's file still there, pushes work again and the reserve is back.
     for n, mode in enumerate(MODES):
-        answer = registry.push("single", f"again{n}", image(layers=1, layer_size=LAYER_BYTES), mode)
+        answer = registry.push("single", f"again{n}", image(layers=1, layer_size=MIB), mode)
         assert answer.status_code == 201, answer.text
+    assert reserve.stat().st_size == reserve_bytes
     registry.assert_pulls_identical()
     assert "Traceback" not in server.stderr
+    filler.unlink()
