@@ -147,8 +147,9 @@ class FilesystemBlobStore:
         ``commit`` to be renamed into place.
 
         On DigestInvalid (or any error, or cancellation) the temp file is removed: nothing is
-        left in ``blobs/`` or ``tmp/``; so a write that ran out of space (InsufficientStorage,
-        also raised up front below ``storage.min_free_bytes``) gives its bytes back at once. An already stored blob is kept and the temp discarded.
+        left in ``blobs/`` or ``tmp/``, so a write that ran out of space (InsufficientStorage,
+        also raised up front below ``storage.min_free_bytes``) gives its bytes back at once.
+        An already stored blob is kept and the temp discarded.
         """
         hasher = new_hasher(_algorithm_for(expected, algorithm))
         await self.io.run(self.space.check)  # refused before a byte is written

@@ -84,7 +84,9 @@ class Reserve:
                     self.path.unlink()
                     log.warning(
                         "disk nearly full (%d bytes free): gave up the %d-byte reserve %s",
-                        free, self.size_bytes, self.path,
+                        free,
+                        self.size_bytes,
+                        self.path,
                     )
                 self.held = False
             elif not self.held and free >= RESTORE_FACTOR * self.size_bytes:

@@ -63,9 +63,7 @@ class SpaceFloor:
     written yet) is checked at its nearest existing parent, on the same filesystem in practice.
     """
 
-    def __init__(
-        self, root: Path, min_free_bytes: int = 0, reserve: Reserve | None = None
-    ) -> None:
+    def __init__(self, root: Path, min_free_bytes: int = 0, reserve: Reserve | None = None) -> None:
         self.root = root
         self.min_free_bytes = min_free_bytes
         self.reserve = reserve

@@ -100,9 +100,9 @@ class Registry:
             return started
         location = self.server.url + started.headers["Location"]
         if mode == "patch":
+            pieces = [blob.data[i : i + MIB] for i in range(0, len(blob.data), MIB)]
             patched = requests.patch(
-                location, data=iter([blob.data[i : i + MIB] for i in range(0, len(blob.data), MIB)]),
-                auth=AUTH, headers=OCTETS, timeout=HTTP_TIMEOUT_S,
+                location, data=iter(pieces), auth=AUTH, headers=OCTETS, timeout=HTTP_TIMEOUT_S
             )
             if patched.status_code != 202:
                 return patched
