@@ -389,6 +389,7 @@ async def test_place_under_the_callers_lock_restores_a_blob_deleted_meanwhile(
     gc = asyncio.create_task(collect_garbage())
     await asyncio.sleep(0)  # GC takes the lock first
     info = await blob_store.ingest(stream(b"shared"), commit=commit)
+    verified.set()  # if the store never called commit, GC still runs (and the test fails)
     await gc
 
     assert info == existing
