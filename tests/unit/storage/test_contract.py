@@ -21,7 +21,7 @@ import pytest
 
 from registry_service.digests import Digest, digest_of
 from registry_service.errors import BlobUnknown, DigestInvalid, RangeNotSatisfiable
-from registry_service.storage.base import BlobInfo, BlobStore, PendingBlob
+from registry_service.storage.base import BlobInfo, BlobStore, Commit, PendingBlob, place_only
 from registry_service.storage.filesystem import FilesystemBlobStore
 from tests.unit.storage.streams import Broken, broken_stream, slow_stream, stream
 
@@ -323,12 +323,27 @@ async def test_an_upload_session_with_the_wrong_digest_stores_nothing(
 # --- commit callbacks and the caller's lock -------------------------------------------------
 
 
-async def test_a_commit_that_raises_leaves_no_visible_blob(blob_store: BlobStore) -> None:
+async def push(
+    store: BlobStore, route: str, content: bytes, commit: Commit = place_only
+) -> BlobInfo:
+    """Push ``content`` in one request or through an upload session."""
+    if route == "ingest":
+        return await store.ingest(stream(content), digest_of(content), commit=commit)
+    sessions = store.upload_sessions()
+    await sessions.create(SID)
+    await sessions.append(SID, stream(content))
+    return await sessions.finish(SID, digest_of(content), commit=commit)
+
+
+@pytest.mark.parametrize("route", ["ingest", "upload session"])
+async def test_a_commit_that_raises_leaves_no_visible_blob(
+    blob_store: BlobStore, route: str
+) -> None:
     async def refuse(pending: PendingBlob) -> BlobInfo:
         raise CommitRefused
 
     with pytest.raises(CommitRefused):
-        await blob_store.ingest(stream(b"orphan"), digest_of(b"orphan"), commit=refuse)
+        await push(blob_store, route, b"orphan", refuse)
 
     assert await blob_store.stat(digest_of(b"orphan")) is None
     assert await stored(blob_store) == set()
@@ -336,23 +351,8 @@ async def test_a_commit_that_raises_leaves_no_visible_blob(blob_store: BlobStore
     assert await blob_store.ingest(stream(b"orphan")) == BlobInfo(digest_of(b"orphan"), 6)
 
 
-async def test_a_commit_that_raises_at_upload_finish_leaves_no_visible_blob(
-    blob_store: BlobStore,
-) -> None:
-    async def refuse(pending: PendingBlob) -> BlobInfo:
-        raise CommitRefused
-
-    sessions = blob_store.upload_sessions()
-    await sessions.create(SID)
-    await sessions.append(SID, stream(b"chunked orphan"))
-    with pytest.raises(CommitRefused):
-        await sessions.finish(SID, digest_of(b"chunked orphan"), commit=refuse)
-
-    assert await blob_store.stat(digest_of(b"chunked orphan")) is None
-    assert await stored(blob_store) == set()
-
-
-async def test_a_pending_blob_is_invisible_until_placed(blob_store: BlobStore) -> None:
+@pytest.mark.parametrize("route", ["ingest", "upload session"])
+async def test_a_pending_blob_is_invisible_until_placed(blob_store: BlobStore, route: str) -> None:
     seen: list[BlobInfo | None] = []
 
     async def commit(pending: PendingBlob) -> BlobInfo:
@@ -361,12 +361,13 @@ async def test_a_pending_blob_is_invisible_until_placed(blob_store: BlobStore) -
         seen.append(await blob_store.stat(pending.digest))
         return info
 
-    info = await blob_store.ingest(stream(b"verified"), commit=commit)
+    info = await push(blob_store, route, b"verified", commit)
     assert seen == [None, info]
 
 
+@pytest.mark.parametrize("route", ["ingest", "upload session"])
 async def test_place_under_the_callers_lock_restores_a_blob_deleted_meanwhile(
-    blob_store: BlobStore,
+    blob_store: BlobStore, route: str
 ) -> None:
     """The race between a push and garbage collection, both under one lock (the catalog's
     write lock in the registry): the blob is stored when the push verifies its copy, GC then
@@ -388,7 +389,7 @@ async def test_place_under_the_callers_lock_restores_a_blob_deleted_meanwhile(
 
     gc = asyncio.create_task(collect_garbage())
     await asyncio.sleep(0)  # GC takes the lock first
-    info = await blob_store.ingest(stream(b"shared"), commit=commit)
+    info = await push(blob_store, route, b"shared", commit)
     verified.set()  # if the store never called commit, GC still runs (and the test fails)
     await gc
 
