@@ -41,7 +41,7 @@ from registry_service.catalog.rows import JobRow
 from registry_service.digests import parse_digest
 from registry_service.services.jobs import JobKind, JobQueue, submit_job
 from registry_service.settings import GcSettings
-from registry_service.storage.filesystem import FilesystemBlobStore
+from registry_service.storage.base import BlobStore
 
 log = logging.getLogger("registry_service.gc")
 
@@ -81,7 +81,7 @@ def _batches(items: Sequence[T], size: int = BATCH) -> list[Sequence[T]]:
 
 async def collect_garbage(
     catalog: Catalog,
-    store: FilesystemBlobStore,
+    store: BlobStore,
     gc: GcSettings,
     now: datetime,
     *,
@@ -135,7 +135,7 @@ async def collect_garbage(
 
 
 async def _unlink_unless_cataloged(
-    catalog: Catalog, store: FilesystemBlobStore, digests: Sequence[str]
+    catalog: Catalog, store: BlobStore, digests: Sequence[str]
 ) -> list[str]:
     """Unlink the files of those ``digests`` that have no blob row, holding the catalog's write
     lock so no push can place and catalog one of them meanwhile (see the module doc)."""
@@ -151,7 +151,7 @@ async def _unlink_unless_cataloged(
 
 
 async def _orphan_files(
-    catalog: Catalog, store: FilesystemBlobStore, cutoff: datetime
+    catalog: Catalog, store: BlobStore, cutoff: datetime
 ) -> list[tuple[str, int]]:
     """(digest, size) of files older than ``cutoff`` whose digest has no blob row."""
     on_disk: list[str] = [str(d) async for d in store.iter_digests()]

@@ -66,6 +66,7 @@ from registry_service.services.provisioning import (
 )
 from registry_service.services.seeding import SeedInvalid, SeedReport, seed_file
 from registry_service.settings import Settings, SettingsInvalid, load
+from registry_service.storage.base import BlobStore
 from registry_service.storage.filesystem import FilesystemBlobStore
 from registry_service.tls import load_server_tls
 
@@ -258,7 +259,7 @@ async def run_gc(catalog: Catalog, settings: Settings, dry_run: bool, as_json: b
 
 async def _collect_as_job(
     catalog: Catalog,
-    store: FilesystemBlobStore,
+    store: BlobStore,
     settings: Settings,
     clock: SystemClock,
     report: Report | None,
