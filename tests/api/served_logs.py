@@ -1,6 +1,8 @@
-"""The app on a real loopback socket, served with the access logger ``serve`` installs and
-logging configured by ``configure_logging`` into a string, for tests that talk raw bytes: what
-aiohttp's own parser refuses before any handler runs, and clients that hang up mid-request."""
+"""The app on a real loopback socket, served as ``serve`` serves it (``web.run_app``'s runner
+options: the access logger, no handler cancellation — aiohttp's ``TestServer`` cancels the
+handler of a client that goes away, which ``serve`` does not) with logging configured by
+``configure_logging`` into a string, for tests that talk raw bytes: what aiohttp's own parser
+refuses before any handler runs, and clients that hang up mid-request."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp.test_utils import TestServer
+from aiohttp import web
 
 from registry_service.app import create_app
 from registry_service.catalog.db import Catalog
@@ -29,7 +31,8 @@ READ_TIMEOUT_S = 10.0
 
 @dataclass
 class LoggedServer:
-    server: TestServer
+    host: str
+    port: int
     stream: io.StringIO
     log_format: str
 
@@ -42,10 +45,10 @@ class LoggedServer:
         return [json.loads(line) for line in self.log.splitlines()]
 
     def url(self, path: str) -> str:
-        return str(self.server.make_url(path))
+        return f"http://{self.host}:{self.port}{path}"
 
     async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return await asyncio.open_connection(self.server.host, self.server.port)
+        return await asyncio.open_connection(self.host, self.port)
 
     async def exchange(self, data: bytes) -> bytes:
         """Send ``data`` as is and read the answer until the server closes the connection."""
@@ -83,14 +86,20 @@ async def serve_logged(
     saved = (root.handlers[:], root.level)
     stream = io.StringIO()
     configure_logging(settings.replace("server", log_format=log_format), stream)
-    server = TestServer(create_app(settings, catalog=catalog, clock=clock))
+    runner = web.AppRunner(
+        create_app(settings, catalog=catalog, clock=clock),
+        access_log_class=AccessLogger,
+        access_log=logging.getLogger("aiohttp.access"),
+        shutdown_timeout=5.0,
+    )
+    await runner.setup()
     try:
-        await server.start_server(
-            access_log_class=AccessLogger, access_log=logging.getLogger("aiohttp.access")
-        )
-        yield LoggedServer(server, stream, log_format)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        yield LoggedServer(host, port, stream, log_format)
     finally:
-        await server.close()
+        await runner.cleanup()
         root.handlers[:], level = saved
         root.setLevel(level)
         logging.captureWarnings(False)
