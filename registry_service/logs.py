@@ -31,6 +31,9 @@ _RECORD_ATTRIBUTES = frozenset(
 ) | {"message", "asctime", "taskName"}
 
 Redact = Callable[[str], str]
+# Set on a record once ``RedactingFilter`` has rewritten it, so the JSON formatter need not walk
+# its fields again (a leading "_" keeps it out of the written fields).
+_REDACTED = "_redacted"
 
 
 def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -51,7 +54,7 @@ def _redacted(value: Any, redact: Redact) -> Any:
         return value
     if isinstance(value, dict):
         return {
-            redact(str(k)): FILTERED if is_secret_name(str(k)) else _redacted(v, redact)
+            str(k): FILTERED if is_secret_name(str(k)) else _redacted(v, redact)
             for k, v in value.items()
         }
     if isinstance(value, list | tuple | set | frozenset):
@@ -84,6 +87,7 @@ class RedactingFilter(logging.Filter):
             record.stack_info = redact(record.stack_info)
         for key, value in _extra_fields(record).items():
             setattr(record, key, _redacted(value, redact))
+        setattr(record, _REDACTED, True)
         return True
 
 
@@ -118,8 +122,10 @@ class JsonLogFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        # Field by field, before encoding: redacting the encoded line could cut a JSON escape.
-        return json.dumps(_redacted(entry, self._redact))
+        if not getattr(record, _REDACTED, False):
+            # Field by field, before encoding: redacting the encoded line could cut an escape.
+            entry = _redacted(entry, self._redact)
+        return json.dumps(entry, default=str)
 
 
 def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from registry_service.logs import configure_logging
+from registry_service.logs import JsonLogFormatter, TextLogFormatter, configure_logging
 from registry_service.settings import Settings
 
 Configure = Callable[[str], io.StringIO]
@@ -133,3 +134,24 @@ def test_a_record_is_redacted_for_every_handler_after_ours(log_to_string: Config
     logging.getLogger("aiohttp.server").info("line %s", "PRIVATE-TOKEN: abc")
     (record,) = seen
     assert record.getMessage() == "line PRIVATE-TOKEN: [FILTERED]"
+
+
+@pytest.mark.parametrize(
+    "formatter", [JsonLogFormatter(), TextLogFormatter()], ids=["json", "text"]
+)
+def test_the_formatters_redact_on_their_own(formatter: logging.Formatter) -> None:
+    """A handler given only one of our formatters (no filter) writes no credential either."""
+    try:
+        raise ValueError("Authorization: Basic YWxpY2U6cGFzc3dvcmQtMTIzNDU2")
+    except ValueError:
+        record = logging.LogRecord(
+            "x", logging.ERROR, __file__, 1, "via %s", ("?access_token=from-args",),
+            sys.exc_info(),
+        )
+    record.query = "PRIVATE_TOKEN=from-extra"
+    text = formatter.format(record)
+    for secret in ("from-args", "YWxpY2U6cGFzc3dvcmQtMTIzNDU2"):
+        assert secret not in text
+    assert "Authorization: Basic [FILTERED]" in text
+    if isinstance(formatter, JsonLogFormatter):
+        assert json.loads(text)["query"] == "PRIVATE_TOKEN=[FILTERED]"
