@@ -125,3 +125,51 @@ async def test_client_hanging_up_mid_patch_is_a_499_and_the_upload_resumes(
         assert await request_counts(http, logged) == {"499": 1.0, "202": 1.0}
     assert "500" not in {str(r.get("status")) for r in logged.records()}
     await reader.read()  # nothing; the connection is gone
+
+
+@pytest.mark.parametrize(
+    ("api", "route", "target", "auth_header"),
+    [
+        ("api_v4", "/api/v4/projects", "/api/v4/projects", "PRIVATE-TOKEN: {token}"),
+        (
+            "v2",
+            "/v2/{name}/blobs/uploads/",
+            f"/v2/{NAME}/blobs/uploads/?digest={BLOB.digest}",
+            "Authorization: {basic}",
+        ),
+    ],
+    ids=["api_v4 create project", "v2 monolithic upload"],
+)
+async def test_client_hanging_up_mid_body_is_a_499_on_both_apis(
+    logged: LoggedServer, factory: Factory, api: str, route: str, target: str, auth_header: str
+) -> None:
+    await factory.project(NAME)
+    admin = await factory.user("admin", admin=True)
+    basic = oc.basic("admin", admin.token)["Authorization"]
+    reader, writer = await logged.connect()
+    head = (
+        f"POST {target} HTTP/1.1\r\nHost: registry.test\r\n"
+        f"{auth_header.format(token=admin.token, basic=basic)}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: 100000\r\n"
+        f"Expect: 100-continue\r\n\r\n"
+    )
+    writer.write(head.encode())
+    # aiohttp answers 100 Continue once it has routed the request, just before its handler.
+    assert await asyncio.wait_for(reader.readline(), 10) == b"HTTP/1.1 100 Continue\r\n"
+    writer.write(b'{"name": "half')
+    await writer.drain()
+    hang_up(writer, reset=False)
+
+    await logged.wait_for_log(lambda log: '"POST ' in log, "access line for the POST")
+    (access,) = [r for r in logged.records() if r.get("method") == "POST"]
+    assert access["status"] == 499
+    assert all(r["level"] == "info" for r in logged.records())
+    async with aiohttp.ClientSession() as http, http.get(logged.url("/metrics")) as response:
+        samples = {
+            (s.labels["api"], s.labels["route"], s.labels["method"], s.labels["status"])
+            for family in text_string_to_metric_families(await response.text())
+            for s in family.samples
+            if s.name == "registry_http_requests_total"
+        }
+    assert (api, route, "POST", "499") in samples
+    assert not any(status.startswith("5") for *_, status in samples)
