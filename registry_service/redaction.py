@@ -6,8 +6,9 @@ handler and in both formatters). It must not trust the text's author: aiohttp qu
 request line or header line of a request it refuses, so a name is matched in any case, with
 ``-`` or ``_`` (or either percent-encoded) between its words and with a trailing ``[]``, and a
 value is replaced whatever it looks like. Beside named values it replaces
-``Basic``/``Bearer`` credentials, anything shaped like a token we mint, and literal secrets the
-caller names (the configured admin token). It never decides what is logged, only what is hidden.
+``Basic``/``Bearer`` credentials, a URL's password (``jobs.redis_url``), anything shaped like a
+token we mint, and literal secrets the caller names (the configured admin token). It never
+decides what is logged, only what is hidden.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from registry_service.services.tokens import TOKEN_PREFIX
 FILTERED = "[FILTERED]"
 
 # Credentials a client may send as a query or form parameter or a header (gitlab-api.md §4),
-# written in their normal form: lower case, words joined by "_". Never echoed in a URL or a log.
+# and passwords (arq's RedisSettings repr), written in their normal form: lower case, words
+# joined by "_". Never echoed in a URL or a log.
 SECRET_NAMES = frozenset(
     {
         "private_token",
@@ -30,6 +32,7 @@ SECRET_NAMES = frozenset(
         "deploy_token",
         "authorization",
         "proxy_authorization",
+        "password",
     }
 )
 _AUTHORIZATION_NAMES = frozenset({"authorization", "proxy_authorization"})
@@ -66,13 +69,15 @@ _HEADER = re2.compile(rf"""(?i)({_NAMES})(["']?[ \t]*:[ \t]*["']?)([^\r\n"']*)""
 # prose such as "Basic credentials" stays readable (the shortest token is 20 characters).
 _SCHEME_CREDENTIALS = re2.compile(r"(?i)\b(basic|bearer)([ \t]+)[A-Za-z0-9._~+/-]{16,}=*")
 _TOKEN_SHAPE = re2.compile(re2.escape(TOKEN_PREFIX) + r"[A-Za-z0-9_-]+")
+# The password of a URL's user information (``redis://:secret@host:6379``).
+_URL_PASSWORD = re2.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/:@]*:)[^\s/@]+@")
 # Text that holds none of these (once lower-cased) cannot match a pattern above: a name
 # matches only with each of its words present, so its last word is enough to look for. Most
 # log lines hold none, and a substring test costs a fraction of an RE2 pass.
 _MARKERS = tuple(
     sorted(
         {name.rsplit("_", 1)[-1] for name in SECRET_NAMES}
-        | {"basic", "bearer", TOKEN_PREFIX.lower()}
+        | {"basic", "bearer", TOKEN_PREFIX.lower(), "://"}
     )
 )
 
@@ -108,4 +113,5 @@ class Redactor:
         text = _HEADER.sub(_hide_value, text)
         text = _PARAM.sub(_hide_value, text)
         text = _SCHEME_CREDENTIALS.sub(rf"\1\2{FILTERED}", text)
+        text = _URL_PASSWORD.sub(rf"\1{FILTERED}@", text)
         return str(_TOKEN_SHAPE.sub(FILTERED, text))

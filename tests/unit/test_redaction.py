@@ -38,7 +38,12 @@ F = "[FILTERED]"
         ("sent Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig", f"sent Bearer {F}"),
         ("sent basic YWxpY2U6Z2xwYXQtMTIzNDU2Nzg5MA==", f"sent basic {F}"),
         ("/v2/glpat-Abc_123-xyz/tags/list", f"/v2/{F}/tags/list"),
+        # Passwords: by name, and in a URL's user information.
+        ("RedisSettings(host='r', password='pw-1')", f"RedisSettings(host='r', password='{F}')"),
+        ("arq worker on redis://:s3cret@redis:6379/0", f"arq worker on redis://:{F}@redis:6379/0"),
+        ("rediss://user:p%40ss@h/1 x", f"rediss://user:{F}@h/1 x"),
         # Ordinary text stays as it is.
+        ("redis://redis:6379/0 and http://127.0.0.1:5000/v2/", "redis://redis:6379/0 and http://127.0.0.1:5000/v2/"),
         ("malformed Basic credentials", "malformed Basic credentials"),
         ("?page=2&per_page=20&sort=desc", "?page=2&per_page=20&sort=desc"),
         ("token_expires_at=2026-01-01 tokens: 3", "token_expires_at=2026-01-01 tokens: 3"),
