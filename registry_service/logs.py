@@ -8,8 +8,9 @@ whatever fields the call passed as ``extra`` (the access log passes ``method``, 
 
 No credential is written, whoever logged it: the one handler carries ``RedactingFilter``, which
 rewrites each record (message with its arguments, exception text, stack, ``extra`` fields)
-through ``redaction.Redactor``, and both formatters pass what they write through it again, so a
-record that reaches the handler some other way is covered too.
+through ``redaction.Redactor`` (so handlers added after it see the clean record too). The
+formatters redact on their own as well: the text formatter its whole line, the JSON formatter
+each field of a record the filter has not rewritten.
 """
 
 from __future__ import annotations
