@@ -30,6 +30,7 @@ from registry_service.errors import (
     BlobUnknown,
     DigestInvalid,
     ManifestBlobUnknown,
+    ManifestInvalid,
     ManifestUnknown,
     PayloadTooLarge,
 )
@@ -194,7 +195,23 @@ async def _image_record(
                 f"blob {descriptor.digest} is not in repository; push it first",
                 detail={"digest": str(descriptor.digest)},
             )
+        _check_size(descriptor, linked, "blob")
     return image_record(manifest, digest, payload, created)
+
+
+def _check_size(descriptor: Descriptor, stored_size: int, what: str) -> None:
+    """MANIFEST_INVALID unless the descriptor declares the stored content's size: a client
+    pulling the manifest would read exactly ``size`` bytes and fail."""
+    if descriptor.size != stored_size:
+        raise ManifestInvalid(
+            f"descriptor of {what} {descriptor.digest} declares size {descriptor.size}, but the"
+            f" stored {what} is {stored_size} bytes",
+            detail={
+                "digest": str(descriptor.digest),
+                "declared_size": descriptor.size,
+                "stored_size": stored_size,
+            },
+        )
 
 
 def image_record(
@@ -233,6 +250,8 @@ async def _index_record(
             f"index lists manifest {missing[0]}, which is not in repository; push it first",
             detail={"digest": missing[0]},
         )
+    for child in index.manifests:
+        _check_size(child, present[str(child.digest)].size_bytes, "manifest")
     return index_record(index, digest, payload, present)
 
 
