@@ -27,6 +27,7 @@ from registry_service.catalog.manifests import NewManifest
 from registry_service.catalog.rows import Repository, StoredManifest
 from registry_service.digests import Digest, digest_of, parse_digest
 from registry_service.errors import (
+    BadRequest,
     BlobUnknown,
     DigestInvalid,
     ManifestBlobUnknown,
@@ -75,8 +76,19 @@ def parse_reference(reference: str) -> Digest | str:
     return validate_tag(reference)
 
 
+def lookup_reference(reference: str) -> Digest | str:
+    """A reference to look up (GET, HEAD, DELETE): one that is neither a valid digest nor a
+    valid tag names nothing that can exist, so it is MANIFEST_UNKNOWN (404), as CNCF
+    distribution answers, not a 400 — only a PUT, which would create it, is refused as invalid.
+    """
+    try:
+        return parse_reference(reference)
+    except BadRequest:
+        raise ManifestUnknown(detail={"reference": reference[:140]}) from None
+
+
 async def pull_manifest(catalog: Catalog, repository: Repository, reference: str) -> Pulled:
-    ref = parse_reference(reference)
+    ref = lookup_reference(reference)
     found = await manifest_rows.select_manifest_with_payload(
         catalog.reader,
         repository.id,
@@ -312,7 +324,7 @@ async def delete_manifest(
     catalog: Catalog, repository: Repository, reference: str, now: datetime
 ) -> None:
     """By tag: remove only that tag. By digest: remove the manifest and every tag on it."""
-    ref = parse_reference(reference)
+    ref = lookup_reference(reference)
     async with catalog.transaction() as tx:
         if isinstance(ref, Digest):
             found = await manifest_rows.select_manifest(tx, repository.id, str(ref))
