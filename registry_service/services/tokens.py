@@ -89,6 +89,11 @@ async def revoke_token(catalog: Catalog, token_id: int) -> bool:
         return await user_rows.update_token_revoked(tx, token_id)
 
 
+async def list_tokens(catalog: Catalog, user_id: int | None) -> list[Token]:
+    """The tokens of one user, or of everyone, in creation order; never their values."""
+    return await user_rows.select_tokens(catalog.reader, user_id)
+
+
 def actor_for(user: User, scopes: frozenset[str] | None) -> Actor:
     return Actor(
         user_id=user.id,
