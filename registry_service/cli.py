@@ -5,15 +5,16 @@ creates the administrator on first start, applies a seed if asked, wires everyth
 ``create_app`` and serves until SIGTERM/SIGINT, letting in-flight requests finish.
 ``admin`` (its commands live in ``admin_commands``) and ``seed`` work on the catalog file
 directly (safe while ``serve`` runs: SQLite WAL). Jobs run in-process inside ``serve`` by
-default; with ``jobs.redis_url`` set, ``serve`` only enqueues and ``worker`` runs them (arq). ``serve --fixture`` (or ``fixture.enabled``) is
-fixture mode: a ``ShiftedClock`` and the ``/-/fixture/`` routes; ``build_app`` is also what the
-pytest plugin serves in-process.
+default; with ``jobs.redis_url`` set, ``serve`` only enqueues and ``worker`` runs them (arq).
+``serve --fixture`` (or ``fixture.enabled``) is fixture mode: a ``ShiftedClock`` and the
+``/-/fixture/`` routes; ``build_app`` is also what the pytest plugin serves in-process.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -89,8 +90,12 @@ async def build_app(settings: Settings, seed: Path | None) -> web.Application:
                 f"(for this run):\n  {settings.auth.admin_token}",
                 flush=True,
             )
-    catalog = await Catalog.open_in(settings.data_path)
+    # Opened in order, closed in reverse: at once if building fails, else by the app (last of
+    # its cleanup, after the requests; and also when its start-up fails).
+    resources = contextlib.AsyncExitStack()
     try:
+        catalog = await Catalog.open_in(settings.data_path)
+        resources.push_async_callback(catalog.close)
         generated = await ensure_root(
             catalog, admin_token=settings.auth.admin_token, now=clock.now()
         )
@@ -103,39 +108,32 @@ async def build_app(settings: Settings, seed: Path | None) -> web.Application:
         if seed is not None:
             report = await seed_with_store(catalog, settings, seed, clock.now())
             log.info("seeded from %s: created %s", seed, report.summary())
-    except BaseException:
-        await catalog.close()
-        raise
-    store = FilesystemBlobStore(settings.data_path)
-    storage = Storage.on(store)
-    queue: JobQueue
-    runner: InProcessRunner | None = None
-    if settings.jobs.redis_url:
-        arq_queue = ArqQueue(settings.jobs.redis_url)
-        queue, stop_jobs = arq_queue, arq_queue.close
-    else:
-        runner = InProcessRunner(JobContext(catalog, storage, clock, settings))
-        await runner.start()
-        queue, stop_jobs = runner, runner.stop
-    app = create_app(settings, catalog=catalog, clock=clock, storage=storage, queue=queue)
-    if fixture:
-        # Settings refuse fixture mode with a Redis URL: the runner is in-process.
-        assert runner is not None and isinstance(clock, ShiftedClock)
-        app.add_subapp(
-            FIXTURE_PREFIX,
-            create_fixture_api(_fixture_control(settings, seed, catalog, clock, runner)),
+        store = FilesystemBlobStore(settings.data_path)
+        resources.push_async_callback(store.aclose)
+        storage = Storage.on(store)
+        queue: JobQueue
+        runner: InProcessRunner | None = None
+        if settings.jobs.redis_url:
+            queue = ArqQueue(settings.jobs.redis_url)
+            resources.push_async_callback(queue.close)
+        else:
+            runner = queue = InProcessRunner(JobContext(catalog, storage, clock, settings))
+            await runner.start()
+            resources.push_async_callback(runner.stop)
+        app = create_app(
+            settings, catalog=catalog, clock=clock, storage=storage, queue=queue,
+            resources=resources,
         )
-
-    async def stop_job_runner(_: web.Application) -> None:
-        # on_shutdown: before on_cleanup closes the storage and the catalog jobs use.
-        await stop_jobs()
-
-    async def close_catalog(_: web.Application) -> None:
-        await store.aclose()
-        await catalog.close()
-
-    app.on_shutdown.append(stop_job_runner)
-    app.on_cleanup.append(close_catalog)
+        if fixture:
+            # Settings refuse fixture mode with a Redis URL: the runner is in-process.
+            assert runner is not None and isinstance(clock, ShiftedClock)
+            app.add_subapp(
+                FIXTURE_PREFIX,
+                create_fixture_api(_fixture_control(settings, seed, catalog, clock, runner)),
+            )
+    except BaseException:
+        await resources.aclose()
+        raise
     return app
 
 
