@@ -86,7 +86,8 @@ def create_app(
     queue: JobQueue | None = None,
     resources: contextlib.AsyncExitStack | None = None,
 ) -> web.Application:
-    """The whole service over an open catalog; the caller owns (and closes) the catalog.
+    """The whole service over an open catalog, which the caller owns: it closes it, or hands
+    it over in ``resources``.
 
     Without ``storage`` the app opens the filesystem blob store in the data directory and
     closes it on cleanup. ``resources`` is what the caller opened for the app and hands over
