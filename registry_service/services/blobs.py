@@ -34,21 +34,19 @@ from registry_service.errors import (
     DigestInvalid,
     InsufficientStorage,
 )
-from registry_service.storage.base import BlobInfo, PendingBlob
-from registry_service.storage.filesystem import FilesystemBlobStore
-from registry_service.storage.sessions import UploadSessions
+from registry_service.storage.base import BlobInfo, BlobStore, PendingBlob, UploadSessionStore
 
 
 @dataclass(frozen=True)
 class Storage:
     """The blob store and its upload sessions: the bytes side of the registry."""
 
-    store: FilesystemBlobStore
-    sessions: UploadSessions
+    store: BlobStore
+    sessions: UploadSessionStore
 
     @classmethod
-    def on(cls, store: FilesystemBlobStore) -> Storage:
-        return cls(store, UploadSessions(store))
+    def on(cls, store: BlobStore) -> Storage:
+        return cls(store, store.upload_sessions())
 
 
 async def stat_blob(

@@ -17,19 +17,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-import aiosqlite
-
 from registry_service.catalog import blobs as blob_rows
 from registry_service.catalog import manifests as manifest_rows
 from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.manifests import NewManifest
+from registry_service.catalog.protocols import Writer
 from registry_service.catalog.rows import Repository, StoredManifest
 from registry_service.digests import Digest, digest_of, parse_digest
 from registry_service.errors import (
+    BadRequest,
     BlobUnknown,
     DigestInvalid,
     ManifestBlobUnknown,
+    ManifestInvalid,
     ManifestUnknown,
     PayloadTooLarge,
 )
@@ -74,8 +75,19 @@ def parse_reference(reference: str) -> Digest | str:
     return validate_tag(reference)
 
 
+def lookup_reference(reference: str) -> Digest | str:
+    """A reference to look up (GET, HEAD, DELETE): one that is neither a valid digest nor a
+    valid tag names nothing that can exist, so it is MANIFEST_UNKNOWN (404), as CNCF
+    distribution answers, not a 400 — only a PUT, which would create it, is refused as invalid.
+    """
+    try:
+        return parse_reference(reference)
+    except BadRequest:
+        raise ManifestUnknown(detail={"reference": reference[:140]}) from None
+
+
 async def pull_manifest(catalog: Catalog, repository: Repository, reference: str) -> Pulled:
-    ref = parse_reference(reference)
+    ref = lookup_reference(reference)
     found = await manifest_rows.select_manifest_with_payload(
         catalog.reader,
         repository.id,
@@ -178,7 +190,7 @@ def _needs_blob(descriptor: Descriptor) -> bool:
 
 
 async def _image_record(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     repository: Repository,
     manifest: Manifest,
     digest: Digest,
@@ -194,7 +206,23 @@ async def _image_record(
                 f"blob {descriptor.digest} is not in repository; push it first",
                 detail={"digest": str(descriptor.digest)},
             )
+        _check_size(descriptor, linked, "blob")
     return image_record(manifest, digest, payload, created)
+
+
+def _check_size(descriptor: Descriptor, stored_size: int, what: str) -> None:
+    """MANIFEST_INVALID unless the descriptor declares the stored content's size: a client
+    pulling the manifest would read exactly ``size`` bytes and fail."""
+    if descriptor.size != stored_size:
+        raise ManifestInvalid(
+            f"descriptor of {what} {descriptor.digest} declares size {descriptor.size}, but the"
+            f" stored {what} is {stored_size} bytes",
+            detail={
+                "digest": str(descriptor.digest),
+                "declared_size": descriptor.size,
+                "stored_size": stored_size,
+            },
+        )
 
 
 def image_record(
@@ -219,7 +247,7 @@ def image_record(
 
 
 async def _index_record(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     repository: Repository,
     index: Index,
     digest: Digest,
@@ -233,6 +261,8 @@ async def _index_record(
             f"index lists manifest {missing[0]}, which is not in repository; push it first",
             detail={"digest": missing[0]},
         )
+    for child in index.manifests:
+        _check_size(child, present[str(child.digest)].size_bytes, "manifest")
     return index_record(index, digest, payload, present)
 
 
@@ -293,7 +323,7 @@ async def delete_manifest(
     catalog: Catalog, repository: Repository, reference: str, now: datetime
 ) -> None:
     """By tag: remove only that tag. By digest: remove the manifest and every tag on it."""
-    ref = parse_reference(reference)
+    ref = lookup_reference(reference)
     async with catalog.transaction() as tx:
         if isinstance(ref, Digest):
             found = await manifest_rows.select_manifest(tx, repository.id, str(ref))

@@ -40,6 +40,7 @@ from registry_service.storage.fileio import (
     sync_filesystem,
 )
 from registry_service.storage.reserve import Reserve
+from registry_service.storage.sessions import UploadSessions
 from registry_service.storage.space import SpaceFloor
 
 
@@ -191,6 +192,10 @@ class FilesystemBlobStore:
         finally:
             self._active_batches.discard(batch)
         return len(missing)
+
+    def upload_sessions(self) -> UploadSessions:
+        """Upload sessions under the same root, whose ``data`` files ``commit_upload`` renames."""
+        return UploadSessions(self)
 
     async def commit_upload(
         self, session_id: str, expected: Digest, commit: Commit = place_only

@@ -62,8 +62,8 @@ async def test_a_commit_on_a_full_disk_is_insufficient_storage(
 async def test_a_statement_past_the_page_limit_is_insufficient_storage(catalog: Catalog) -> None:
     async with catalog.transaction() as tx:
         await tx.execute(ROW, ("before", "x"))
-        pages = (await (await tx.execute("PRAGMA page_count")).fetchone())[0]
-        await tx.execute(f"PRAGMA max_page_count = {pages}")
+        (pages,) = next(iter(await tx.execute_fetchall("PRAGMA page_count")))
+        await tx.execute_fetchall(f"PRAGMA max_page_count = {pages}")
 
     with pytest.raises(InsufficientStorage):
         async with catalog.transaction() as tx:
