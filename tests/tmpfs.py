@@ -39,20 +39,15 @@ def fill(directory: Path) -> Path:
     """Write a file in ``directory`` until its filesystem is full (what another program
     filling the disk does); return the file."""
     filler = directory / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        while True:
-            os.write(fd, b"\0" * 65536)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
-    try:  # the last partial page
-        fd = os.open(filler, os.O_WRONLY | os.O_APPEND)
-        while True:
-            os.write(fd, b"\0" * 512)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
+        # Big writes first, then small ones for the last partial page.
+        for size in (1 << 16, 512):
+            try:
+                while True:
+                    os.write(fd, bytes(size))
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
     finally:
         os.close(fd)
     return filler
