@@ -67,7 +67,7 @@ class Reserve:
         if free is None:
             return
         if free < self.release_below or (
-            not self.held and free >= RESTORE_FACTOR * self.size_bytes
+            not self.held and (free >= RESTORE_FACTOR * self.size_bytes or self._in_place())
         ):
             await asyncio.to_thread(self.keep_room_now)
 
@@ -89,6 +89,8 @@ class Reserve:
                         self.path,
                     )
                 self.held = False
+            elif not self.held and self._in_place():
+                self.held = True  # left by an earlier run, or restored by another process
             elif not self.held and free >= RESTORE_FACTOR * self.size_bytes:
                 try:
                     self._allocate()
@@ -100,9 +102,13 @@ class Reserve:
                 self.held = True
             return self.held
 
+    def _in_place(self) -> bool:
+        try:
+            return self.path.stat().st_size >= self.size_bytes
+        except FileNotFoundError:
+            return False
+
     def _allocate(self) -> None:
-        if self.path.exists() and self.path.stat().st_size >= self.size_bytes:
-            return
         # Allocated under a temp name and renamed: a crash never leaves a short reserve.
         temp = self.path.with_name(self.path.name + layout.TEMP_SUFFIX)
         self.path.parent.mkdir(parents=True, exist_ok=True)

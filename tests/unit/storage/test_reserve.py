@@ -4,6 +4,7 @@ once there is room again."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,3 +83,15 @@ def test_no_reserve_at_zero(tmp_path: Path) -> None:
     reserve = Reserve(tmp_path, 0)
     assert reserve.keep_room_now()
     assert not reserve.path.exists()
+
+
+async def test_a_reserve_left_by_an_earlier_run_counts_as_held_on_a_fuller_disk(
+    disk: Path,
+) -> None:
+    await Reserve(disk / "data", RESERVE_BYTES).keep_room()
+    filler = fill(disk)
+    os.truncate(filler, filler.stat().st_size - RESERVE_BYTES - MIB)  # under twice the reserve
+
+    restarted = Reserve(disk / "data", RESERVE_BYTES)
+    SpaceFloor(disk / "data", 0, restarted).check()  # not refused as if the disk were full
+    assert restarted.held
