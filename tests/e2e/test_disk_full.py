@@ -237,10 +237,12 @@ def refuse_every_kind_of_upload(registry: Registry) -> None:
     assert status.json()["errors"][0]["code"] == "BLOB_UPLOAD_UNKNOWN"
 
 
-def assert_refusals_logged_once_without_traceback(registry: Registry) -> None:
+def assert_refusals_logged_once_without_traceback(
+    registry: Registry, api_refusals: int = 0
+) -> None:
     log = registry.server.stderr
     warnings = [line for line in log.splitlines() if "InsufficientStorage" in line]
-    assert len(warnings) == len(registry.refusals), log[-3000:]
+    assert len(warnings) == len(registry.refusals) + api_refusals, log[-3000:]
     assert all(" WARNING " in line for line in warnings), warnings
     assert "Traceback" not in log
     assert " ERROR " not in log
@@ -264,8 +266,29 @@ def test_writes_that_run_into_enospc_answer_507_and_give_their_bytes_back(
     assert free_bytes(small_disk) >= registry.free_before_refusal - 256 * 1024
     refuse_every_kind_of_upload(registry)
     assert session_leftovers(registry.server.data_dir) == []
-    assert_refusals_logged_once_without_traceback(registry)
+
+    # With no reserve, a catalog write on a disk filled to the last byte fails too: 507 in
+    # each API's format (SQLite's "database or disk is full"), and nothing half-written.
+    filler = fill(small_disk)
+    manifest = requests.put(
+        registry.url("single", "manifests/late"), data=registry.pushed[("single", "v0")].manifest,
+        auth=AUTH, headers={"Content-Type": registry.pushed[("single", "v0")].media_type},
+        timeout=30,
+    )
+    assert_out_of_space(manifest)
+    assert manifest.json()["errors"][0]["detail"] == {"reason": "database or disk is full"}
+    created = Api(registry.server, registry.server.admin_token).request(
+        "POST", "/projects", body=json.dumps({"path": "late", "namespace_id": 1}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert (created.status, created.json) == (507, {"message": "507 Insufficient Storage"})
+    registry.refusals.append(manifest)
+    filler.unlink()
+
+    assert_refusals_logged_once_without_traceback(registry, api_refusals=1)
     registry.assert_pulls_identical()
+    missing = requests.get(registry.url("single", "manifests/late"), auth=AUTH, timeout=30)
+    assert missing.status_code == 404
 
 
 @pytest.mark.parametrize(
