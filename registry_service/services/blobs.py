@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from registry_service.catalog import blobs as blob_rows
@@ -28,6 +28,7 @@ from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import Repository, Upload
 from registry_service.digests import Digest
 from registry_service.errors import BlobUnknown, BlobUploadUnknown, DigestInvalid
+from registry_service.services.config_dates import ConfigDates
 from registry_service.storage.base import BlobInfo, PendingBlob
 from registry_service.storage.filesystem import FilesystemBlobStore
 from registry_service.storage.sessions import UploadSessions
@@ -39,6 +40,7 @@ class Storage:
 
     store: FilesystemBlobStore
     sessions: UploadSessions
+    config_dates: ConfigDates = field(default_factory=ConfigDates, compare=False)
 
     @classmethod
     def on(cls, store: FilesystemBlobStore) -> Storage:
