@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import aiosqlite
-
 from jobs.context import JobContext
 from registry_service.catalog import jobs as job_rows
+from registry_service.catalog.protocols import Writer
 from registry_service.catalog.rows import JobRow
 
 log = logging.getLogger("registry_service.jobs")
@@ -70,7 +69,7 @@ class Progress:
 
     async def save(
         self,
-        tx: aiosqlite.Connection,
+        tx: Writer,
         counts: Mapping[str, Any],
         result: Mapping[str, Any] | None = None,
     ) -> None:

@@ -31,18 +31,17 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-import aiosqlite
-
 from jobs.context import JobContext
 from jobs.execute import Outcome, Progress, lease_for
 from registry_service.catalog import garbage
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog.db import Catalog, format_time
+from registry_service.catalog.protocols import Writer
 from registry_service.catalog.rows import JobRow
 from registry_service.digests import parse_digest
 from registry_service.services.jobs import JobKind, JobQueue, submit_job
 from registry_service.settings import GcSettings
-from registry_service.storage.filesystem import FilesystemBlobStore
+from registry_service.storage.base import BlobStore
 
 log = logging.getLogger("registry_service.gc")
 
@@ -82,7 +81,7 @@ def _batches(items: Sequence[T], size: int = BATCH) -> list[Sequence[T]]:
 
 async def collect_garbage(
     catalog: Catalog,
-    store: FilesystemBlobStore,
+    store: BlobStore,
     gc: GcSettings,
     now: datetime,
     *,
@@ -136,7 +135,7 @@ async def collect_garbage(
 
 
 async def _unlink_unless_cataloged(
-    catalog: Catalog, store: FilesystemBlobStore, digests: Sequence[str]
+    catalog: Catalog, store: BlobStore, digests: Sequence[str]
 ) -> list[str]:
     """Unlink the files of those ``digests`` that have no blob row, holding the catalog's write
     lock so no push can place and catalog one of them meanwhile (see the module doc)."""
@@ -152,7 +151,7 @@ async def _unlink_unless_cataloged(
 
 
 async def _orphan_files(
-    catalog: Catalog, store: FilesystemBlobStore, cutoff: datetime
+    catalog: Catalog, store: BlobStore, cutoff: datetime
 ) -> list[tuple[str, int]]:
     """(digest, size) of files older than ``cutoff`` whose digest has no blob row."""
     on_disk: list[str] = [str(d) async for d in store.iter_digests()]
@@ -221,7 +220,7 @@ def _interval_passed(last: tuple[str, str], gc: GcSettings, now: datetime) -> bo
     return created_at <= format_time(now - timedelta(seconds=gc.interval_seconds))
 
 
-async def _insert_collection(tx: aiosqlite.Connection, now: datetime) -> int:
+async def _insert_collection(tx: Writer, now: datetime) -> int:
     return await job_rows.insert_job(
         tx,
         kind=JobKind.COLLECT_GARBAGE,

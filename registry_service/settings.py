@@ -40,11 +40,16 @@ class SettingsInvalid(ValueError):
 class ServerSettings:
     listen: str = "127.0.0.1:5000"
     data_dir: str = "./data"
-    # Base of every absolute URL we emit (Link headers, delete_api_path). Empty = http://<listen>.
+    # Base of every absolute URL we emit (Link headers, delete_api_path). Empty = http://<listen>
+    # (https:// with TLS).
     external_url: str = ""
     shutdown_timeout_s: float = 30.0
     access_log: bool = True
     log_format: str = "text"
+    # Serve HTTPS with this PEM certificate (chain allowed: leaf first) and PEM private key;
+    # both or neither. Read at start-up and again on SIGHUP.
+    tls_cert: str = ""
+    tls_key: str = ""
 
     @property
     def host(self) -> str:
@@ -55,8 +60,12 @@ class ServerSettings:
         return split_listen(self.listen)[1]
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
+
+    @property
     def base_url(self) -> str:
-        return (self.external_url or f"http://{self.listen}").rstrip("/")
+        return (self.external_url or f"{self.scheme}://{self.listen}").rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -278,6 +287,17 @@ def _check_section(section: str, s: Any) -> None:
             raise SettingsInvalid("server.shutdown_timeout_s: must be greater than 0")
         if s.log_format not in {"text", "json"}:
             raise SettingsInvalid(f"server.log_format: expected text or json, got {s.log_format!r}")
+        if bool(s.tls_cert) != bool(s.tls_key):
+            given, missing = ("tls_cert", "tls_key") if s.tls_cert else ("tls_key", "tls_cert")
+            raise SettingsInvalid(
+                f"server.{missing}: must be set too when server.{given} is (both or neither)"
+            )
+        if s.tls_cert and s.external_url and urlsplit(s.external_url).scheme != "https":
+            # Clients would be sent to plain-HTTP URLs of a server that only speaks HTTPS.
+            raise SettingsInvalid(
+                "server.external_url: must start with https:// when server.tls_cert is set, "
+                f"got {s.external_url!r}"
+            )
     elif section == "registry":
         if "/" in s.host or "://" in s.host:
             raise SettingsInvalid(f"registry.host: expected host[:port], got {s.host!r}")

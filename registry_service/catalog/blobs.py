@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import aiosqlite
-
-from registry_service.catalog.db import Reader, execute, fetch_one, format_time
+from registry_service.catalog.db import execute, fetch_one, format_time
+from registry_service.catalog.protocols import Reader, Writer
 
 
 async def insert_blob(
-    db: aiosqlite.Connection, digest: str, size_bytes: int, now: datetime
+    db: Writer, digest: str, size_bytes: int, now: datetime
 ) -> None:
     """Record a blob whose file is durably in the store (idempotent)."""
     await execute(
@@ -23,23 +22,20 @@ async def insert_blob(
 
 
 async def insert_blobs(
-    db: aiosqlite.Connection, blobs: Sequence[tuple[str, int]], now: datetime
+    db: Writer, blobs: Sequence[tuple[str, int]], now: datetime
 ) -> int:
     """Record many blobs (digest, size) that are durably in the store; returns how many were
     new (seeding)."""
     created_at = format_time(now)
-    cursor = await db.executemany(
+    return await db.executemany(
         "INSERT INTO blobs (digest, size_bytes, created_at) VALUES (?, ?, ?)"
         " ON CONFLICT (digest) DO NOTHING",
         [(digest, size, created_at) for digest, size in blobs],
     )
-    inserted = cursor.rowcount
-    await cursor.close()
-    return inserted
 
 
 async def link_blobs(
-    db: aiosqlite.Connection, repository_id: int, digests: Sequence[str], now: datetime
+    db: Writer, repository_id: int, digests: Sequence[str], now: datetime
 ) -> None:
     """Let a repository read many blobs (seeding); existing links keep their time."""
     linked_at = format_time(now)
@@ -56,7 +52,7 @@ async def select_blob_size(db: Reader, digest: str) -> int | None:
 
 
 async def link_blob(
-    db: aiosqlite.Connection, repository_id: int, digest: str, now: datetime
+    db: Writer, repository_id: int, digest: str, now: datetime
 ) -> None:
     await execute(
         db,
@@ -79,7 +75,7 @@ async def select_linked_blob_size(
     return int(row[0]) if row else None
 
 
-async def unlink_blob(db: aiosqlite.Connection, repository_id: int, digest: str) -> bool:
+async def unlink_blob(db: Writer, repository_id: int, digest: str) -> bool:
     return (
         await execute(
             db,

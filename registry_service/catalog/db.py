@@ -12,22 +12,23 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TypeVar
 
 import aiosqlite
 
+from registry_service.catalog.errors import ConstraintViolated, ForeignKeyViolated, UniqueViolated
 from registry_service.catalog.migrate import apply_migrations
+from registry_service.catalog.protocols import Params, Reader, Row, Writer
+from registry_service.errors import Unavailable
 
 CATALOG_FILENAME = "registry.sqlite3"
 BUSY_TIMEOUT_MS = 30_000
 
-Row = sqlite3.Row
 T = TypeVar("T")
-Params = Sequence[Any] | dict[str, Any]
 
 
 def format_time(when: datetime) -> str:
@@ -41,12 +42,6 @@ def parse_time(text: str | None) -> datetime | None:
     # fromisoformat reads our fixed format (trailing Z included) ~20x faster than strptime,
     # and every row with a date goes through here.
     return datetime.fromisoformat(text)
-
-
-class Reader(Protocol):
-    """What a read query needs: the writer's transaction, the loop reader or the scan reader."""
-
-    async def execute_fetchall(self, sql: str, parameters: Params = ()) -> Iterable[Row]: ...
 
 
 class LoopReader:
@@ -66,6 +61,63 @@ class LoopReader:
 
     def close(self) -> None:
         self._conn.close()
+
+
+class SqliteWriter:
+    """The ``Writer`` that ``Catalog.transaction()`` yields: the writer connection, whose
+    integrity errors leave as ``catalog.errors``.
+
+    One hop to aiosqlite's thread per statement. Cursors are not closed: a DML statement is
+    reset by ``sqlite3`` once it has run, the counts are read from the cursor without a hop,
+    and a ``close()`` would be a second hop for nothing. The cursor is freed when the method
+    returns, on the loop, while the connection is idle (the unit's statements are awaited one
+    at a time under the write lock). No statement with a RETURNING clause comes through
+    ``execute``: those are read to the end by ``execute_fetchall``.
+    """
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute_fetchall(self, sql: str, parameters: Params = ()) -> Iterable[Row]:
+        try:
+            return await self._conn.execute_fetchall(sql, parameters)
+        except sqlite3.IntegrityError as exc:
+            raise constraint_violated(exc) from exc
+
+    async def execute(self, sql: str, parameters: Params = ()) -> int:
+        try:
+            cursor = await self._conn.execute(sql, parameters)
+        except sqlite3.IntegrityError as exc:
+            raise constraint_violated(exc) from exc
+        return cursor.rowcount
+
+    async def executemany(self, sql: str, parameters: Iterable[Params]) -> int:
+        try:
+            cursor = await self._conn.executemany(sql, parameters)
+        except sqlite3.IntegrityError as exc:
+            raise constraint_violated(exc) from exc
+        return cursor.rowcount
+
+    async def insert(self, sql: str, parameters: Params = ()) -> int:
+        try:
+            cursor = await self._conn.execute(sql, parameters)
+        except sqlite3.IntegrityError as exc:
+            raise constraint_violated(exc) from exc
+        rowid = cursor.lastrowid
+        assert rowid is not None
+        return rowid
+
+
+def constraint_violated(exc: sqlite3.IntegrityError) -> ConstraintViolated:
+    """The catalog's exception for one of SQLite's integrity errors, by its extended code."""
+    name = exc.sqlite_errorname
+    if name == "SQLITE_CONSTRAINT_FOREIGNKEY":
+        return ForeignKeyViolated(str(exc))
+    if name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"):
+        return UniqueViolated(str(exc))
+    return ConstraintViolated(str(exc))
 
 
 def _connect_loop_reader(path: Path) -> LoopReader:
@@ -126,6 +178,7 @@ class Catalog:
     ):
         self.path = path
         self._writer = writer
+        self._unit = SqliteWriter(writer)
         self._scan_reader = scan_reader
         self._reader = reader
         self._write_lock = asyncio.Lock()
@@ -157,24 +210,28 @@ class Catalog:
         await self._writer.close()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[Writer]:
         """One unit of work: all of it is committed, or none of it.
 
         Units are group-committed. Each runs inside a SAVEPOINT of a shared ``BEGIN
         IMMEDIATE`` transaction; a unit that raises is rolled back to its savepoint alone. The
         units that queued up while one ran share its COMMIT — one fsync for all of them, which
         is most of a write's cost with ``synchronous = FULL``. A unit's ``async with`` exits
-        only once its COMMIT is durable, and raises if that COMMIT fails.
+        only once its COMMIT is durable, and raises if that COMMIT fails (a deferred foreign
+        key, checked at COMMIT, raises ``ForeignKeyViolated`` there).
         """
         async with self._write_lock:
             group = await self._open_unit()
             try:
-                yield self._writer
+                yield self._unit
             except BaseException:
                 await _to_the_end(self._close_unit(rollback=True))
                 raise
             await _to_the_end(self._close_unit(rollback=False))
-        await asyncio.shield(group)
+        try:
+            await asyncio.shield(group)
+        except sqlite3.IntegrityError as exc:
+            raise constraint_violated(exc) from exc
 
     async def _open_unit(self) -> asyncio.Future[None]:
         """BEGIN the group if none is open, then SAVEPOINT this unit; the group's COMMIT.
@@ -232,12 +289,16 @@ class Catalog:
         return self._reader
 
     @property
-    def scan_reader(self) -> aiosqlite.Connection:
+    def scan_reader(self) -> Reader:
         """For reads of many rows (runs on a thread; the loop stays free)."""
         return self._scan_reader
 
     async def ping(self) -> None:
-        await self._reader.execute_fetchall("SELECT 1")
+        """Unavailable unless the catalog answers a query."""
+        try:
+            await self._reader.execute_fetchall("SELECT 1")
+        except sqlite3.Error as exc:
+            raise Unavailable(f"catalog: {exc}") from exc
 
 
 async def _to_the_end(step: Awaitable[T]) -> T:
@@ -267,18 +328,11 @@ async def fetch_one(db: Reader, sql: str, params: Params = ()) -> Row | None:
     return next(iter(rows), None)
 
 
-async def insert(db: aiosqlite.Connection, sql: str, params: Params = ()) -> int:
+async def insert(db: Writer, sql: str, params: Params = ()) -> int:
     """Run an INSERT and return the new rowid."""
-    cursor = await db.execute(sql, params)
-    rowid = cursor.lastrowid
-    await cursor.close()
-    assert rowid is not None
-    return rowid
+    return await db.insert(sql, params)
 
 
-async def execute(db: aiosqlite.Connection, sql: str, params: Params = ()) -> int:
+async def execute(db: Writer, sql: str, params: Params = ()) -> int:
     """Run a statement and return how many rows it changed."""
-    cursor = await db.execute(sql, params)
-    count = cursor.rowcount
-    await cursor.close()
-    return count
+    return await db.execute(sql, params)

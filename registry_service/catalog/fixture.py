@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-import aiosqlite
-
-from registry_service.catalog.db import Reader, execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import JobRow
 
 
-async def delete_all_rows(tx: aiosqlite.Connection) -> int:
+async def delete_all_rows(tx: Writer) -> int:
     """Empty every table (the schema and its version stay); the number of rows deleted.
 
     Tables are found in ``sqlite_master``, so a table added by a later migration is emptied
@@ -29,7 +28,7 @@ async def delete_all_rows(tx: aiosqlite.Connection) -> int:
     return deleted
 
 
-async def make_queued_jobs_due(tx: aiosqlite.Connection, now: datetime) -> int:
+async def make_queued_jobs_due(tx: Writer, now: datetime) -> int:
     """Queued jobs waiting for a later ``run_after`` (retries with backoff) become due now."""
     stamp = format_time(now)
     return await execute(

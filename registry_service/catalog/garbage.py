@@ -19,9 +19,8 @@ import json
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-import aiosqlite
-
-from registry_service.catalog.db import Reader, fetch_all, fetch_one, format_time
+from registry_service.catalog.db import fetch_all, fetch_one, format_time
+from registry_service.catalog.protocols import Reader, Writer
 
 _MANIFEST_IS_GARBAGE = (
     "COALESCE((SELECT u.since FROM unreferenced_manifests u WHERE u.manifest_id = m.id),"
@@ -62,7 +61,7 @@ async def select_garbage_manifests(db: Reader, cutoff: datetime) -> list[int]:
 
 
 async def delete_garbage_manifests(
-    tx: aiosqlite.Connection, manifest_ids: Sequence[int], cutoff: datetime, now: datetime
+    tx: Writer, manifest_ids: Sequence[int], cutoff: datetime, now: datetime
 ) -> int:
     """Delete those of ``manifest_ids`` that are still garbage; returns how many.
 
@@ -127,7 +126,7 @@ async def select_garbage_blobs(
 
 
 async def delete_garbage_blobs(
-    tx: aiosqlite.Connection, digests: Sequence[str], cutoff: datetime
+    tx: Writer, digests: Sequence[str], cutoff: datetime
 ) -> list[tuple[str, int]]:
     """Delete the rows (and repository links) of those of ``digests`` still garbage; returns
     (digest, size) of each deleted. The files are the caller's to remove afterwards."""

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
-from registry_service.catalog.db import Reader, execute, fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import JobRow
 
 
 async def insert_job(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     *,
     kind: str,
     params: str,
@@ -35,7 +34,7 @@ async def insert_job(
 
 
 async def insert_claimed_job(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     *,
     kind: str,
     params: str,
@@ -83,7 +82,7 @@ async def select_next_run_after(db: Reader) -> datetime | None:
 
 
 async def claim_job(
-    tx: aiosqlite.Connection, job_id: int, owner: str, lease_until: datetime, now: datetime
+    tx: Writer, job_id: int, owner: str, lease_until: datetime, now: datetime
 ) -> JobRow | None:
     """Take the job if it is claimable; the row as claimed, or None if someone else has it."""
     stamp = format_time(now)
@@ -99,7 +98,7 @@ async def claim_job(
 
 
 async def renew_lease(
-    tx: aiosqlite.Connection, job_id: int, owner: str, lease_until: datetime
+    tx: Writer, job_id: int, owner: str, lease_until: datetime
 ) -> bool:
     """Extend the lease; False if this owner no longer holds the job."""
     return (
@@ -114,7 +113,7 @@ async def renew_lease(
 
 
 async def record_progress(
-    tx: aiosqlite.Connection, job_id: int, owner: str, counts: str, result: str | None = None
+    tx: Writer, job_id: int, owner: str, counts: str, result: str | None = None
 ) -> bool:
     return (
         await execute(
@@ -128,7 +127,7 @@ async def record_progress(
 
 
 async def finish_job(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     job_id: int,
     owner: str,
     *,
@@ -157,7 +156,7 @@ async def finish_job(
 
 
 async def defer_job(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     job_id: int,
     owner: str,
     *,
@@ -177,7 +176,7 @@ async def defer_job(
     )
 
 
-async def release_running_jobs(tx: aiosqlite.Connection) -> int:
+async def release_running_jobs(tx: Writer) -> int:
     """Return every running job to the queue (the in-process runner's start-up: the only
     runner that could hold them was this process's previous life)."""
     return await execute(

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from registry_service.catalog.db import execute, format_time
+from registry_service.catalog.protocols import Writer
 
 
 async def acquire_lease(
-    tx: aiosqlite.Connection, name: str, owner: str, until: datetime, now: datetime
+    tx: Writer, name: str, owner: str, until: datetime, now: datetime
 ) -> bool:
     """Take or extend ``name`` for ``owner``; False while another owner holds it unexpired."""
     return (
@@ -27,7 +26,7 @@ async def acquire_lease(
     )
 
 
-async def release_lease(tx: aiosqlite.Connection, name: str, owner: str) -> bool:
+async def release_lease(tx: Writer, name: str, owner: str) -> bool:
     return (
         await execute(tx, "DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner)) == 1
     )

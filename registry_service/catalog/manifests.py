@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
-from registry_service.catalog.db import Reader, execute, fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import StoredManifest
 
 _COLUMNS = (
@@ -39,7 +38,7 @@ class NewManifest:
 
 
 async def insert_manifest(
-    db: aiosqlite.Connection, repository_id: int, new: NewManifest, now: datetime
+    db: Writer, repository_id: int, new: NewManifest, now: datetime
 ) -> tuple[int, bool]:
     """Store a manifest (idempotent by digest); returns (id, created)."""
     existing = await fetch_one(
@@ -58,7 +57,7 @@ async def insert_manifest(
 
 
 async def insert_manifests(
-    db: aiosqlite.Connection, repository_id: int, news: Sequence[NewManifest], now: datetime
+    db: Writer, repository_id: int, news: Sequence[NewManifest], now: datetime
 ) -> tuple[dict[str, int], int]:
     """Store many manifests in a few statements (seeding); those already in the repository
     are left as they are. Returns the id of every manifest of the repository by digest, and
@@ -197,7 +196,7 @@ async def select_blob_refs(
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-async def delete_manifest(db: aiosqlite.Connection, manifest_id: int) -> None:
+async def delete_manifest(db: Writer, manifest_id: int) -> None:
     """Remove a manifest and every tag on it (deleting by digest untags it everywhere)."""
     await execute(db, "DELETE FROM tags WHERE manifest_id = ?", (manifest_id,))
     await execute(db, "DELETE FROM manifests WHERE id = ?", (manifest_id,))

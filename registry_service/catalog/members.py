@@ -9,16 +9,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import aiosqlite
-
-from registry_service.catalog.db import (
-    Reader,
-    execute,
-    fetch_all,
-    fetch_one,
-    format_time,
-    parse_time,
-)
+from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time, parse_time
+from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import Member, User
 
 _NAMESPACE_ANCESTORS = """
@@ -51,7 +43,7 @@ async def select_namespace_level(db: Reader, user_id: int, namespace_id: int) ->
 
 
 async def upsert_member(
-    db: aiosqlite.Connection,
+    db: Writer,
     *,
     user_id: int,
     namespace_id: int | None = None,

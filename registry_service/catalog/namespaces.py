@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import aiosqlite
-
-from registry_service.catalog.db import Reader, fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.db import fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import Namespace
 
 # Namespaces where a user holds a membership, and everything below them (inheritance).
@@ -20,7 +19,7 @@ member_ns(id) AS (
 
 
 async def insert_namespace(
-    db: aiosqlite.Connection,
+    db: Writer,
     *,
     kind: str,
     name: str,

@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
-from registry_service.catalog.db import Reader, Row, execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.protocols import Reader, Row, Writer
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ async def select_policies(db: Reader, project_ids: Sequence[int]) -> dict[int, C
     return {row["project_id"]: CleanupPolicyRow.from_row(row) for row in rows}
 
 
-async def upsert_policy(tx: aiosqlite.Connection, policy: CleanupPolicyRow, now: datetime) -> None:
+async def upsert_policy(tx: Writer, policy: CleanupPolicyRow, now: datetime) -> None:
     stamp = format_time(now)
     await execute(
         tx,
@@ -106,7 +105,7 @@ async def select_due_policies(db: Reader, now: datetime) -> list[CleanupPolicyRo
 
 
 async def update_next_run_at(
-    tx: aiosqlite.Connection, project_id: int, next_run_at: datetime
+    tx: Writer, project_id: int, next_run_at: datetime
 ) -> None:
     await execute(
         tx,
@@ -131,7 +130,7 @@ async def select_repository_ids_for_run(tx: Reader, project_id: int) -> list[int
 
 
 async def update_cleanup_policy_started_at(
-    tx: aiosqlite.Connection, repository_id: int, now: datetime
+    tx: Writer, repository_id: int, now: datetime
 ) -> None:
     await execute(
         tx,

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
-from registry_service.catalog.db import (
-    Reader,
-    execute,
-    fetch_all,
-    fetch_one,
-    format_time,
-    insert,
-)
+from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time, insert
 from registry_service.catalog.namespaces import MEMBER_NAMESPACES_CTE, escape_like
+from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import Project
 
 
 async def insert_project(
-    db: aiosqlite.Connection,
+    db: Writer,
     *,
     namespace_id: int,
     name: str,
@@ -56,7 +48,7 @@ async def select_project_by_id(db: Reader, project_id: int) -> Project | None:
 
 
 async def update_project_description(
-    tx: aiosqlite.Connection, project_id: int, description: str
+    tx: Writer, project_id: int, description: str
 ) -> None:
     await execute(tx, "UPDATE projects SET description = ? WHERE id = ?", (description, project_id))
 

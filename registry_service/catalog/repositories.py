@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import aiosqlite
-
-from registry_service.catalog.db import Reader, execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import Repository
 
 
@@ -28,7 +27,7 @@ async def select_repository_by_id(
 
 
 async def ensure_repository(
-    db: aiosqlite.Connection, project_id: int, name: str, now: datetime
+    db: Writer, project_id: int, name: str, now: datetime
 ) -> Repository:
     """Find or create (GitLab creates the row when a push is first authorised)."""
     await execute(
@@ -53,7 +52,7 @@ async def select_repository_names(db: Reader) -> list[tuple[int, str]]:
 
 
 async def mark_deletion_started(
-    tx: aiosqlite.Connection, repository_id: int, now: datetime
+    tx: Writer, repository_id: int, now: datetime
 ) -> None:
     await execute(
         tx,
@@ -63,7 +62,7 @@ async def mark_deletion_started(
 
 
 async def mark_deletion_failed(
-    tx: aiosqlite.Connection, repository_id: int, *, failures: int, retry_at: datetime | None
+    tx: Writer, repository_id: int, *, failures: int, retry_at: datetime | None
 ) -> None:
     """Back to ``delete_scheduled`` with the next attempt time, or ``delete_failed`` for good
     when ``retry_at`` is None."""
@@ -80,7 +79,7 @@ async def mark_deletion_failed(
     )
 
 
-async def delete_repository_row(tx: aiosqlite.Connection, repository_id: int) -> bool:
+async def delete_repository_row(tx: Writer, repository_id: int) -> bool:
     """Remove the repository; its manifests, tags, blob links and uploads go with it."""
     await execute(tx, "DELETE FROM tags WHERE repository_id = ?", (repository_id,))
     return await execute(tx, "DELETE FROM repositories WHERE id = ?", (repository_id,)) == 1
@@ -116,7 +115,7 @@ async def select_repositories_page(
     return [Repository.from_row(r) for r in rows], int(total[0]) if total else 0
 
 
-async def mark_deletion_scheduled(tx: aiosqlite.Connection, repository_id: int) -> bool:
+async def mark_deletion_scheduled(tx: Writer, repository_id: int) -> bool:
     """Ask for the repository's deletion (GitLab's ``delete_scheduled!``); False if it was
     already scheduled or under way, which leaves its attempt count and back-off alone.
 

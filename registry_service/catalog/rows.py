@@ -1,11 +1,12 @@
-"""Frozen row types the catalog hands out, so nothing above it sees ``sqlite3.Row``."""
+"""Frozen row types the catalog hands out, so nothing above it sees a driver's row."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from registry_service.catalog.db import Row, parse_time
+from registry_service.catalog.db import parse_time
+from registry_service.catalog.protocols import Row
 
 
 def _time(row: Row, key: str) -> datetime | None:

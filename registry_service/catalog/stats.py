@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from registry_service.catalog.db import Reader, fetch_all, fetch_one
+from registry_service.catalog.db import fetch_all, fetch_one
+from registry_service.catalog.protocols import Reader
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-import aiosqlite
-
-from registry_service.catalog.db import Reader, execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import TagRow
 
 _SELECT = (
@@ -19,7 +18,7 @@ _SELECT = (
 
 
 async def upsert_tag(
-    db: aiosqlite.Connection, repository_id: int, name: str, manifest_id: int, now: datetime
+    db: Writer, repository_id: int, name: str, manifest_id: int, now: datetime
 ) -> None:
     """Point a tag at a manifest; re-pushing the same manifest keeps the tag's push time.
 
@@ -44,7 +43,7 @@ async def upsert_tag(
 
 
 async def mark_unreferenced(
-    db: aiosqlite.Connection, manifest_ids: Sequence[int], now: datetime
+    db: Writer, manifest_ids: Sequence[int], now: datetime
 ) -> None:
     """Stamp those of ``manifest_ids`` that no tag points at any more."""
     # One statement for the whole set: a cleanup batch passes thousands of ids. An earlier
@@ -140,7 +139,7 @@ async def count_tags(db: Reader, repository_id: int) -> int:
 
 
 async def delete_tag(
-    db: aiosqlite.Connection, repository_id: int, name: str, now: datetime
+    db: Writer, repository_id: int, name: str, now: datetime
 ) -> bool:
     """Remove one tag (and only it: other tags on the same manifest stay)."""
     row = await fetch_one(
@@ -155,21 +154,19 @@ async def delete_tag(
 
 
 async def delete_tags_if_unchanged(
-    db: aiosqlite.Connection, repository_id: int, tags: Sequence[tuple[str, int]], now: datetime
+    db: Writer, repository_id: int, tags: Sequence[tuple[str, int]], now: datetime
 ) -> int:
     """Delete each (name, manifest id) whose tag still points at that manifest; a tag moved
     to another manifest since it was planned is left alone. Returns how many went."""
     # One statement for the batch, not one per tag: see select_tag_dates on the GIL. CROSS
     # JOIN keeps the planner walking the list and looking each tag up, never the reverse.
-    # The cursor's count excludes the rows the tag-count trigger updates.
-    cursor = await db.execute(
+    # The count excludes the rows the tag-count trigger updates.
+    deleted = await db.execute(
         "DELETE FROM tags WHERE id IN (SELECT t.id FROM json_each(?) j CROSS JOIN tags t"
         " ON t.repository_id = ? AND t.name = json_extract(j.value, '$[0]')"
         " AND t.manifest_id = json_extract(j.value, '$[1]'))",
         (json.dumps(tags), repository_id),
     )
-    deleted = cursor.rowcount
-    await cursor.close()
     await mark_unreferenced(db, [manifest_id for _, manifest_id in tags], now)
     return deleted
 
@@ -194,7 +191,7 @@ async def select_tag_manifest_ids(db: Reader, repository_id: int) -> dict[str, i
 
 
 async def insert_tags(
-    db: aiosqlite.Connection, repository_id: int, tags: Sequence[tuple[str, int]], now: datetime
+    db: Writer, repository_id: int, tags: Sequence[tuple[str, int]], now: datetime
 ) -> None:
     """Add many new tags (name, manifest id) in a few statements (seeding); as ``upsert_tag``
     does, each manifest that gains a tag counts as referenced again."""

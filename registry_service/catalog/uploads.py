@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
-from registry_service.catalog.db import Reader, execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import Upload
 
 
 async def insert_upload(
-    db: aiosqlite.Connection, upload_id: str, repository_id: int, algorithm: str, now: datetime
+    db: Writer, upload_id: str, repository_id: int, algorithm: str, now: datetime
 ) -> None:
     await execute(
         db,
@@ -31,7 +30,7 @@ async def select_uploads(db: Reader) -> list[Upload]:
 
 
 async def update_upload_offset(
-    db: aiosqlite.Connection, upload_id: str, offset_bytes: int, now: datetime
+    db: Writer, upload_id: str, offset_bytes: int, now: datetime
 ) -> None:
     await execute(
         db,
@@ -40,5 +39,5 @@ async def update_upload_offset(
     )
 
 
-async def delete_upload(db: aiosqlite.Connection, upload_id: str) -> bool:
+async def delete_upload(db: Writer, upload_id: str) -> bool:
     return await execute(db, "DELETE FROM uploads WHERE id = ?", (upload_id,)) == 1

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import aiosqlite
-
-from registry_service.catalog.db import Reader, execute, fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import Token, User
 
 
 async def insert_user(
-    db: aiosqlite.Connection,
+    db: Writer,
     *,
     username: str,
     name: str,
@@ -29,7 +28,7 @@ async def insert_user(
 
 
 async def update_user(
-    db: aiosqlite.Connection, user_id: int, *, name: str, email: str | None, is_admin: bool
+    db: Writer, user_id: int, *, name: str, email: str | None, is_admin: bool
 ) -> None:
     await execute(
         db,
@@ -63,7 +62,7 @@ async def count_users(db: Reader) -> int:
 
 
 async def insert_token(
-    db: aiosqlite.Connection,
+    db: Writer,
     *,
     user_id: int,
     name: str,
@@ -110,7 +109,7 @@ async def select_tokens(db: Reader, user_id: int | None = None) -> list[Token]:
     return [Token.from_row(r) for r in rows]
 
 
-async def update_token_revoked(db: aiosqlite.Connection, token_id: int) -> bool:
+async def update_token_revoked(db: Writer, token_id: int) -> bool:
     return (
         await execute(
             db, "UPDATE personal_access_tokens SET revoked = 1 WHERE id = ?", (token_id,)

@@ -3,10 +3,9 @@ while the catalog answers too."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from aiohttp import web
 
+from registry_service.errors import Unavailable
 from registry_service.keys import catalog_key
 
 
@@ -17,7 +16,7 @@ async def health(request: web.Request) -> web.Response:
 async def readiness(request: web.Request) -> web.Response:
     try:
         await request.config_dict[catalog_key].ping()
-    except (sqlite3.Error, ValueError) as exc:
+    except Unavailable as exc:
         return web.json_response({"status": "unavailable", "reason": str(exc)}, status=503)
     return web.json_response({"status": "ok"})
 

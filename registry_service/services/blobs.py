@@ -29,22 +29,20 @@ from registry_service.catalog.rows import Repository, Upload
 from registry_service.digests import Digest
 from registry_service.errors import BlobUnknown, BlobUploadUnknown, DigestInvalid
 from registry_service.services.config_dates import ConfigDates
-from registry_service.storage.base import BlobInfo, PendingBlob
-from registry_service.storage.filesystem import FilesystemBlobStore
-from registry_service.storage.sessions import UploadSessions
+from registry_service.storage.base import BlobInfo, BlobStore, PendingBlob, UploadSessionStore
 
 
 @dataclass(frozen=True)
 class Storage:
     """The blob store and its upload sessions: the bytes side of the registry."""
 
-    store: FilesystemBlobStore
-    sessions: UploadSessions
+    store: BlobStore
+    sessions: UploadSessionStore
     config_dates: ConfigDates = field(default_factory=ConfigDates, compare=False)
 
     @classmethod
-    def on(cls, store: FilesystemBlobStore) -> Storage:
-        return cls(store, UploadSessions(store))
+    def on(cls, store: BlobStore) -> Storage:
+        return cls(store, store.upload_sessions())
 
 
 async def stat_blob(

@@ -25,14 +25,13 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import aiosqlite
-
 from registry_service.catalog import blobs as blob_rows
 from registry_service.catalog import manifests as manifest_rows
 from registry_service.catalog import projects as project_rows
 from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.manifests import NewManifest
+from registry_service.catalog.protocols import Writer
 from registry_service.catalog.rows import Project
 from registry_service.digests import Digest
 from registry_service.manifests.generate import (
@@ -51,7 +50,7 @@ from registry_service.manifests.parse import Platform
 from registry_service.names import project_path_candidates
 from registry_service.services.image_specs import ImageSpec, ImageSpecInvalid
 from registry_service.services.manifests import image_record, index_record
-from registry_service.storage.filesystem import FilesystemBlobStore
+from registry_service.storage.base import BlobStore
 
 # Layers up to this size are generated in memory and written in one batch with the configs;
 # larger ones are streamed into the store.
@@ -164,7 +163,7 @@ def _plan_image(
     return digest
 
 
-async def write_image_blobs(store: FilesystemBlobStore, plan: ImagePlan) -> None:
+async def write_image_blobs(store: BlobStore, plan: ImagePlan) -> None:
     """Put every blob of the plan durably in the store (those already there are skipped)."""
     await store.put_many(list(plan.small_blobs.items()))
     for digest, spec in plan.large_layers.items():
@@ -179,7 +178,7 @@ async def _in_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
 
 
 async def record_images(
-    tx: aiosqlite.Connection, plan: ImagePlan, now: datetime
+    tx: Writer, plan: ImagePlan, now: datetime
 ) -> dict[str, int]:
     """Write the plan's rows in the caller's transaction; counts of what was new (a moved tag
     counts as new). Raises ``ImageSpecInvalid`` for an image path no project owns."""
@@ -215,7 +214,7 @@ async def record_images(
     return created
 
 
-async def _owning_project(tx: aiosqlite.Connection, planned: RepositoryPlan) -> Project:
+async def _owning_project(tx: Writer, planned: RepositoryPlan) -> Project:
     """The longest existing project among the path's candidates (as a push resolves it)."""
     for candidate in project_path_candidates(planned.path):
         project = await project_rows.select_project_by_path(tx, candidate)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog.db import Catalog
+from registry_service.catalog.errors import ForeignKeyViolated
 from registry_service.catalog.rows import JobRow
 from registry_service.errors import RecordNotFound
 
@@ -79,7 +79,7 @@ async def submit_job(
                 repository_id=repository_id,
                 now=now,
             )
-    except sqlite3.IntegrityError:
+    except ForeignKeyViolated:
         raise RecordNotFound() from None
     try:
         await queue.enqueue(job_id)

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-import aiosqlite
-
 from registry_service.catalog import blobs as blob_rows
 from registry_service.catalog import manifests as manifest_rows
 from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.manifests import NewManifest
+from registry_service.catalog.protocols import Writer
 from registry_service.catalog.rows import Repository, StoredManifest
 from registry_service.digests import Digest, digest_of, parse_digest
 from registry_service.errors import (
@@ -179,7 +178,7 @@ def _needs_blob(descriptor: Descriptor) -> bool:
 
 
 async def _image_record(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     repository: Repository,
     manifest: Manifest,
     digest: Digest,
@@ -236,7 +235,7 @@ def image_record(
 
 
 async def _index_record(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     repository: Repository,
     index: Index,
     digest: Digest,

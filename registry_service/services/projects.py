@@ -242,6 +242,11 @@ async def list_projects(
     ], total
 
 
+async def list_all_projects(catalog: Catalog) -> list[Project]:
+    """Every project, in creation order (the operator's view: no actor, nothing hidden)."""
+    return await project_rows.select_all_projects(catalog.reader)
+
+
 async def user_can(catalog: Catalog, user_id: int, project_id: int, ability: Ability) -> bool:
     """Whether a user (as themself, unlimited by any token) has ``ability`` on the project now;
     False when either is gone. Jobs re-check their requester with this before acting."""

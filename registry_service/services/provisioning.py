@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import aiosqlite
-
 from registry_service.catalog import members as member_rows
 from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import projects as project_rows
 from registry_service.catalog import users as user_rows
+from registry_service.catalog.protocols import Writer
 from registry_service.catalog.rows import Namespace, Project, User
 from registry_service.services.groups import visibility_problem
 from registry_service.services.paths import path_problem
@@ -28,7 +27,7 @@ class ProvisioningFailed(ValueError):
 
 
 async def ensure_user(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     *,
     username: str,
     name: str | None,
@@ -59,7 +58,7 @@ async def ensure_user(
 
 
 async def ensure_token(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     *,
     user: User,
     name: str,
@@ -98,7 +97,7 @@ def _split(full_path: str) -> tuple[str | None, str]:
 
 
 async def ensure_group(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     *,
     full_path: str,
     name: str | None,
@@ -143,7 +142,7 @@ async def ensure_group(
 
 
 async def ensure_project(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     *,
     full_path: str,
     name: str | None,
@@ -193,7 +192,7 @@ async def ensure_project(
 
 
 async def set_membership(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     *,
     user: User,
     access_level: int,
@@ -221,3 +220,27 @@ async def set_membership(
         now=now,
     )
     return True
+
+
+async def set_membership_by_path(
+    tx: Writer,
+    *,
+    user: User,
+    access_level: int,
+    project_path: str | None = None,
+    group_path: str | None = None,
+    now: datetime,
+) -> bool:
+    """``set_membership`` in the project or the group with this full path (one of the two)."""
+    if project_path is not None:
+        project = await project_rows.select_project_by_path(tx, project_path)
+        if project is None:
+            raise ProvisioningFailed(f"no project {project_path!r}")
+        return await set_membership(
+            tx, user=user, project=project, access_level=access_level, now=now
+        )
+    assert group_path is not None
+    group = await namespace_rows.select_namespace_by_path(tx, group_path)
+    if group is None or group.kind != "group":
+        raise ProvisioningFailed(f"no group {group_path!r}")
+    return await set_membership(tx, user=user, namespace=group, access_level=access_level, now=now)

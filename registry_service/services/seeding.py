@@ -19,10 +19,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
 from registry_service.catalog import users as user_rows
 from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import Writer
 from registry_service.services.image_seeding import (
     ImagePlan,
     plan_images,
@@ -39,7 +38,7 @@ from registry_service.services.provisioning import (
     ensure_user,
     set_membership,
 )
-from registry_service.storage.filesystem import FilesystemBlobStore
+from registry_service.storage.base import BlobStore
 
 # What a report counts, in the order its summary lists them.
 KINDS = (
@@ -117,7 +116,7 @@ async def apply_seed(
     data: dict[str, Any],
     now: datetime,
     *,
-    store: FilesystemBlobStore | None = None,
+    store: BlobStore | None = None,
 ) -> SeedReport:
     """Create what the document names and is missing, all in one transaction.
 
@@ -145,7 +144,7 @@ async def apply_seed(
 
 
 async def _apply_accounts(
-    tx: aiosqlite.Connection, data: dict[str, Any], created: dict[str, int], now: datetime
+    tx: Writer, data: dict[str, Any], created: dict[str, int], now: datetime
 ) -> None:
     """Users and their tokens, groups, projects and their members."""
     for entry in _entries(data, "users"):
@@ -217,7 +216,7 @@ async def _apply_accounts(
 
 
 async def _start_images(
-    data: dict[str, Any], store: FilesystemBlobStore | None
+    data: dict[str, Any], store: BlobStore | None
 ) -> tuple[ImagePlan, asyncio.Task[None]] | None:
     """Validate and generate the document's images and start writing their blobs (a task);
     None if it has no images."""
@@ -242,7 +241,7 @@ async def _settle(task: asyncio.Task[None]) -> None:
 
 
 async def seed_file(
-    catalog: Catalog, path: Path, now: datetime, *, store: FilesystemBlobStore | None = None
+    catalog: Catalog, path: Path, now: datetime, *, store: BlobStore | None = None
 ) -> SeedReport:
     return await apply_seed(catalog, read_seed(path), now, store=store)
 

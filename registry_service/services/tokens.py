@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from registry_service.catalog import users as user_rows
 from registry_service.catalog.db import Catalog
+from registry_service.catalog.errors import UniqueViolated
 from registry_service.catalog.rows import Token, User
 from registry_service.errors import TokenInvalid, Unauthorized
 from registry_service.services.permissions import Actor
@@ -57,6 +58,10 @@ def check_scopes(scopes: list[str]) -> list[str]:
     return sorted(set(scopes), key=VALID_SCOPES.index)
 
 
+class TokenValueTaken(ValueError):
+    """A chosen token value (``admin tokens create --value``) that another token already has."""
+
+
 async def create_token(
     catalog: Catalog,
     *,
@@ -67,19 +72,27 @@ async def create_token(
     now: datetime,
     value: str | None = None,
 ) -> NewToken:
-    """Mint (or, with ``value``, register a chosen) token for a user."""
+    """Mint (or, with ``value``, register a chosen) token for a user.
+
+    Raises TokenValueTaken when a chosen ``value`` is already some token's."""
+    chosen = value is not None
     value = value or new_token_value()
-    async with catalog.transaction() as tx:
-        token_id = await user_rows.insert_token(
-            tx,
-            user_id=user_id,
-            name=name,
-            token_digest=token_digest(value),
-            scopes=check_scopes(scopes),
-            expires_at=expires_at,
-            now=now,
-        )
-        token = await user_rows.select_token_by_id(tx, token_id)
+    try:
+        async with catalog.transaction() as tx:
+            token_id = await user_rows.insert_token(
+                tx,
+                user_id=user_id,
+                name=name,
+                token_digest=token_digest(value),
+                scopes=check_scopes(scopes),
+                expires_at=expires_at,
+                now=now,
+            )
+            token = await user_rows.select_token_by_id(tx, token_id)
+    except UniqueViolated:
+        if not chosen:
+            raise
+        raise TokenValueTaken("that token value is already registered") from None
     assert token is not None
     return NewToken(token, value)
 
@@ -87,6 +100,11 @@ async def create_token(
 async def revoke_token(catalog: Catalog, token_id: int) -> bool:
     async with catalog.transaction() as tx:
         return await user_rows.update_token_revoked(tx, token_id)
+
+
+async def list_tokens(catalog: Catalog, user_id: int | None) -> list[Token]:
+    """The tokens of one user, or of everyone, in creation order; never their values."""
+    return await user_rows.select_tokens(catalog.reader, user_id)
 
 
 def actor_for(user: User, scopes: frozenset[str] | None) -> Actor:

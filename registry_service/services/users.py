@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from registry_service.catalog import members as member_rows
 from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import users as user_rows
 from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import Writer
 from registry_service.catalog.rows import User
 from registry_service.errors import (
     Conflict,
@@ -48,8 +47,17 @@ async def get_user(catalog: Catalog, user_id: int) -> User:
     return user
 
 
+async def lookup_user(catalog: Catalog, username: str) -> User | None:
+    return await user_rows.select_user_by_username(catalog.reader, username)
+
+
+async def list_users(catalog: Catalog) -> list[User]:
+    """Every user, in creation order (the operator's view: no actor, nothing hidden)."""
+    return await user_rows.select_users(catalog.reader)
+
+
 async def insert_user_with_namespace(
-    tx: aiosqlite.Connection,
+    tx: Writer,
     *,
     username: str,
     name: str,

@@ -39,6 +39,7 @@ from registry_service.storage.fileio import (
     read_at,
     sync_filesystem,
 )
+from registry_service.storage.sessions import UploadSessions
 
 
 class FilesystemBlobStore:
@@ -176,6 +177,10 @@ class FilesystemBlobStore:
         finally:
             self._active_batches.discard(batch)
         return len(missing)
+
+    def upload_sessions(self) -> UploadSessions:
+        """Upload sessions under the same root, whose ``data`` files ``commit_upload`` renames."""
+        return UploadSessions(self)
 
     async def commit_upload(
         self, session_id: str, expected: Digest, commit: Commit = place_only

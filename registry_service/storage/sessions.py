@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry_service.digests import (
     DEFAULT_ALGORITHM,
@@ -42,7 +42,11 @@ from registry_service.storage.fileio import (
     hash_file,
     settle,
 )
-from registry_service.storage.filesystem import FilesystemBlobStore
+
+if TYPE_CHECKING:
+    # Only a type here: the store creates its sessions (``upload_sessions``), so the runtime
+    # import goes the other way.
+    from registry_service.storage.filesystem import FilesystemBlobStore
 
 
 def range_header(size_bytes: int) -> str:

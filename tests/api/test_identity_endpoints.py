@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from registry_service.catalog.db import Catalog
 from registry_service.services.permissions import AccessLevel
 from tests.conftest import EXTERNAL_URL
 from tests.factories import Factory, UserWithToken
@@ -682,6 +683,18 @@ async def test_health_endpoints_answer_ok(client: TestClient, path: str) -> None
     resp = await client.get(path)
     assert resp.status == 200
     assert (await resp.json())["status"] == "ok"
+
+
+async def test_readiness_is_503_while_the_catalog_cannot_answer(
+    client: TestClient, catalog: Catalog
+) -> None:
+    catalog.reader.close()
+
+    resp = await client.get("/-/readiness")
+
+    assert resp.status == 503
+    assert (await resp.json())["status"] == "unavailable"
+    assert (await client.get("/-/health")).status == 200
 
 
 async def test_every_api_response_is_json(

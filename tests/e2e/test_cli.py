@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -114,6 +115,42 @@ def test_bad_configuration_exits_2_naming_the_key_before_binding(
     assert result.stdout == ""
     assert port_is_free(port)
     assert not data_dir.exists(), "nothing may be created before the configuration is valid"
+
+
+# --- start-up failures ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("failure", ["tmp-is-a-file", "port-in-use"])
+def test_a_failed_start_exits_1_having_closed_what_it_opened(
+    tmp_path: Path, failure: str
+) -> None:
+    """The catalog, the store and the job runner are open when the app starts up (and then
+    binds); a failure there must close them, not leave them to the garbage collector."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    port = free_port()
+    with socket.socket() as taken:
+        if failure == "tmp-is-a-file":
+            (data_dir / "tmp").write_text("a file where the temp directory belongs")
+            expected = "Not a directory"
+        else:
+            taken.bind(("127.0.0.1", port))
+            taken.listen()
+            expected = "address already in use"
+        result = run_cli(
+            ["serve"],
+            {
+                **data_env(data_dir),
+                "REGISTRY_SERVICE_LISTEN": f"127.0.0.1:{port}",
+                "REGISTRY_SERVICE_ADMIN_TOKEN": "glpat-failed-start-token-0001",
+                "PYTHONWARNINGS": "always::ResourceWarning",
+            },
+        )
+
+    assert result.returncode == 1, result.stderr
+    assert expected in result.stderr
+    assert "ResourceWarning" not in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 # --- first start ----------------------------------------------------------------------------

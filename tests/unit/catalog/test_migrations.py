@@ -11,11 +11,13 @@ import aiosqlite
 import pytest
 
 from registry_service.catalog.db import MIN_SQLITE, Catalog, require_sqlite
+from registry_service.catalog.errors import ForeignKeyViolated
 from registry_service.catalog.migrate import (
     apply_migrations,
     available_migrations,
     schema_version,
 )
+from registry_service.catalog.protocols import Reader
 
 LATEST = available_migrations()[-1].version
 V1_TABLES = {"users", "personal_access_tokens", "namespaces", "projects", "members"}
@@ -53,21 +55,21 @@ V1_ROWS = [
 ]
 
 
-async def tables(db: aiosqlite.Connection) -> set[str]:
+async def tables(db: Reader) -> set[str]:
     rows = await db.execute_fetchall(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
     )
     return {row[0] for row in rows}
 
 
-async def dump(db: aiosqlite.Connection, names: set[str]) -> dict[str, list[tuple[Any, ...]]]:
+async def dump(db: Reader, names: set[str]) -> dict[str, list[tuple[Any, ...]]]:
     return {
         name: [tuple(r) for r in await db.execute_fetchall(f"SELECT * FROM {name} ORDER BY 1")]
         for name in sorted(names)
     }
 
 
-async def pragma(db: aiosqlite.Connection, name: str) -> Any:
+async def pragma(db: Reader, name: str) -> Any:
     rows = list(await db.execute_fetchall(f"PRAGMA {name}"))
     return rows[0][0]
 
@@ -138,7 +140,7 @@ async def test_both_connections_use_wal_and_enforce_foreign_keys(path: Path) -> 
             assert await pragma(tx, "journal_mode") == "wal"
             assert await pragma(tx, "foreign_keys") == 1
             assert await pragma(tx, "synchronous") == 2  # FULL
-        with pytest.raises(aiosqlite.IntegrityError, match="FOREIGN KEY"):
+        with pytest.raises(ForeignKeyViolated, match="FOREIGN KEY"):
             async with catalog.transaction() as tx:
                 await tx.execute(
                     "INSERT INTO personal_access_tokens (user_id, name, token_digest, scopes,"
