@@ -21,7 +21,6 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
-from registry_service.api import context as ctx
 from registry_service.api import groups, jobs, members, projects, repositories, tags, users
 from registry_service.api import params as p
 from registry_service.api import registry_params as rp
@@ -40,6 +39,7 @@ from registry_service.api.registry_entities import (
     TagDetailsSchema,
     TagSchema,
 )
+from registry_service.http import context as ctx
 from registry_service.http.fields import (
     GitLabBool,
     GitLabDate,

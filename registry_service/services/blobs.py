@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from registry_service.catalog import blobs as blob_rows
@@ -34,6 +34,7 @@ from registry_service.errors import (
     DigestInvalid,
     InsufficientStorage,
 )
+from registry_service.services.config_dates import ConfigDates
 from registry_service.storage.base import BlobInfo, BlobStore, PendingBlob, UploadSessionStore
 
 
@@ -43,6 +44,7 @@ class Storage:
 
     store: BlobStore
     sessions: UploadSessionStore
+    config_dates: ConfigDates = field(default_factory=ConfigDates, compare=False)
 
     @classmethod
     def on(cls, store: BlobStore) -> Storage:
