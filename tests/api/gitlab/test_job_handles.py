@@ -19,7 +19,8 @@ from registry_service.app import create_app
 from registry_service.catalog.db import Catalog, execute
 from registry_service.clock import SettableClock
 from registry_service.services.blobs import Storage
-from registry_service.services.jobs import NO_RUNNER, JobKind, submit_job
+from registry_service.services.job_data import CleanupParams
+from registry_service.services.jobs import NO_RUNNER, submit_job
 from registry_service.services.permissions import AccessLevel
 from registry_service.settings import Settings
 from registry_service.storage.filesystem import FilesystemBlobStore
@@ -314,11 +315,11 @@ async def test_a_projects_jobs_newest_first_with_pagination_headers(
     ids = []
     for i in range(3):
         ids.append(await submit_job(
-            catalog, NO_RUNNER, JobKind.CLEANUP_TAGS, {"name_regex_delete": f"v{i}"},
+            catalog, NO_RUNNER, CleanupParams(name_regex_delete=f"v{i}"),
             requester_id=root.user.id, project_id=repo.project.id, repository_id=repo.id,
             now=clock.now() + timedelta(minutes=i),
         ))
-    await submit_job(catalog, NO_RUNNER, JobKind.CLEANUP_TAGS, {"name_regex_delete": "x"},
+    await submit_job(catalog, NO_RUNNER, CleanupParams(name_regex_delete="x"),
                      requester_id=root.user.id, project_id=other_project_repo.project.id,
                      repository_id=other_project_repo.id, now=clock.now())
     url = f"{API}/projects/{repo.project.id}/registry/jobs"
