@@ -32,7 +32,6 @@ from registry_service.services.job_data import (
     CleanupParams,
     CleanupResult,
     JobDataInvalid,
-    PlannedTag,
 )
 from registry_service.services.permissions import Ability
 from registry_service.services.projects import user_can
@@ -128,9 +127,9 @@ async def _run(
                 # Rare: tags re-pushed since the plan. Saved with the plan, so a resumed run
                 # still reports them; a normal batch does not rewrite the (large) plan.
                 still = await tag_rows.select_existing_names(
-                    tx, repository.id, [tag.name for tag in batch]
+                    tx, repository.id, [name for name, _ in batch]
                 )
-                left_alone.extend(tag.name for tag in batch if tag.name in still)
+                left_alone.extend(name for name, _ in batch if name in still)
                 saved = replace(saved, left_alone_tags=tuple(left_alone))
                 await progress.save(tx, counts, saved)
             else:
@@ -145,7 +144,7 @@ async def _run(
     # The finished row drops the plan (CleanupResult.dropped_when_finished) and keeps the
     # names instead.
     result = CleanupResult(
-        deleted_tags=tuple(tag.name for tag in plan if tag.name not in skipped),
+        deleted_tags=tuple([name for name, _ in plan if name not in skipped]),
         left_alone=f"{moved} tag(s) were re-pushed after the plan was made" if moved else None,
         nothing_deleted_because=why,
     )
@@ -193,7 +192,7 @@ def _plan_document(
     plan = plan_tags(params, tags, now)
     manifest_of = {t.name: t.manifest_id for t in tags}
     saved = CleanupResult(
-        plan=tuple([PlannedTag(name, manifest_of[name]) for name in plan.delete]),
+        plan=tuple(zip(plan.delete, map(manifest_of.__getitem__, plan.delete), strict=True)),
         kept=dict(Counter(str(reason) for reason in plan.keep.values())),
         planned_at=now,
     )

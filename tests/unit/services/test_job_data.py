@@ -28,7 +28,6 @@ from registry_service.services.job_data import (
     CollectionResult,
     JobData,
     JobDataInvalid,
-    PlannedTag,
     RepositoryDeletionCounts,
     RepositoryDeletionParams,
     RepositoryDeletionResult,
@@ -61,7 +60,7 @@ cleanup_params = st.builds(
 cleanup_result = st.builds(
     CleanupResult,
     plan=st.none()
-    | st.lists(st.builds(PlannedTag, st.text(max_size=12), st.integers(0, 2**62))).map(tuple),
+    | st.lists(st.tuples(st.text(max_size=12), st.integers(0, 2**62))).map(tuple),
     kept=st.none() | st.dictionaries(st.sampled_from(sorted(KEEP_REASONS)), st.integers(0, 10**6)),
     planned_at=st.none() | times,
     left_alone_tags=st.none() | names,
@@ -279,7 +278,7 @@ TODAYS_ROWS: list[tuple[JobRow, JobData]] = [
             CleanupParams("old-.*"),
             CleanupCounts(tags=4, planned=3, kept=1, processed=0, deleted=0),
             CleanupResult(
-                plan=(PlannedTag("old-1", 10), PlannedTag("old-2", 11), PlannedTag("old-3", 12)),
+                plan=(("old-1", 10), ("old-2", 11), ("old-3", 12)),
                 kept={"not_matched": 1}, planned_at=T0,
             ),
         ),
