@@ -103,8 +103,11 @@ async def _run(
     progress: Progress,
     holder: str,
 ) -> Outcome:
-    saved = await _saved_plan(job)
-    counts = CleanupCounts.decode(job.counts)
+    try:
+        # A saved plan is up to 100,000 pairs to check: on a thread, not on the event loop.
+        saved, counts = await asyncio.to_thread(_saved_progress, job)
+    except JobDataInvalid as exc:
+        raise JobFailed(f"invalid saved progress: {exc}") from exc
     if saved is None or saved.plan is None:
         saved, counts = await _make_plan(ctx, job, params, repository, progress)
     plan = saved.plan or ()
@@ -151,15 +154,10 @@ async def _run(
     return Outcome(counts, result)
 
 
-async def _saved_plan(job: JobRow) -> CleanupResult | None:
-    """What an earlier run of this job saved: its plan (up to 100,000 pairs) is decoded on a
-    thread, not on the event loop."""
-    if job.result is None:
-        return None
-    try:
-        return await asyncio.to_thread(CleanupResult.decode, job.result)
-    except JobDataInvalid as exc:
-        raise JobFailed(f"invalid saved plan: {exc}") from exc
+def _saved_progress(job: JobRow) -> tuple[CleanupResult | None, CleanupCounts]:
+    """What an earlier run of this job saved: its plan, if it made one, and how far it got."""
+    saved = CleanupResult.decode(job.result) if job.result is not None else None
+    return saved, CleanupCounts.decode(job.counts)
 
 
 async def _make_plan(
