@@ -56,6 +56,14 @@ MARGIN = timedelta(hours=6)
 PROJECT_PATH = "crash/big"
 
 
+# PARAMS as the bulk delete's query (anchoring is the server's setting, not a parameter).
+QUERY = {
+    name: str(value)
+    for name, value in PARAMS.to_json().items()
+    if value is not None and name != "anchoring"
+}
+
+
 def rules() -> CleanupRules:
     return PARAMS.rules()
 
