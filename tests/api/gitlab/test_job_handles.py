@@ -235,6 +235,27 @@ async def test_a_failed_job_shows_its_error(
     assert (job["state"], job["error"]) == ("failed", "invalid parameters: x")
 
 
+async def test_a_malformed_job_row_is_a_logged_500_naming_the_job_and_member(
+    client: TestClient, catalog: Catalog, repo: Repo, root: UserWithToken,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Rows are written by the codec only: one that does not decode is a server fault, said
+    in the log (which job, which member), not shown as if it were empty."""
+    resp = await client.delete(f"{repo.url}/tags?name_regex_delete=.*", headers=root.headers)
+    job_id = int(resp.headers[HEADER])
+    async with catalog.transaction() as tx:
+        await execute(tx, "UPDATE jobs SET counts = '{\"deleted\": \"3\"}' WHERE id = ?",
+                      (job_id,))
+
+    answer = await client.get(f"{API}/registry/jobs/{job_id}", headers=root.headers)
+
+    assert answer.status == 500
+    assert await answer.json() == {"message": "500 Internal Server Error"}
+    assert f"job {job_id} (cleanup_tags): counts.deleted: expected a non-negative integer" in (
+        caplog.text
+    )
+
+
 # --- who may see a job ------------------------------------------------------------------------
 
 
