@@ -27,12 +27,8 @@ from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.rows import JobRow, Repository
 from registry_service.catalog.tags import TagDatesDocument, parse_tag_dates
 from registry_service.services.cleanup_plans import plan_tags
-from registry_service.services.job_data import (
-    CleanupCounts,
-    CleanupParams,
-    CleanupResult,
-    JobDataInvalid,
-)
+from registry_service.services.job_codec import JobDataInvalid
+from registry_service.services.job_data import CleanupCounts, CleanupParams, CleanupResult
 from registry_service.services.permissions import Ability
 from registry_service.services.projects import user_can
 

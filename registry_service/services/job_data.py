@@ -1,204 +1,45 @@
-"""Job data: one typed codec for the ``params``, ``counts`` and ``result`` JSON of a job row.
+"""Job data: the typed ``params``, ``counts`` and ``result`` of every job kind, and
+``decode_job`` for a whole row (arq's ``JobDef`` and ``deserialize_job``).
 
-Each job kind has three frozen dataclasses — what it was asked to do (``*Params``), how far it
-got (``*Counts``) and what it found (``*Result``) — as arq's ``JobDef`` types what it stores.
-``encode`` writes one as the JSON its column holds; the ``decode`` class methods, and
-``decode_job`` for a whole row, read it back checking each member's type and meaning, and raise
-``JobDataInvalid`` naming the column and member for anything else, unknown members included.
-The API, the cleanup preview and the job bodies all go through here, so a bulk delete's
-parameters keep one shape from the request to the job. The JSON is the format the jobs wrote
-before this module (GitLab's parameter names; the saved plan as ``[name, manifest id]`` pairs),
-so rows in a catalog upgraded in place still decode. No SQL and no I/O here.
+Each kind has three frozen dataclasses — what it was asked to do (``*Params``), how far it got
+(``*Counts``) and what it found (``*Result``) — written and read through ``services/job_codec.py``:
+every member's type and meaning is checked on decode, and a malformed row is
+``JobDataInvalid``. The API, the cleanup preview and the job bodies all use these types, so a
+bulk delete's parameters keep one shape from the request to the job. The JSON is the format the
+jobs wrote before these types existed (GitLab's parameter names; the saved plan as ``[name,
+manifest id]`` pairs), so rows in a catalog upgraded in place still decode.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Self
+from typing import ClassVar, Self
 
 from jobs.cleanup import Anchoring, CleanupRules, KeepReason, compile_tag_regex
 from jobs.durations import parse_duration
 from registry_service.catalog.rows import JobRow
+from registry_service.services.job_codec import (
+    JobDataInvalid,
+    Json,
+    Members,
+    StoredCounts,
+    StoredParams,
+    StoredResult,
+    iso_time,
+    present,
+)
 from registry_service.services.jobs import JobKind
 
-Json = dict[str, Any]
 KEEP_REASONS = frozenset(str(reason) for reason in KeepReason)
-
-
-class JobDataInvalid(ValueError):
-    """A job row's JSON is not what its kind stores: a bug, or a damaged catalog."""
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-class _Members:
-    """One stored JSON object, read member by member; every read checks the member's type."""
-
-    def __init__(self, where: str, value: object) -> None:
-        if not isinstance(value, dict):
-            raise JobDataInvalid(f"{where}: expected a JSON object, got {_shown(value)}")
-        self._where = where
-        self._left: Json = dict(value)
-
-    def _invalid(self, key: str, expected: str, value: object) -> JobDataInvalid:
-        return JobDataInvalid(f"{self._where}.{key}: expected {expected}, got {_shown(value)}")
-
-    def text(self, key: str) -> str | None:
-        value = self._left.pop(key, None)
-        if value is None or isinstance(value, str):
-            return value
-        raise self._invalid(key, "a string or null", value)
-
-    def count(self, key: str) -> int | None:
-        value = self._left.pop(key, None)
-        # bool is an int to Python, not to the JSON a count is.
-        if value is None or (type(value) is int and value >= 0):
-            return value
-        raise self._invalid(key, "a non-negative integer or null", value)
-
-    def flag(self, key: str) -> bool:
-        value = self._left.pop(key, False)
-        if isinstance(value, bool):
-            return value
-        raise self._invalid(key, "true or false", value)
-
-    def time(self, key: str) -> datetime | None:
-        value = self._left.pop(key, None)
-        if value is None:
-            return None
-        try:
-            parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            parsed = None
-        if parsed is None or parsed.tzinfo is None:
-            raise self._invalid(key, "an ISO 8601 time with its offset", value)
-        return parsed
-
-    def names(self, key: str) -> tuple[str, ...] | None:
-        value = self._left.pop(key, None)
-        if value is None:
-            return None
-        if isinstance(value, list) and all(type(v) is str for v in value):
-            return tuple(value)
-        raise self._invalid(key, "a list of strings", value)
-
-    def tally(self, key: str, allowed: frozenset[str]) -> dict[str, int] | None:
-        value = self._left.pop(key, None)
-        if value is None:
-            return None
-        if isinstance(value, dict) and all(
-            k in allowed and type(v) is int and v >= 0 for k, v in value.items()
-        ):
-            return dict(value)
-        raise self._invalid(key, f"counts keyed by {sorted(allowed)}", value)
-
-    def plan(self, key: str) -> tuple[PlannedTag, ...] | None:
-        value = self._left.pop(key, None)
-        if value is None:
-            return None
-        # Up to 100,000 pairs: one pass of checks, then tuples made in C.
-        if isinstance(value, list) and all(
-            type(p) is list and len(p) == 2 and type(p[0]) is str and type(p[1]) is int
-            for p in value
-        ):
-            return tuple(map(tuple, value))
-        raise self._invalid(key, "a list of [tag name, manifest id] pairs", value)
-
-    def done(self) -> None:
-        """Every member was read: anything left is unknown to this kind (a misspelt
-        ``keep_n`` must not be silently ignored by a job that deletes tags)."""
-        if self._left:
-            raise JobDataInvalid(f"{self._where}: unknown member(s) {sorted(self._left)}")
-
-
-def _present(**members: Any) -> Json:
-    """The members that are set: an absent member and a null one read back alike."""
-    return {key: value for key, value in members.items() if value is not None}
-
-
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-class _Stored:
-    """What every params, counts and result type shares: the column it lives in, and JSON."""
-
-    column: ClassVar[str]
-    # Members a finished job's row drops (set to null in the merge patch that finishes it).
-    dropped_when_finished: ClassVar[tuple[str, ...]] = ()
-
-    def to_json(self) -> Json:
-        raise NotImplementedError
-
-    @classmethod
-    def from_members(cls, members: _Members) -> Self:
-        raise NotImplementedError
-
-    def encode(self) -> str:
-        """The JSON text the row stores."""
-        return json.dumps(self.to_json(), sort_keys=True)
-
-    def encode_patch(self) -> str:
-        """A JSON merge patch (RFC 7396) that sets this over what the row holds: unset members
-        stay as saved, and those a finished job drops go."""
-        dropped = dict.fromkeys(self.dropped_when_finished)
-        return json.dumps({**dropped, **self.to_json()}, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, value: object) -> Self:
-        members = _Members(cls.column, value)
-        try:
-            decoded = cls.from_members(members)
-        except JobDataInvalid:
-            raise
-        except ValueError as exc:
-            # A value of the right type whose meaning is wrong (a bad regex or duration).
-            raise JobDataInvalid(f"{cls.column}: {exc}") from exc
-        members.done()
-        return decoded
-
-    @classmethod
-    def decode(cls, text: str | bytes | None) -> Self:
-        """Read the column's JSON text (NULL reads as ``{}``); ``JobDataInvalid`` if it is not
-        this type's."""
-        if text is None:
-            return cls.from_json({})
-        try:
-            value = json.loads(text)
-        except ValueError as exc:
-            raise JobDataInvalid(f"{cls.column}: not JSON ({exc})") from exc
-        return cls.from_json(value)
-
-
-class _Params(_Stored):
-    column = "params"
-    kind: ClassVar[JobKind]
-
-
-class _Counts(_Stored):
-    column = "counts"
-
-
-class _Result(_Stored):
-    column = "result"
-
-    @property
-    def reason(self) -> str | None:
-        """Why the job deleted nothing, if it says."""
-        return None
 
 
 # --- cleanup_tags ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class CleanupParams(_Params):
+class CleanupParams(StoredParams):
     """A bulk tag delete's parameters (GitLab's names), or a cleanup policy's run.
 
     Checked when made: an invalid regex or duration, or a negative ``keep_n``, is a
@@ -270,11 +111,11 @@ class CleanupParams(_Params):
             "anchoring": str(self.anchoring),
         }
         if self.policy_run_at is not None:
-            stored.update(policy=True, policy_run_at=_time(self.policy_run_at))
+            stored.update(policy=True, policy_run_at=iso_time(self.policy_run_at))
         return stored
 
     @classmethod
-    def from_members(cls, members: _Members) -> Self:
+    def from_members(cls, members: Members) -> Self:
         anchoring = members.text("anchoring") or Anchoring.GITLAB
         if anchoring not in {a.value for a in Anchoring}:
             expected = " or ".join(repr(a.value) for a in Anchoring)
@@ -295,7 +136,7 @@ class CleanupParams(_Params):
 
 
 @dataclass(frozen=True)
-class CleanupCounts(_Counts):
+class CleanupCounts(StoredCounts):
     tags: int | None = None  # in the repository when the plan was made
     planned: int | None = None
     kept: int | None = None
@@ -303,13 +144,13 @@ class CleanupCounts(_Counts):
     deleted: int | None = None
 
     def to_json(self) -> Json:
-        return _present(
+        return present(
             tags=self.tags, planned=self.planned, kept=self.kept,
             processed=self.processed, deleted=self.deleted,
         )
 
     @classmethod
-    def from_members(cls, members: _Members) -> Self:
+    def from_members(cls, members: Members) -> Self:
         return cls(
             tags=members.count("tags"),
             planned=members.count("planned"),
@@ -326,7 +167,7 @@ PlannedTag = tuple[str, int]
 
 
 @dataclass(frozen=True)
-class CleanupResult(_Result):
+class CleanupResult(StoredResult):
     # While the job runs: its plan, least wanted first; a finished job's row drops it.
     plan: tuple[PlannedTag, ...] | None = None
     kept: dict[str, int] | None = None  # KeepReason value → how many tags it kept
@@ -345,10 +186,10 @@ class CleanupResult(_Result):
         return self.nothing_deleted_because or self.skipped
 
     def to_json(self) -> Json:
-        return _present(
+        return present(
             plan=self.plan,
             kept=self.kept,
-            planned_at=_time(self.planned_at),
+            planned_at=iso_time(self.planned_at),
             left_alone_tags=self.left_alone_tags,
             deleted_tags=self.deleted_tags,
             left_alone=self.left_alone,
@@ -357,9 +198,9 @@ class CleanupResult(_Result):
         )
 
     @classmethod
-    def from_members(cls, members: _Members) -> Self:
+    def from_members(cls, members: Members) -> Self:
         return cls(
-            plan=members.plan("plan"),
+            plan=members.pairs("plan"),
             kept=members.tally("kept", KEEP_REASONS),
             planned_at=members.time("planned_at"),
             left_alone_tags=members.names("left_alone_tags"),
@@ -374,7 +215,7 @@ class CleanupResult(_Result):
 
 
 @dataclass(frozen=True)
-class RepositoryDeletionParams(_Params):
+class RepositoryDeletionParams(StoredParams):
     """Nothing to say: the job row names the repository."""
 
     kind: ClassVar[JobKind] = JobKind.DELETE_REPOSITORY
@@ -383,24 +224,24 @@ class RepositoryDeletionParams(_Params):
         return {}
 
     @classmethod
-    def from_members(cls, members: _Members) -> Self:
+    def from_members(cls, members: Members) -> Self:
         return cls()
 
 
 @dataclass(frozen=True)
-class RepositoryDeletionCounts(_Counts):
+class RepositoryDeletionCounts(StoredCounts):
     deleted: int | None = None  # tags
 
     def to_json(self) -> Json:
-        return _present(deleted=self.deleted)
+        return present(deleted=self.deleted)
 
     @classmethod
-    def from_members(cls, members: _Members) -> Self:
+    def from_members(cls, members: Members) -> Self:
         return cls(deleted=members.count("deleted"))
 
 
 @dataclass(frozen=True)
-class RepositoryDeletionResult(_Result):
+class RepositoryDeletionResult(StoredResult):
     deleted_tags_count: int | None = None
     nothing_deleted_because: str | None = None
     skipped: str | None = None
@@ -410,14 +251,14 @@ class RepositoryDeletionResult(_Result):
         return self.nothing_deleted_because or self.skipped
 
     def to_json(self) -> Json:
-        return _present(
+        return present(
             deleted_tags_count=self.deleted_tags_count,
             nothing_deleted_because=self.nothing_deleted_because,
             skipped=self.skipped,
         )
 
     @classmethod
-    def from_members(cls, members: _Members) -> Self:
+    def from_members(cls, members: Members) -> Self:
         return cls(
             deleted_tags_count=members.count("deleted_tags_count"),
             nothing_deleted_because=members.text("nothing_deleted_because"),
@@ -429,7 +270,7 @@ class RepositoryDeletionResult(_Result):
 
 
 @dataclass(frozen=True)
-class CollectionParams(_Params):
+class CollectionParams(StoredParams):
     """Nothing to say: a collection covers the whole registry."""
 
     kind: ClassVar[JobKind] = JobKind.COLLECT_GARBAGE
@@ -438,12 +279,12 @@ class CollectionParams(_Params):
         return {}
 
     @classmethod
-    def from_members(cls, members: _Members) -> Self:
+    def from_members(cls, members: Members) -> Self:
         return cls()
 
 
 @dataclass(frozen=True)
-class CollectionCounts(_Counts):
+class CollectionCounts(StoredCounts):
     manifests: int | None = None
     blobs: int | None = None
     blob_bytes: int | None = None
@@ -452,14 +293,14 @@ class CollectionCounts(_Counts):
     bytes_freed: int | None = None
 
     def to_json(self) -> Json:
-        return _present(
+        return present(
             manifests=self.manifests, blobs=self.blobs, blob_bytes=self.blob_bytes,
             orphan_files=self.orphan_files, orphan_bytes=self.orphan_bytes,
             bytes_freed=self.bytes_freed,
         )
 
     @classmethod
-    def from_members(cls, members: _Members) -> Self:
+    def from_members(cls, members: Members) -> Self:
         return cls(
             manifests=members.count("manifests"),
             blobs=members.count("blobs"),
@@ -471,7 +312,7 @@ class CollectionCounts(_Counts):
 
 
 @dataclass(frozen=True)
-class CollectionResult(_Result):
+class CollectionResult(StoredResult):
     nothing_deleted_because: str | None = None
 
     @property
@@ -479,10 +320,10 @@ class CollectionResult(_Result):
         return self.nothing_deleted_because
 
     def to_json(self) -> Json:
-        return _present(nothing_deleted_because=self.nothing_deleted_because)
+        return present(nothing_deleted_because=self.nothing_deleted_because)
 
     @classmethod
-    def from_members(cls, members: _Members) -> Self:
+    def from_members(cls, members: Members) -> Self:
         return cls(nothing_deleted_because=members.text("nothing_deleted_because"))
 
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from jobs.cleanup import Anchoring, CleanupRules
 from registry_service.catalog.rows import JobRow
+from registry_service.services.job_codec import JobDataInvalid
 from registry_service.services.job_data import (
     CODECS,
     KEEP_REASONS,
@@ -27,7 +28,6 @@ from registry_service.services.job_data import (
     CollectionParams,
     CollectionResult,
     JobData,
-    JobDataInvalid,
     RepositoryDeletionCounts,
     RepositoryDeletionParams,
     RepositoryDeletionResult,
@@ -194,8 +194,8 @@ def test_a_malformed_cleanup_row_is_job_data_invalid_naming_the_member(
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('{"plan": [["a", 1], ["b"]]}', "result.plan: expected a list of [tag name, manifest id]"),
-        ('{"plan": [["a", "1"]]}', "result.plan: expected a list of [tag name, manifest id]"),
+        ('{"plan": [["a", 1], ["b"]]}', "result.plan: expected a list of [string, integer] pairs"),
+        ('{"plan": [["a", "1"]]}', "result.plan: expected a list of [string, integer] pairs"),
         ('{"kept": {"because": 1}}', "result.kept: expected counts keyed by"),
         ('{"deleted_tags": "a,b"}', "result.deleted_tags: expected a list of strings"),
         ('{"planned_at": "yesterday"}', "result.planned_at: expected an ISO 8601 time"),
