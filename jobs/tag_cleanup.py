@@ -17,6 +17,8 @@ import asyncio
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta
+from itertools import filterfalse
+from operator import itemgetter
 
 from jobs.context import JobContext
 from jobs.execute import JobFailed, Outcome, Progress, RetryLater
@@ -143,7 +145,7 @@ async def _run(
     # The finished row drops the plan (CleanupResult.dropped_when_finished) and keeps the
     # names instead.
     result = CleanupResult(
-        deleted_tags=tuple([name for name, _ in plan if name not in skipped]),
+        deleted_tags=tuple(filterfalse(skipped.__contains__, map(itemgetter(0), plan))),
         left_alone=f"{moved} tag(s) were re-pushed after the plan was made" if moved else None,
         nothing_deleted_because=why,
     )
