@@ -1,0 +1,228 @@
+"""Deploy tokens: minting, listing, looking up and removing them, for the API (Maintainer+ of
+the project or group; the instance-wide list for administrators) and for the operator (the
+``admin`` command and seed files, with no actor).
+
+A token's value exists only in the answer that creates it; the catalog keeps its sha256, as for
+personal access tokens (``tokens.token_digest``). Using a token is ``deploy_credentials``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from registry_service.catalog import deploy_tokens as deploy_token_rows
+from registry_service.catalog.db import Catalog
+# Re-exported: handlers name the row type through this module, never the catalog's.
+from registry_service.catalog.deploy_tokens import DeployToken as DeployToken
+from registry_service.catalog.errors import UniqueViolated
+from registry_service.catalog.protocols import Writer
+from registry_service.errors import BadRequest, RecordNotFound
+from registry_service.services import groups, projects
+from registry_service.services.permissions import Ability, Actor
+from registry_service.services.tokens import token_digest
+from registry_service.services.users import require_admin, require_signed_in
+
+TOKEN_PREFIX = "gldt-"
+# GitLab's DeployToken::AVAILABLE_SCOPES, in its order (the order answers list them in). Only
+# the registry ones mean something here; the others are accepted and kept, so scripts written
+# for GitLab run unchanged.
+AVAILABLE_SCOPES = (
+    "read_repository",
+    "read_registry",
+    "write_registry",
+    "read_package_registry",
+    "write_package_registry",
+    "read_virtual_registry",
+    "write_virtual_registry",
+)
+USERNAME_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_-+.")
+MAX_TEXT_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class NewDeployToken:
+    """A freshly minted deploy token: the only time its value is known."""
+
+    token: DeployToken
+    value: str
+
+
+@dataclass(frozen=True)
+class TokenOwner:
+    """The project or group a route names (``:id``), not yet resolved."""
+
+    kind: Literal["project", "group"]
+    ref: str
+
+
+class DeployTokenInvalid(ValueError):
+    """What was asked of a new token cannot be (the message says why, in GitLab's words)."""
+
+
+def check_scopes(scopes: list[str]) -> list[str]:
+    unknown = [s for s in scopes if s not in AVAILABLE_SCOPES]
+    if unknown:
+        raise DeployTokenInvalid(f"Scopes {', '.join(unknown)} are not deploy token scopes")
+    if not scopes:
+        raise DeployTokenInvalid("Scopes can't be blank")
+    return sorted(set(scopes), key=AVAILABLE_SCOPES.index)
+
+
+def _check_texts(name: str, username: str | None) -> None:
+    # GitLab's DeployToken model validations, with its messages.
+    if not name.strip():
+        raise DeployTokenInvalid("Name can't be blank")
+    if len(name) > MAX_TEXT_LENGTH or len(username or "") > MAX_TEXT_LENGTH:
+        field = "Name" if len(name) > MAX_TEXT_LENGTH else "Username"
+        raise DeployTokenInvalid(f"{field} is too long (maximum is {MAX_TEXT_LENGTH} characters)")
+    if username and not set(username) <= USERNAME_CHARACTERS:
+        raise DeployTokenInvalid(
+            "Username can contain only letters, digits, '_', '-', '+', and '.'"
+        )
+
+
+async def insert_deploy_token(
+    tx: Writer,
+    *,
+    project_id: int | None = None,
+    namespace_id: int | None = None,
+    name: str,
+    username: str | None,
+    scopes: list[str],
+    expires_at: datetime | None,
+    now: datetime,
+    value: str | None = None,
+) -> NewDeployToken:
+    """Mint a token (or register a chosen ``value``) inside the caller's transaction.
+
+    Raises DeployTokenInvalid for a bad name, username or scopes, or a value already taken."""
+    _check_texts(name, username)
+    scopes = check_scopes(scopes)
+    value = value or TOKEN_PREFIX + secrets.token_urlsafe(24)
+    try:
+        token_id = await deploy_token_rows.insert_deploy_token(
+            tx,
+            project_id=project_id,
+            namespace_id=namespace_id,
+            name=name,
+            username=username,
+            token_digest=token_digest(value),
+            scopes=scopes,
+            expires_at=expires_at,
+            now=now,
+        )
+    except UniqueViolated:
+        raise DeployTokenInvalid("that token value is already registered") from None
+    token = await deploy_token_rows.select_deploy_token_by_id(tx, token_id)
+    assert token is not None
+    return NewDeployToken(token, value)
+
+
+async def _resolve(catalog: Catalog, actor: Actor, owner: TokenOwner) -> tuple[str, int]:
+    """The owner's catalog column and id, once the actor may manage its tokens: 401
+    anonymous, 404 missing or hidden, 403 below Maintainer."""
+    require_signed_in(actor)  # GitLab's authenticate! comes before any lookup
+    if owner.kind == "project":
+        project = await projects.find_project(catalog, actor, owner.ref)
+        projects.require(project, actor, Ability.ADMIN_DEPLOY_TOKEN)
+        return "project_id", project.project.id
+    group = await groups.find_group(catalog, actor, owner.ref)
+    groups.require(group, actor, Ability.ADMIN_DEPLOY_TOKEN)
+    return "namespace_id", group.group.id
+
+
+async def list_deploy_tokens(
+    catalog: Catalog,
+    actor: Actor,
+    owner: TokenOwner | None,
+    *,
+    active: bool,
+    limit: int,
+    offset: int,
+    now: datetime,
+) -> tuple[list[DeployToken], int]:
+    """A page of a project's or group's tokens, or (``owner`` None, administrators only) of
+    every token; ``active`` keeps those neither revoked nor expired. Also the total."""
+    column: dict[str, int] = {}
+    if owner is None:
+        require_admin(actor)
+    else:
+        key, owner_id = await _resolve(catalog, actor, owner)
+        column[key] = owner_id
+    return await deploy_token_rows.select_deploy_tokens_page(
+        catalog.reader,
+        **column,
+        active_at=now if active else None,
+        limit=limit,
+        offset=offset,
+    )
+
+
+async def create_deploy_token(
+    catalog: Catalog,
+    actor: Actor,
+    owner: TokenOwner,
+    *,
+    name: str,
+    username: str | None,
+    scopes: list[str],
+    expires_at: datetime | None,
+    now: datetime,
+) -> NewDeployToken:
+    key, owner_id = await _resolve(catalog, actor, owner)
+    try:
+        async with catalog.transaction() as tx:
+            return await insert_deploy_token(
+                tx,
+                name=name,
+                username=username,
+                scopes=scopes,
+                expires_at=expires_at,
+                now=now,
+                **{key: owner_id},
+            )
+    except DeployTokenInvalid as err:
+        raise BadRequest(str(err)) from None
+
+
+async def _owned(catalog: Catalog, key: str, owner_id: int, token_id: int) -> DeployToken:
+    token = await deploy_token_rows.select_deploy_token_by_id(catalog.reader, token_id)
+    if token is None or getattr(token, key) != owner_id:
+        raise RecordNotFound()
+    return token
+
+
+async def get_deploy_token(
+    catalog: Catalog, actor: Actor, owner: TokenOwner, token_id: int
+) -> DeployToken:
+    """One of the owner's tokens; ``404 Not found`` for another owner's."""
+    key, owner_id = await _resolve(catalog, actor, owner)
+    return await _owned(catalog, key, owner_id, token_id)
+
+
+async def delete_deploy_token(
+    catalog: Catalog, actor: Actor, owner: TokenOwner, token_id: int
+) -> None:
+    """Remove one of the owner's tokens (GitLab destroys it; revoking is the operator's)."""
+    key, owner_id = await _resolve(catalog, actor, owner)
+    token = await _owned(catalog, key, owner_id, token_id)
+    async with catalog.transaction() as tx:
+        await deploy_token_rows.delete_deploy_token(tx, token.id)
+
+
+async def revoke_deploy_token(catalog: Catalog, token_id: int) -> bool:
+    """The operator's revocation: the token stays listed, ``revoked``, and stops working."""
+    async with catalog.transaction() as tx:
+        return await deploy_token_rows.update_deploy_token_revoked(tx, token_id)
+
+
+async def all_deploy_tokens(catalog: Catalog) -> list[DeployToken]:
+    """Every token by id (the operator's view)."""
+    tokens, _ = await deploy_token_rows.select_deploy_tokens_page(
+        catalog.reader, limit=-1, offset=0
+    )
+    return tokens
