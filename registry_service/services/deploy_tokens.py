@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Literal
 
 from registry_service.catalog import deploy_tokens as deploy_token_rows
+from registry_service.catalog import namespaces as namespace_rows
+from registry_service.catalog import projects as project_rows
 from registry_service.catalog.db import Catalog
 # Re-exported: handlers name the row type through this module, never the catalog's.
 from registry_service.catalog.deploy_tokens import DeployToken as DeployToken
@@ -226,3 +228,62 @@ async def all_deploy_tokens(catalog: Catalog) -> list[DeployToken]:
         catalog.reader, limit=-1, offset=0
     )
     return tokens
+
+
+# --- the operator's side: the admin command and seed files ---------------------------------
+
+
+async def _owner_ids(
+    tx: Writer, project_path: str | None, group_path: str | None
+) -> dict[str, int]:
+    if project_path is not None:
+        project = await project_rows.select_project_by_path(tx, project_path)
+        if project is None:
+            raise DeployTokenInvalid(f"no project {project_path!r}")
+        return {"project_id": project.id}
+    namespace = await namespace_rows.select_namespace_by_path(tx, group_path or "")
+    if namespace is None or namespace.kind != "group":
+        raise DeployTokenInvalid(f"no group {group_path!r}")
+    return {"namespace_id": namespace.id}
+
+
+async def ensure_deploy_token(
+    tx: Writer,
+    *,
+    project_path: str | None = None,
+    group_path: str | None = None,
+    name: str,
+    username: str | None,
+    scopes: list[str],
+    expires_at: datetime | None,
+    now: datetime,
+    value: str | None = None,
+) -> NewDeployToken | None:
+    """A token of the project or group at that full path, with a chosen ``value`` or a random
+    one; None if the chosen value is already this owner's (a seed file loaded again).
+
+    Raises DeployTokenInvalid for a missing owner, bad fields, or another owner's value."""
+    owner = await _owner_ids(tx, project_path, group_path)
+    if value is not None:
+        if len(value) < 20:
+            raise DeployTokenInvalid(f"deploy token {name!r}: at least 20 characters")
+        known = await deploy_token_rows.select_deploy_token_by_digest(tx, token_digest(value))
+        if known is not None:
+            mine = all(getattr(known, key) == owner_id for key, owner_id in owner.items())
+            if not mine:
+                raise DeployTokenInvalid(f"deploy token {name!r}: that value is another's")
+            return None
+    return await insert_deploy_token(
+        tx, name=name, username=username, scopes=scopes, expires_at=expires_at, now=now,
+        value=value, **owner,
+    )
+
+
+async def owner_path(catalog: Catalog, token: DeployToken) -> str:
+    """``project <full path>`` or ``group <full path>``, for the operator's listing."""
+    if token.project_id is not None:
+        project = await project_rows.select_project_by_id(catalog.reader, token.project_id)
+        return f"project {project.full_path if project else token.project_id}"
+    assert token.namespace_id is not None
+    group = await namespace_rows.select_namespace_by_id(catalog.reader, token.namespace_id)
+    return f"group {group.full_path if group else token.namespace_id}"
