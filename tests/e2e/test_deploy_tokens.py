@@ -30,6 +30,14 @@ path = "team"
 visibility = "private"
 members = [{{ user = "maint", access_level = "maintainer" }}]
 
+[[groups]]
+path = "team/sub"
+visibility = "private"
+
+[[groups]]
+path = "other"
+visibility = "private"
+
 [[projects]]
 path = "team/app"
 visibility = "private"
