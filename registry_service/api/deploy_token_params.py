@@ -20,7 +20,7 @@ from registry_service.http.pagination import PaginationParams
 from registry_service.services.deploy_tokens import AVAILABLE_SCOPES
 
 
-class GitLabDateTime(fields.Field[dt.datetime]):
+class GitLabDateTime(fields.Field[dt.datetime | None]):
     """Grape's DateTime: ISO 8601, a bare date meaning its midnight UTC, a time without an
     offset meaning UTC. ``""`` is nil (python-gitlab's documentation sends it for "never")."""
 

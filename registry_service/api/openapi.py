@@ -22,6 +22,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
 from registry_service.api import context as ctx
+from registry_service.api import deploy_token_params as dp
 from registry_service.api import (
     deploy_tokens,
     groups,
@@ -32,7 +33,6 @@ from registry_service.api import (
     tags,
     users,
 )
-from registry_service.api import deploy_token_params as dp
 from registry_service.api import params as p
 from registry_service.api import registry_params as rp
 from registry_service.api.deploy_token_entities import DeployTokenSchema, NewDeployTokenSchema

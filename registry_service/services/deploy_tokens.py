@@ -18,6 +18,7 @@ from registry_service.catalog import deploy_tokens as deploy_token_rows
 from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import projects as project_rows
 from registry_service.catalog.db import Catalog
+
 # Re-exported: handlers name the row type through this module, never the catalog's.
 from registry_service.catalog.deploy_tokens import DeployToken as DeployToken
 from registry_service.catalog.errors import UniqueViolated
@@ -124,17 +125,21 @@ async def insert_deploy_token(
     return NewDeployToken(token, value)
 
 
-async def _resolve(catalog: Catalog, actor: Actor, owner: TokenOwner) -> tuple[str, int]:
-    """The owner's catalog column and id, once the actor may manage its tokens: 401
-    anonymous, 404 missing or hidden, 403 below Maintainer."""
+# (project_id, namespace_id) of a token's owner: exactly one is set.
+OwnerIds = tuple[int | None, int | None]
+
+
+async def _resolve(catalog: Catalog, actor: Actor, owner: TokenOwner) -> OwnerIds:
+    """The owner's ids, once the actor may manage its tokens: 401 anonymous, 404 missing or
+    hidden, 403 below Maintainer."""
     require_signed_in(actor)  # GitLab's authenticate! comes before any lookup
     if owner.kind == "project":
         project = await projects.find_project(catalog, actor, owner.ref)
         projects.require(project, actor, Ability.ADMIN_DEPLOY_TOKEN)
-        return "project_id", project.project.id
+        return project.project.id, None
     group = await groups.find_group(catalog, actor, owner.ref)
     groups.require(group, actor, Ability.ADMIN_DEPLOY_TOKEN)
-    return "namespace_id", group.group.id
+    return None, group.group.id
 
 
 async def list_deploy_tokens(
@@ -149,15 +154,15 @@ async def list_deploy_tokens(
 ) -> tuple[list[DeployToken], int]:
     """A page of a project's or group's tokens, or (``owner`` None, administrators only) of
     every token; ``active`` keeps those neither revoked nor expired. Also the total."""
-    column: dict[str, int] = {}
+    project_id = namespace_id = None
     if owner is None:
         require_admin(actor)
     else:
-        key, owner_id = await _resolve(catalog, actor, owner)
-        column[key] = owner_id
+        project_id, namespace_id = await _resolve(catalog, actor, owner)
     return await deploy_token_rows.select_deploy_tokens_page(
         catalog.reader,
-        **column,
+        project_id=project_id,
+        namespace_id=namespace_id,
         active_at=now if active else None,
         limit=limit,
         offset=offset,
@@ -175,25 +180,30 @@ async def create_deploy_token(
     expires_at: datetime | None,
     now: datetime,
 ) -> NewDeployToken:
-    key, owner_id = await _resolve(catalog, actor, owner)
+    project_id, namespace_id = await _resolve(catalog, actor, owner)
     try:
         async with catalog.transaction() as tx:
             return await insert_deploy_token(
                 tx,
+                project_id=project_id,
+                namespace_id=namespace_id,
                 name=name,
                 username=username,
                 scopes=scopes,
                 expires_at=expires_at,
                 now=now,
-                **{key: owner_id},
             )
     except DeployTokenInvalid as err:
         raise BadRequest(str(err)) from None
 
 
-async def _owned(catalog: Catalog, key: str, owner_id: int, token_id: int) -> DeployToken:
+def _is_owners(token: DeployToken, owner: OwnerIds) -> bool:
+    return (token.project_id, token.namespace_id) == owner
+
+
+async def _owned(catalog: Catalog, owner: OwnerIds, token_id: int) -> DeployToken:
     token = await deploy_token_rows.select_deploy_token_by_id(catalog.reader, token_id)
-    if token is None or getattr(token, key) != owner_id:
+    if token is None or not _is_owners(token, owner):
         raise RecordNotFound()
     return token
 
@@ -202,16 +212,14 @@ async def get_deploy_token(
     catalog: Catalog, actor: Actor, owner: TokenOwner, token_id: int
 ) -> DeployToken:
     """One of the owner's tokens; ``404 Not found`` for another owner's."""
-    key, owner_id = await _resolve(catalog, actor, owner)
-    return await _owned(catalog, key, owner_id, token_id)
+    return await _owned(catalog, await _resolve(catalog, actor, owner), token_id)
 
 
 async def delete_deploy_token(
     catalog: Catalog, actor: Actor, owner: TokenOwner, token_id: int
 ) -> None:
     """Remove one of the owner's tokens (GitLab destroys it; revoking is the operator's)."""
-    key, owner_id = await _resolve(catalog, actor, owner)
-    token = await _owned(catalog, key, owner_id, token_id)
+    token = await _owned(catalog, await _resolve(catalog, actor, owner), token_id)
     async with catalog.transaction() as tx:
         await deploy_token_rows.delete_deploy_token(tx, token.id)
 
@@ -233,18 +241,16 @@ async def all_deploy_tokens(catalog: Catalog) -> list[DeployToken]:
 # --- the operator's side: the admin command and seed files ---------------------------------
 
 
-async def _owner_ids(
-    tx: Writer, project_path: str | None, group_path: str | None
-) -> dict[str, int]:
+async def _owner_ids(tx: Writer, project_path: str | None, group_path: str | None) -> OwnerIds:
     if project_path is not None:
         project = await project_rows.select_project_by_path(tx, project_path)
         if project is None:
             raise DeployTokenInvalid(f"no project {project_path!r}")
-        return {"project_id": project.id}
+        return project.id, None
     namespace = await namespace_rows.select_namespace_by_path(tx, group_path or "")
     if namespace is None or namespace.kind != "group":
         raise DeployTokenInvalid(f"no group {group_path!r}")
-    return {"namespace_id": namespace.id}
+    return None, namespace.id
 
 
 async def ensure_deploy_token(
@@ -269,13 +275,12 @@ async def ensure_deploy_token(
             raise DeployTokenInvalid(f"deploy token {name!r}: at least 20 characters")
         known = await deploy_token_rows.select_deploy_token_by_digest(tx, token_digest(value))
         if known is not None:
-            mine = all(getattr(known, key) == owner_id for key, owner_id in owner.items())
-            if not mine:
+            if not _is_owners(known, owner):
                 raise DeployTokenInvalid(f"deploy token {name!r}: that value is another's")
             return None
     return await insert_deploy_token(
-        tx, name=name, username=username, scopes=scopes, expires_at=expires_at, now=now,
-        value=value, **owner,
+        tx, project_id=owner[0], namespace_id=owner[1], name=name, username=username,
+        scopes=scopes, expires_at=expires_at, now=now, value=value,
     )
 
 

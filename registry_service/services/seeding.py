@@ -1,5 +1,6 @@
 """Fixture seeding: a TOML document of users (with fixed tokens), groups, projects and
-memberships (and deploy tokens with fixed values), and images with their tags, loaded into the catalog in one transaction. Loading
+memberships (and deploy tokens with fixed values), and images with their tags, loaded into the
+catalog in one transaction. Loading
 the same file twice changes nothing; entities that already exist are left as they are and
 memberships are set to the level the file names. The format is documented in
 ``config/seed.example.toml``.

@@ -228,9 +228,9 @@ async def test_list_get_and_delete_see_only_the_owners_tokens(
         400, {"error": "token_id is invalid"}
     )
     assert await call(client, "DELETE", f"{base}/{mine[1].token.id}", maintainer) == (204, None)
-    status, listed = await call(client, "GET", base, maintainer)
+    _, listed = await call(client, "GET", base, maintainer)
     assert [t["id"] for t in listed] == [mine[0].token.id, mine[2].token.id]
-    status, listed = await call(client, "GET", "/groups/group/deploy_tokens", people["admin"])
+    _, listed = await call(client, "GET", "/groups/group/deploy_tokens", people["admin"])
     assert [t["id"] for t in listed] == [of_group.token.id]
 
 
