@@ -17,6 +17,9 @@ from registry_service.catalog.deploy_tokens import DeployToken
 from registry_service.errors import Unauthorized
 from registry_service.services.permissions import Actor, DeployTokenGrant
 
+# What every minted deploy token starts with (GitLab's), so that logs can recognise one.
+DEPLOY_TOKEN_PREFIX = "gldt-"
+
 
 def is_expired(token: DeployToken, now: datetime) -> bool:
     # Expired from the instant named on (GitLab's API takes and shows a time, not a date).

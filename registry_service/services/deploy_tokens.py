@@ -25,11 +25,11 @@ from registry_service.catalog.errors import UniqueViolated
 from registry_service.catalog.protocols import Writer
 from registry_service.errors import BadRequest, RecordNotFound
 from registry_service.services import groups, projects
+from registry_service.services.deploy_credentials import DEPLOY_TOKEN_PREFIX
 from registry_service.services.permissions import Ability, Actor
 from registry_service.services.tokens import token_digest
 from registry_service.services.users import require_admin, require_signed_in
 
-TOKEN_PREFIX = "gldt-"
 # GitLab's DeployToken::AVAILABLE_SCOPES, in its order (the order answers list them in). Only
 # the registry ones mean something here; the others are accepted and kept, so scripts written
 # for GitLab run unchanged.
@@ -105,7 +105,7 @@ async def insert_deploy_token(
     Raises DeployTokenInvalid for a bad name, username or scopes, or a value already taken."""
     _check_texts(name, username)
     scopes = check_scopes(scopes)
-    value = value or TOKEN_PREFIX + secrets.token_urlsafe(24)
+    value = value or DEPLOY_TOKEN_PREFIX + secrets.token_urlsafe(24)
     try:
         token_id = await deploy_token_rows.insert_deploy_token(
             tx,
