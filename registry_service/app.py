@@ -106,7 +106,9 @@ def create_app(
     app[clock_key] = clock or SystemClock()
     own_storage = storage is None
     if storage is None:
-        storage = Storage.on(FilesystemBlobStore(settings.data_path))
+        storage = Storage.on(
+            FilesystemBlobStore(settings.data_path, min_free_bytes=settings.storage.min_free_bytes)
+        )
     app[storage_key] = storage
     # Without a runner, intents wait in the catalog until one sweeps them up.
     app[queue_key] = queue or NO_RUNNER

@@ -59,6 +59,7 @@ from registry_service.services.seeding import SeedInvalid, SeedReport, seed_file
 from registry_service.settings import Settings, SettingsInvalid, load
 from registry_service.storage.base import BlobStore
 from registry_service.storage.filesystem import FilesystemBlobStore
+from registry_service.storage.reserve import Reserve
 from registry_service.tls import load_server_tls
 
 EXIT_OK = 0
@@ -96,8 +97,9 @@ async def build_app(settings: Settings, seed: Path | None) -> web.Application:
     # Opened in order, closed in reverse: at once if building fails, else by the app (last of
     # its cleanup, after the requests; and also when its start-up fails).
     resources = contextlib.AsyncExitStack()
+    reserve = Reserve(settings.data_path, settings.storage.reserve_bytes)
     try:
-        catalog = await Catalog.open_in(settings.data_path)
+        catalog = await Catalog.open_in(settings.data_path, before_write=reserve.keep_room)
         resources.push_async_callback(catalog.close)
         generated = await ensure_root(
             catalog, admin_token=settings.auth.admin_token, now=clock.now()
@@ -111,7 +113,9 @@ async def build_app(settings: Settings, seed: Path | None) -> web.Application:
         if seed is not None:
             report = await seed_with_store(catalog, settings, seed, clock.now())
             log.info("seeded from %s: created %s", seed, report.summary())
-        store = FilesystemBlobStore(settings.data_path)
+        store = FilesystemBlobStore(
+            settings.data_path, min_free_bytes=settings.storage.min_free_bytes, reserve=reserve
+        )
         resources.push_async_callback(store.aclose)
         storage = Storage.on(store)
         queue: JobQueue
@@ -303,7 +307,9 @@ def _size(n: int) -> str:
 
 
 async def with_catalog(settings: Settings, work: Callable[[Catalog], Awaitable[int]]) -> int:
-    catalog = await Catalog.open_in(settings.data_path)
+    # The reserve is kept here too: `gc` and the admin commands must work on a full disk.
+    reserve = Reserve(settings.data_path, settings.storage.reserve_bytes)
+    catalog = await Catalog.open_in(settings.data_path, before_write=reserve.keep_room)
     try:
         return await work(catalog)
     finally:

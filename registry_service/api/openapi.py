@@ -21,7 +21,6 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
-from registry_service.api import context as ctx
 from registry_service.api import deploy_token_params as dp
 from registry_service.api import (
     deploy_tokens,
@@ -51,6 +50,7 @@ from registry_service.api.registry_entities import (
     TagDetailsSchema,
     TagSchema,
 )
+from registry_service.http import context as ctx
 from registry_service.http.fields import (
     GitLabBool,
     GitLabDate,

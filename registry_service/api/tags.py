@@ -12,7 +12,6 @@ from typing import Any
 from aiohttp import web
 
 from jobs.cleanup import Anchoring
-from registry_service.api import context as ctx
 from registry_service.api.job_entities import CleanupPreviewSchema
 from registry_service.api.jobs import job_id_header
 from registry_service.api.registry_entities import TagDetailsSchema, TagSchema
@@ -22,6 +21,7 @@ from registry_service.api.registry_params import (
     TagListParams,
 )
 from registry_service.catalog.rows import Repository
+from registry_service.http import context as ctx
 from registry_service.http.fields import parse_params
 from registry_service.http.pagination import keyset_link_header
 from registry_service.services import cleanup_plans, repositories, tags

@@ -56,6 +56,17 @@ def error_middleware(render: Callable[[RegistryError], web.Response]) -> Middlew
         try:
             return await handler(request)
         except RegistryError as exc:
+            if exc.log_level is not None:
+                log.log(
+                    exc.log_level,
+                    "%s %s (request %s): %s: %s %s",
+                    request.method,
+                    request.path,
+                    request.get(request_id_key, "-"),
+                    type(exc).__name__,
+                    exc,
+                    exc.detail or "",
+                )
             return render(exc)
         except web.HTTPNotFound:
             return render(RouteNotFound())
