@@ -7,13 +7,13 @@ from typing import Literal
 
 from aiohttp import web
 
-from registry_service.api import context as ctx
 from registry_service.api.deploy_token_entities import DeployTokenSchema, NewDeployTokenSchema
 from registry_service.api.deploy_token_params import (
     CreateDeployTokenParams,
     DeployTokenIdParams,
     DeployTokenListParams,
 )
+from registry_service.http import context as ctx
 from registry_service.http.fields import parse_params
 from registry_service.services import deploy_tokens
 from registry_service.services.deploy_tokens import TokenOwner
