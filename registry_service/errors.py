@@ -42,11 +42,13 @@ aiohttp.
     ├ RangeNotSatisfiable         416 BLOB_UPLOAD_INVALID  (+ Range header)
     │ └ UploadOutOfOrder          416 BLOB_UPLOAD_INVALID
     ├ TooManyRequests             429 TOOMANYREQUESTS      (+ Retry-After)
-    └ Unavailable                 503 UNAVAILABLE
+    ├ Unavailable                 503 UNAVAILABLE
+    └ InsufficientStorage         507 UNKNOWN              message "507 Insufficient Storage"
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -64,6 +66,9 @@ class RegistryError(Exception):
     oci_text: ClassVar[str] = "unknown error"
     gitlab_key: ClassVar[str] = "message"
     gitlab_text: ClassVar[str] = "500 Internal Server Error"
+    # Errors the operator must hear about (not the client's fault) are logged at this level
+    # by the error middleware, one line without a traceback; None: the answer says it all.
+    log_level: ClassVar[int | None] = None
 
     def __init__(
         self,
@@ -328,3 +333,18 @@ class Unavailable(RegistryError):
     oci_code = "UNAVAILABLE"
     oci_text = "service unavailable"
     gitlab_text = "503 Service Unavailable"
+
+
+class InsufficientStorage(RegistryError):
+    """The data directory is out of space (ENOSPC, EDQUOT, SQLite's SQLITE_FULL), or below
+    ``storage.min_free_bytes`` for a new upload.
+
+    The OCI specification has no code for it and distribution answers a full disk with a bare
+    500; ``UNKNOWN`` is the code every client already knows, and its message says what is
+    wrong. The operator is told at WARNING: only they can make room.
+    """
+
+    status = 507
+    oci_text = "the registry is out of storage space; try again once space has been freed"
+    gitlab_text = "507 Insufficient Storage"
+    log_level = logging.WARNING

@@ -78,6 +78,18 @@ class RegistrySettings:
 
 
 @dataclass(frozen=True)
+class StorageSettings:
+    # New blob uploads are refused (507) when they would leave less than this free on the data
+    # directory's filesystem, so the catalog, tag deletes and garbage collection keep room to
+    # work on a full disk. 0 = off.
+    min_free_bytes: int = 256 * 1024 * 1024
+    # Space held back in <data>/reserve (and left free by uploads) and given up when the disk
+    # is full anyway, so that tag deletes and garbage collection can still write the catalog;
+    # new uploads are refused until it is back. 0 = none.
+    reserve_bytes: int = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class AuthSettings:
     # Token for the bootstrap administrator `root`; empty = generate one and print it once.
     admin_token: str = ""
@@ -124,6 +136,7 @@ class FixtureSettings:
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     jobs: JobsSettings = field(default_factory=JobsSettings)
     cleanup: CleanupSettings = field(default_factory=CleanupSettings)
@@ -151,6 +164,7 @@ class Settings:
 _SECTIONS: dict[str, type[Any]] = {
     "server": ServerSettings,
     "registry": RegistrySettings,
+    "storage": StorageSettings,
     "auth": AuthSettings,
     "jobs": JobsSettings,
     "cleanup": CleanupSettings,

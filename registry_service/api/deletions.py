@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from registry_service.api import context as ctx
+from registry_service.http import context as ctx
 from registry_service.services import deletion
 
 # GitLab's ``accepted!`` body.

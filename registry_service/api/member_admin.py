@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from registry_service.api import context as ctx
 from registry_service.api.admin_params import EditMemberParams, MemberListParams
 from registry_service.api.entities import MemberSchema
+from registry_service.http import context as ctx
 from registry_service.http.fields import parse_params
 from registry_service.services import member_admin
 from registry_service.services.member_admin import MemberSource, SourceKind

@@ -22,9 +22,9 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
 from registry_service.api import admin_params as ap
-from registry_service.api import context as ctx
 from registry_service.api import (
     deletions,
+    deploy_tokens,
     groups,
     jobs,
     member_admin,
@@ -36,8 +36,10 @@ from registry_service.api import (
     user_admin,
     users,
 )
+from registry_service.api import deploy_token_params as dp
 from registry_service.api import params as p
 from registry_service.api import registry_params as rp
+from registry_service.api.deploy_token_entities import DeployTokenSchema, NewDeployTokenSchema
 from registry_service.api.entities import (
     CurrentUserSchema,
     GroupSchema,
@@ -54,6 +56,7 @@ from registry_service.api.registry_entities import (
     TagDetailsSchema,
     TagSchema,
 )
+from registry_service.http import context as ctx
 from registry_service.http.fields import (
     GitLabBool,
     GitLabDate,
@@ -72,6 +75,7 @@ FIELD_TYPES: dict[type[Any], tuple[str, str | None]] = {
     GitLabStr: ("string", None),
     GitLabDate: ("string", "date"),
     GitLabStrList: ("array", None),
+    dp.GitLabDateTime: ("string", "date-time"),
 }
 
 # Every error answer is GitLab's JSON object: {"message": ...} from helpers, {"error": ...} from
@@ -134,6 +138,49 @@ def _host(cls: type[Schema], **kwargs: Any) -> Schema:
 
 _URL = {"base_url": "http://registry.invalid"}
 _HOST = {"registry_host": "registry.invalid"}
+
+_NOW = datetime.now(UTC)
+
+
+def _deploy_token_operations() -> dict[Handler, Operation]:
+    """The same five operations under a project and under a group, and the admin list."""
+    token = DeployTokenSchema(now=_NOW)
+    operations: dict[Handler, Operation] = {
+        deploy_tokens.list_all_deploy_tokens: Operation(
+            "Every deploy token (administrators)", dp.DeployTokenListParams, token, many=True,
+            errors=(400, 401, 403), tag="deploy_tokens",
+        ),
+    }
+    for kind, handlers in (
+        ("project", (deploy_tokens.list_project_deploy_tokens,
+                     deploy_tokens.create_project_deploy_token,
+                     deploy_tokens.get_project_deploy_token,
+                     deploy_tokens.delete_project_deploy_token)),
+        ("group", (deploy_tokens.list_group_deploy_tokens,
+                   deploy_tokens.create_group_deploy_token,
+                   deploy_tokens.get_group_deploy_token,
+                   deploy_tokens.delete_group_deploy_token)),
+    ):
+        list_, create, get, delete = handlers
+        operations[list_] = Operation(
+            f"A {kind}'s deploy tokens; Maintainer+", dp.DeployTokenListParams, token,
+            many=True, tag="deploy_tokens",
+        )
+        operations[create] = Operation(
+            f"Create a {kind} deploy token (its value is in this answer only); Maintainer+",
+            dp.CreateDeployTokenParams, NewDeployTokenSchema(now=_NOW), status=201,
+            tag="deploy_tokens",
+        )
+        operations[get] = Operation(
+            f"One of a {kind}'s deploy tokens; Maintainer+", dp.DeployTokenIdParams, token,
+            tag="deploy_tokens",
+        )
+        operations[delete] = Operation(
+            f"Delete one of a {kind}'s deploy tokens; Maintainer+", dp.DeployTokenIdParams,
+            None, status=204, tag="deploy_tokens",
+        )
+    return operations
+
 
 OPERATIONS: dict[Handler, Operation] = {
     users.get_current_user: Operation(
@@ -226,6 +273,7 @@ OPERATIONS: dict[Handler, Operation] = {
     tags.delete_tag: Operation(
         "Delete one tag (E8)", rp.RepositoryIdParams, "count",
     ),
+    **_deploy_token_operations(),
 }
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from registry_service.api import context as ctx
 from registry_service.api.admin_params import RotateTokenParams, TokenListParams
 from registry_service.api.entities import NewTokenSchema, TokenSchema
+from registry_service.http import context as ctx
 from registry_service.http.fields import parse_params
 from registry_service.services import token_admin
 from registry_service.services.refs import parse_id

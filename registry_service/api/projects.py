@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from registry_service.api import context as ctx
 from registry_service.api.entities import ProjectSchema
 from registry_service.api.params import (
     CreateProjectParams,
     ProjectListParams,
     UpdateProjectParams,
 )
+from registry_service.http import context as ctx
 from registry_service.http.fields import parse_params
 from registry_service.services import projects
 

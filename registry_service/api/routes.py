@@ -6,6 +6,7 @@ from aiohttp import web
 
 from registry_service.api import (
     deletions,
+    deploy_tokens,
     groups,
     jobs,
     member_admin,
@@ -50,6 +51,18 @@ def add_routes(app: web.Application) -> None:
     # Job handles (issue 6; not GitLab's): the 202s of E4 and E6 name their job in a header.
     r.add_get("/projects/{id}/registry/jobs", jobs.list_project_jobs)
     r.add_get(r"/registry/jobs/{job_id:\d+}", jobs.get_job)
+    # Deploy tokens (issue 14.2).
+    r.add_get("/deploy_tokens", deploy_tokens.list_all_deploy_tokens)
+    project_tokens = "/projects/{id}/deploy_tokens"
+    r.add_get(project_tokens, deploy_tokens.list_project_deploy_tokens)
+    r.add_post(project_tokens, deploy_tokens.create_project_deploy_token)
+    r.add_get(project_tokens + "/{token_id}", deploy_tokens.get_project_deploy_token)
+    r.add_delete(project_tokens + "/{token_id}", deploy_tokens.delete_project_deploy_token)
+    group_tokens = "/groups/{id}/deploy_tokens"
+    r.add_get(group_tokens, deploy_tokens.list_group_deploy_tokens)
+    r.add_post(group_tokens, deploy_tokens.create_group_deploy_token)
+    r.add_get(group_tokens + "/{token_id}", deploy_tokens.get_group_deploy_token)
+    r.add_delete(group_tokens + "/{token_id}", deploy_tokens.delete_group_deploy_token)
     _add_management_routes(app)
 
 

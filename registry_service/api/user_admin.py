@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from registry_service.api import context as ctx
 from registry_service.api.admin_params import DeleteUserParams, UserListParams
 from registry_service.api.entities import CurrentUserSchema, UserSchema
+from registry_service.http import context as ctx
 from registry_service.http.fields import parse_params
 from registry_service.services import user_admin
 from registry_service.services.refs import parse_id

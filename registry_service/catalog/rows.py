@@ -29,7 +29,7 @@ class User:
     external: bool
     state: str
     created_at: datetime
-    # Set while the user's deletion waits for their projects' repositories (version 6).
+    # Set while the user's deletion waits for their projects' repositories (version 7).
     marked_for_deletion_at: datetime | None = None
 
     @classmethod
@@ -254,7 +254,8 @@ class Upload:
 
 @dataclass(frozen=True)
 class JobRow:
-    """A job's intent and its progress (``params``, ``counts`` and ``result`` are JSON text)."""
+    """A job's intent and its progress (``params``, ``counts`` and ``result`` are JSON text,
+    written and read by ``services/job_data.py``)."""
 
     id: int
     kind: str

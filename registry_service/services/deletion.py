@@ -27,6 +27,7 @@ from registry_service.catalog.db import Catalog
 from registry_service.catalog.protocols import Reader, Writer
 from registry_service.errors import Forbidden
 from registry_service.services import groups, projects
+from registry_service.services.job_data import RepositoryDeletionParams
 from registry_service.services.jobs import JobKind, JobQueue
 from registry_service.services.permissions import AccessLevel, Actor
 from registry_service.services.users import require_signed_in
@@ -57,11 +58,12 @@ async def schedule_repository_deletions(
             continue
         repository = await repository_rows.select_repository_by_id(tx, repository_id)
         assert repository is not None
+        params = RepositoryDeletionParams()
         new_jobs.append(
             await job_rows.insert_job(
                 tx,
-                kind=JobKind.DELETE_REPOSITORY,
-                params="{}",
+                kind=params.kind,
+                params=params.encode(),
                 requester_id=actor.user_id,
                 project_id=repository.project_id,
                 repository_id=repository_id,

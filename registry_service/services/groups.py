@@ -170,3 +170,21 @@ async def list_groups(
         limit=limit,
         offset=offset,
     )
+
+
+async def list_all_groups(catalog: Catalog) -> list[Namespace]:
+    """Every group by full path (the operator's view: no actor, nothing hidden)."""
+    groups, _ = await namespace_rows.select_groups_page(
+        catalog.reader,
+        user_id=None,
+        see_all=True,
+        signed_in_non_external=True,
+        membership_only=False,
+        search=None,
+        top_level_only=False,
+        order_by="path",
+        sort="asc",
+        limit=-1,
+        offset=0,
+    )
+    return groups

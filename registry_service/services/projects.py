@@ -28,6 +28,7 @@ from registry_service.services.permissions import (
     RegistryAccess,
     Visibility,
     can_see,
+    deploy_token_can,
     project_can,
 )
 from registry_service.services.policies import (
@@ -50,6 +51,14 @@ class ProjectAccess:
     level: AccessLevel
 
     def can(self, actor: Actor, ability: Ability) -> bool:
+        if actor.deploy_token is not None:
+            return deploy_token_can(
+                actor,
+                ability,
+                project_id=self.project.id,
+                visibility=Visibility(self.project.visibility),
+                registry=RegistryAccess(self.project.container_registry_access_level),
+            )
         return project_can(
             actor,
             ability,
@@ -265,6 +274,11 @@ async def list_projects(
     return [
         ProjectView(p, namespaces[p.namespace_id], policies[p.id]) for p in projects
     ], total
+
+
+async def list_all_projects(catalog: Catalog) -> list[Project]:
+    """Every project, in creation order (the operator's view: no actor, nothing hidden)."""
+    return await project_rows.select_all_projects(catalog.reader)
 
 
 async def user_can(catalog: Catalog, user_id: int, project_id: int, ability: Ability) -> bool:

@@ -47,6 +47,15 @@ async def get_user(catalog: Catalog, user_id: int) -> User:
     return user
 
 
+async def lookup_user(catalog: Catalog, username: str) -> User | None:
+    return await user_rows.select_user_by_username(catalog.reader, username)
+
+
+async def list_users(catalog: Catalog) -> list[User]:
+    """Every user, in creation order (the operator's view: no actor, nothing hidden)."""
+    return await user_rows.select_users(catalog.reader)
+
+
 async def insert_user_with_namespace(
     tx: Writer,
     *,

@@ -34,6 +34,8 @@ SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
     ("registry", "host"): ("registry.example.com:443", "registry.example.com:443"),
     ("registry", "auto_create_projects"): ("yes", True),
     ("registry", "abandoned_upload_max_age_seconds"): ("3600", 3600),
+    ("storage", "min_free_bytes"): ("0", 0),
+    ("storage", "reserve_bytes"): ("0", 0),
     ("auth", "admin_token"): ("glpat-0123456789abcdefghij", "glpat-0123456789abcdefghij"),
     ("jobs", "redis_url"): ("redis://localhost:6379/0", "redis://localhost:6379/0"),
     ("jobs", "lease_seconds"): ("5", 5.0),

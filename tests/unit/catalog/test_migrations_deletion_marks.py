@@ -1,4 +1,4 @@
-"""Version 6: deletion marks on projects, namespaces and users, and the pass that removes the
+"""Version 7: deletion marks on projects, namespaces and users, and the pass that removes the
 marked rows nothing registry-held hangs on any more (catalog/deletions.py)."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ async def ids(catalog: Catalog, table: str) -> list[int]:
     return [r[0] for r in await catalog.reader.execute_fetchall(f"SELECT id FROM {table}")]
 
 
-async def test_version_6_adds_unset_marks_to_existing_rows(tmp_path: Path) -> None:
+async def test_version_7_adds_unset_marks_to_existing_rows(tmp_path: Path) -> None:
     path = tmp_path / "registry.sqlite3"
     await open_at_version_1_with_rows(path)
-    catalog = await Catalog.open(path, migrate_to=6)
+    catalog = await Catalog.open(path, migrate_to=7)
     try:
         for table in ("projects", "namespaces", "users"):
             marks = await catalog.reader.execute_fetchall(

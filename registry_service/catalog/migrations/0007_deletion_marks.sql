@@ -1,4 +1,4 @@
--- Version 6: deleting a project, a group or a user is asynchronous. Their container
+-- Version 7: deleting a project, a group or a user is asynchronous. Their container
 -- repositories go through the repository-deletion jobs; until the last one is gone the row
 -- stays, marked, and lookups treat it as gone. A mark is written in the same transaction as
 -- the repository-deletion intents, so a crash leaves either both or neither.
