@@ -1,0 +1,78 @@
+"""Page: a repository's tags — sortable by name, build date or push date, filterable by a part
+of the name, a keyset page at a time (so the 1,000th page costs what the first does)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from registry_service.http import context as ctx
+from registry_service.services import repositories, tag_pages
+from registry_service.services.permissions import Ability
+from registry_service.services.tag_pages import TagSort
+from registry_service.web.lookups import readable_repository, repository_url
+from registry_service.web.params import int_value, text_value
+from registry_service.web.render import page, render
+from registry_service.web.sessions import Viewer
+
+PER_PAGE = 50
+
+
+@page
+async def show_repository(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+    access, repository = await readable_repository(request, viewer)
+    query = request.query
+    try:
+        sort = TagSort(query.get("sort", "name"))
+    except ValueError:
+        sort = TagSort.NAME
+    descending = query.get("order", "asc") == "desc"
+    name_filter = text_value(query, "filter")
+    after_name = query.get("after")
+    after = (query.get("after_key", after_name or ""), after_name) if after_name else None
+    per_page = int_value(query, "per_page", PER_PAGE, low=1, high=tag_pages.MAX_PAGE_SIZE)
+    listing = await tag_pages.list_tag_page(
+        ctx.catalog(request), repository, sort=sort, descending=descending,
+        name_contains=name_filter, after=after, limit=per_page,
+    )
+    base = repository_url(access, repository)
+    kept = {"sort": str(sort), "order": "desc" if descending else "asc"}
+    if name_filter:
+        kept["filter"] = name_filter
+    if per_page != PER_PAGE:
+        kept["per_page"] = str(per_page)
+    next_url = None
+    if listing.next_after is not None:
+        key, name = listing.next_after
+        next_url = f"{base}?{urlencode({**kept, 'after_key': key, 'after': name})}"
+    return render(request, viewer, "repository.html", {
+        "project": access.project,
+        "repository": repository,
+        "path": repositories.image_path(access.project, repository),
+        "registry_host": ctx.settings(request).registry_host,
+        "tags": listing.tags,
+        "tags_count": listing.total,
+        "sort": str(sort),
+        "descending": descending,
+        "filter": name_filter or "",
+        "first_url": f"{base}?{urlencode(kept)}",
+        "next_url": next_url,
+        "is_first_page": after is None,
+        "sort_urls": {
+            s.value: f"{base}?{urlencode({**kept, **_order_for(s, sort, descending)})}"
+            for s in TagSort
+        },
+        "may_destroy": access.can(viewer.actor, Ability.DESTROY_CONTAINER_IMAGE),
+        "may_admin": access.can(viewer.actor, Ability.ADMIN_CONTAINER_IMAGE),
+        "base_url": base,
+    })
+
+
+def _order_for(target: TagSort, current: TagSort, descending: bool) -> dict[str, str]:
+    """Clicking the current column flips its order; another column starts ascending by name
+    and newest-first by date."""
+    if target is current:
+        return {"sort": target.value, "order": "asc" if descending else "desc"}
+    return {"sort": target.value, "order": "asc" if target is TagSort.NAME else "desc"}
+
