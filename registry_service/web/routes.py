@@ -14,8 +14,11 @@ import jinja2
 from aiohttp import web
 
 from registry_service.web import (
+    cleanup,
     explore,
     filters,
+    jobs,
+    policy,
     registry,
     sign_in,
     tag_deletes,
@@ -51,6 +54,14 @@ def add_web_routes(app: web.Application) -> None:
     r.add_post(REPOSITORY + "/delete", registry.delete_repository)
     r.add_post(REPOSITORY + "/tags/delete", tag_deletes.delete_tags)
     r.add_get(REPOSITORY + "/tags/{tag_name}", tag_page.show_tag)
+    r.add_get(REPOSITORY + "/cleanup", cleanup.show_cleanup)
+    r.add_post(REPOSITORY + "/cleanup/preview", cleanup.preview_cleanup)
+    r.add_post(REPOSITORY + "/cleanup/run", cleanup.run_cleanup)
+    r.add_get("/projects/{project_id:\\d+}/jobs", jobs.show_project_jobs)
+    r.add_get("/jobs/{job_id:\\d+}", jobs.show_job)
+    r.add_get("/jobs/{job_id:\\d+}/progress", jobs.show_job_progress)
+    r.add_get("/projects/{project_id:\\d+}/cleanup-policy", policy.show_policy)
+    r.add_post("/projects/{project_id:\\d+}/cleanup-policy", policy.update_policy)
     r.add_get("/tokens", tokens.show_tokens)
     r.add_post("/tokens", tokens.create_token)
     r.add_post("/tokens/{token_id:\\d+}/revoke", tokens.revoke_token)

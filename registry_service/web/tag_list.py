@@ -11,6 +11,7 @@ from registry_service.http import context as ctx
 from registry_service.services import repositories, tag_pages
 from registry_service.services.permissions import Ability
 from registry_service.services.tag_pages import TagSort
+from registry_service.web import tag_deletes
 from registry_service.web.lookups import readable_repository, repository_url
 from registry_service.web.params import int_value, text_value
 from registry_service.web.render import page, render
@@ -53,6 +54,8 @@ async def show_repository(request: web.Request, viewer: Viewer) -> web.StreamRes
         "registry_host": ctx.settings(request).registry_host,
         "tags": listing.tags,
         "tags_count": listing.total,
+        # Set by the tag deletion's redirect (tag_deletes.py).
+        "deleted": int_value(query, "deleted", 0, low=0, high=tag_deletes.MAX_TAGS),
         "sort": str(sort),
         "descending": descending,
         "filter": name_filter or "",

@@ -10,7 +10,7 @@ from aiohttp import web
 from registry_service.errors import RecordNotFound, ValidationFailed
 from registry_service.http import context as ctx
 from registry_service.services import own_tokens
-from registry_service.services.tokens import VALID_SCOPES
+from registry_service.services.tokens import VALID_SCOPES, NewToken
 from registry_service.services.users import require_signed_in
 from registry_service.web.csrf import checked_form
 from registry_service.web.params import text_value
@@ -22,7 +22,7 @@ async def _render_tokens(
     request: web.Request,
     viewer: Viewer,
     *,
-    created: own_tokens.NewToken | None = None,
+    created: NewToken | None = None,
     problem: str | None = None,
     status: int = 200,
 ) -> web.Response:
