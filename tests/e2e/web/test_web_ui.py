@@ -1,0 +1,231 @@
+"""The web interface in a real headless Chromium against the real server: a Maintainer signs
+in, browses to a pushed image, copies its pull command, previews a cleanup and runs it, watches
+the job finish, deletes a tag, creates and revokes a token and signs out; pages stay inert with
+script payloads in names, labels and annotations; a Reporter is offered no delete; anonymous
+visitors see public projects only; axe-core finds no serious accessibility violation."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium.webdriver.common.keys import Keys
+
+from tests.e2e.accounts import Credentials
+from tests.e2e.server import RegistryServer, StartServer
+from tests.e2e.skopeo import Skopeo
+from tests.e2e.web.chromium import Page, chromium  # noqa: F401 (fixture)
+from tests.e2e.web.site import (
+    IMAGE,
+    MARIA,
+    PRIVATE_PROJECT,
+    PUBLIC_PROJECT,
+    RITA,
+    XSS,
+    XSS_REPOSITORY,
+    XSS_TAG,
+    plant_unvalidated_names,
+    push_images,
+    write_seed,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def site(start_server: StartServer, skopeo: Skopeo, tmp_path: Path) -> Iterator[RegistryServer]:
+    server = start_server(
+        args=["--seed", str(write_seed(tmp_path / "seed.toml"))],
+        # One cleanup per test run is all that is asked for; no hour-long lease in the way.
+        env={"REGISTRY_SERVICE_CLEANUP_BULK_DELETE_INTERVAL_SECONDS": "0"},
+    )
+    push_images(skopeo, server.host, tmp_path)
+    yield server
+
+
+@pytest.fixture
+def page(chromium: Any, site: RegistryServer, tmp_path: Path) -> Page:  # noqa: F811
+    return Page(chromium, site.url, tmp_path / "screenshots")
+
+
+def sign_in(page: Page, who: Credentials) -> None:
+    page.open("/sign-in")
+    page.fill({"username": who.username, "token": who.token})
+    page.click("form[action='/sign-in'] button[type=submit]")
+    page.wait_text("header", f"Signed in as {who.username}")
+
+
+def assert_accessible(page: Page) -> None:
+    violations = page.axe_violations()
+    assert violations == [], [(v["id"], v["help"], len(v["nodes"])) for v in violations]
+
+
+def test_maintainer_browses_cleans_up_deletes_and_manages_tokens(
+    page: Page, site: RegistryServer
+) -> None:
+    page.open("/sign-in")
+    page.screenshot("sign-in")
+    assert_accessible(page)
+    # Keyboard only: tab into the form, type, submit with Enter.
+    page.find("#username").send_keys(MARIA.username, Keys.TAB, MARIA.token, Keys.ENTER)
+    page.wait_text("header", "Signed in as maria")
+    assert MARIA.token not in page.driver.page_source
+    assert MARIA.token not in page.driver.current_url
+
+    page.screenshot("projects")
+    assert_accessible(page)
+    page.driver.find_element("link text", PUBLIC_PROJECT).click()
+    page.wait_for("table.list")
+    assert "service" in page.text()
+    page.screenshot("project")
+    assert_accessible(page)
+
+    page.driver.find_element("link text", IMAGE).click()
+    page.wait_for("table.tags")
+    names = [a.text for a in page.find_all("a.tag-name")]
+    assert names == ["evil", "multi", "v1", "v2", "v3"]
+    assert "linux/amd64, linux/arm64" in page.text()
+    page.screenshot("repository")
+    assert_accessible(page)
+    # Newest build first.
+    page.driver.find_element("link text", "Built").click()
+    page.wait_for("table.tags")
+    assert [a.text for a in page.find_all("a.tag-name")][:1] == ["evil"]
+    repository_path = page.path.split("?")[0]
+
+    page.open(f"{repository_path}/tags/v1")
+    pull = page.find("#pull-docker").get_attribute("value")
+    assert pull == f"docker pull {site.host}/{IMAGE}:v1"
+    assert page.find("#pull-podman").get_attribute("value") == f"podman pull {site.host}/{IMAGE}:v1"
+    copy = page.find("button[data-copy-target='pull-docker']")
+    assert copy.is_displayed()
+    copy.click()
+    page.wait_text("button[data-copy-target='pull-docker']", "Copied")
+    assert "Layers" in page.text() and "Image configuration" in page.text()
+    page.screenshot("tag")
+    assert_accessible(page)
+
+    # Cleanup: preview, then run, then watch the job finish.
+    page.open(f"{repository_path}/cleanup")
+    page.fill({"name_regex_delete": "v.*", "keep_n": "1", "name_regex_keep": "", "older_than": ""})
+    page.click("#preview-button")
+    page.wait_for("#would-delete")
+    assert [li.text for li in page.find_all("#would-delete li")] == ["v1", "v2"]
+    cells = [
+        [td.text for td in row.find_elements("css selector", "td")]
+        for row in page.find_all("#kept tbody tr")
+    ]
+    kept = dict(cells)
+    assert kept["v3"] == "keep_n"
+    assert kept["multi"] == "not_matched"
+    page.screenshot("cleanup-preview")
+    assert_accessible(page)
+    page.click("#run-button")
+    page.wait_for("#job-progress")
+    page.wait_text("#job-state", "done", timeout_s=60)
+    assert [li.text for li in page.find_all("#deleted-tags li")] == ["v1", "v2"]
+    page.screenshot("job")
+    assert_accessible(page)
+
+    # Delete a tag from its page, with the confirmation step.
+    page.open(f"{repository_path}/tags/v3")
+    page.click("#delete-tag")
+    page.wait_for("#confirm-delete")
+    assert [li.text for li in page.find_all("#tags-to-delete li")] == ["v3"]
+    page.screenshot("confirm-delete")
+    page.click("#confirm-delete")
+    page.wait_for("#deleted-notice")
+    assert [a.text for a in page.find_all("a.tag-name")] == ["evil", "multi"]
+
+    # A token: created, shown once, revoked.
+    page.open("/tokens")
+    page.fill({"token-name": "laptop"})
+    page.click("#scope-api")
+    page.click("#create-token")
+    page.wait_for("#created-token")
+    value = page.find("#new-token").get_attribute("value")
+    assert value and value.startswith("glpat-")
+    page.screenshot("tokens")
+    assert_accessible(page)
+    page.open("/tokens")
+    assert value not in page.driver.page_source
+    page.click("button[aria-label='Revoke token laptop']")
+    page.wait_for("#tokens")
+    row = [r.text for r in page.find_all("#tokens tbody tr") if r.text.startswith("laptop")]
+    assert row and "revoked" in row[0]
+
+    page.click("form[action='/sign-out'] button")
+    page.wait_for("#username")
+    page.open("/")
+    assert "Browsing anonymously" in page.text()
+
+
+def test_payloads_in_names_labels_and_annotations_render_inert(
+    page: Page, site: RegistryServer
+) -> None:
+    plant_unvalidated_names(site.data_dir)
+    sign_in(page, MARIA)
+    page.open("/")
+    page.driver.find_element("link text", PUBLIC_PROJECT).click()
+    page.wait_for("table.list")
+    assert f"{PUBLIC_PROJECT}/{XSS_REPOSITORY}" in page.text()
+    page.driver.find_element("link text", IMAGE).click()
+    page.wait_for("table.tags")
+    assert XSS_TAG in [a.text for a in page.find_all("a.tag-name")]
+    repository_path = page.path.split("?")[0]
+    pages = [
+        f"{repository_path}/tags/evil",
+        f"{repository_path}/tags/{urllib.parse.quote(XSS_TAG, safe='')}",
+        repository_path + "?filter=" + urllib.parse.quote(XSS),
+    ]
+    for path in pages:
+        page.open(path)
+        page.wait_for("main")
+        assert page.driver.execute_script("return window.__pwned") is None, path
+        assert not page.has_alert(), path
+        assert not page.find_all("main img, main svg, main script"), path
+    page.open(f"{repository_path}/tags/evil")
+    text = page.text()
+    assert XSS in page.find("#annotations").text
+    assert XSS in page.find("#labels").text
+    assert XSS in text
+    page.screenshot("tag-with-payloads")
+    # The planted tag shares v1's manifest; its page shows its name as text.
+    page.open(f"{repository_path}/tags/{urllib.parse.quote(XSS_TAG, safe='')}")
+    assert page.find("#tag-name").text == XSS_TAG
+    assert page.driver.execute_script("return window.__pwned") is None
+
+
+def test_reporter_is_offered_no_delete_and_anonymous_sees_public_projects_only(
+    page: Page, site: RegistryServer
+) -> None:
+    page.open("/")
+    assert "Browsing anonymously" in page.text()
+    assert PUBLIC_PROJECT in page.text()
+    assert PRIVATE_PROJECT not in page.text()
+    sign_in(page, RITA)
+    page.open("/")
+    assert PRIVATE_PROJECT in page.text()
+    page.driver.find_element("link text", PUBLIC_PROJECT).click()
+    page.driver.find_element("link text", IMAGE).click()
+    page.wait_for("table.tags")
+    assert not page.find_all("input[name=tag]")
+    assert not page.find_all("button.danger")
+    page.driver.find_element("link text", "v1").click()
+    page.wait_for("#pull-docker")
+    assert not page.find_all("#delete-tag")
+    # A forged delete from the page's own origin, with the session's real CSRF token.
+    repository_path = page.path.rsplit("/tags/", 1)[0]
+    status = page.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "const body = new URLSearchParams({csrf_token: document.querySelector("
+        "  'input[name=csrf_token]').value, tag: 'v1', confirmed: 'yes'});"
+        "fetch(arguments[0], {method: 'POST', body}).then(r => done(r.status));",
+        f"{repository_path}/tags/delete",
+    )
+    assert status == 403
+    page.open(repository_path)
+    assert "v1" in [a.text for a in page.find_all("a.tag-name")]
