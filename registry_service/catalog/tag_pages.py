@@ -2,10 +2,11 @@
 name, build date or push date, optionally filtered by a part of the name, and the platforms
 of the indexes on that page. Only SQL lives here.
 
-Each page is one statement that starts from an index — ``tags(repository_id, name)`` or
-``tags_pushed`` (migration 0006) — and stops after ``limit`` rows, so its cost does not grow
-with the repository. The build date lives on the manifest, so that order sorts the
-repository's tags once per page (measured in bench/web_repository_page.py).
+Each page is one statement that walks an index in the page's order — ``tags(repository_id,
+name)``, ``tags_pushed``, or ``manifests_built`` (migration 0006; the build date lives on the
+manifest) — and stops after ``limit`` rows, so its cost does not grow with the repository
+(bench/web_repository_page.py). A name filter is a substring test: a filter that matches few
+tags reads many index entries to fill a page.
 """
 
 from __future__ import annotations
@@ -67,12 +68,19 @@ async def select_tag_page(
             where.append(f"({key}, t.name) {op} (?, ?)")
             params.extend(after)
     order = f"t.name {direction}" if sort == "name" else f"{key} {direction}, t.name {direction}"
+    if sort == "built":
+        # Walk the repository's manifests in date order (manifests_built) and their tags;
+        # CROSS JOIN keeps SQLite from sorting every tag of the repository instead.
+        where.append("m.repository_id = ?")
+        params.append(repository_id)
+        tables = "manifests m CROSS JOIN tags t ON t.manifest_id = m.id"
+    else:
+        tables = "tags t JOIN manifests m ON m.id = t.manifest_id"
     rows = await fetch_all(
         db,
         f"SELECT t.name, t.manifest_id, t.pushed_at, m.digest, m.media_type,"
         f" m.total_size_bytes, m.image_created_at, {key} AS sort_value"
-        " FROM tags t JOIN manifests m ON m.id = t.manifest_id"
-        f" WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?",
+        f" FROM {tables} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?",
         (*params, limit),
     )
     return [

@@ -14,6 +14,8 @@ CREATE TABLE web_sessions (
 CREATE INDEX web_sessions_expires ON web_sessions(expires_at);
 CREATE INDEX web_sessions_token ON web_sessions(token_id);
 
--- The repository page sorts tags by push date with keyset pagination: without this index each
--- page of a 100,000-tag repository sorted every tag.
+-- The repository page sorts tags by push date and by build date with keyset pagination; without
+-- these each page of a 100,000-tag repository sorted every tag. The build date is the
+-- manifest's, so that order walks manifests by date (an image without one sorts as '').
 CREATE INDEX tags_pushed ON tags(repository_id, pushed_at, name);
+CREATE INDEX manifests_built ON manifests(repository_id, COALESCE(image_created_at, ''));
