@@ -14,6 +14,7 @@ import jinja2
 from aiohttp import web
 
 from registry_service.web import (
+    admin,
     cleanup,
     explore,
     filters,
@@ -62,6 +63,11 @@ def add_web_routes(app: web.Application) -> None:
     r.add_get("/jobs/{job_id:\\d+}/progress", jobs.show_job_progress)
     r.add_get("/projects/{project_id:\\d+}/cleanup-policy", policy.show_policy)
     r.add_post("/projects/{project_id:\\d+}/cleanup-policy", policy.update_policy)
+    r.add_get("/admin", admin.show_admin)
+    r.add_get("/admin/users", admin.show_users)
+    r.add_post("/admin/users", admin.create_user)
+    r.add_post("/admin/users/{user_id:\\d+}/block", admin.block_user)
+    r.add_post("/admin/users/{user_id:\\d+}/unblock", admin.unblock_user)
     r.add_get("/tokens", tokens.show_tokens)
     r.add_post("/tokens", tokens.create_token)
     r.add_post("/tokens/{token_id:\\d+}/revoke", tokens.revoke_token)
