@@ -7,8 +7,11 @@ from datetime import timedelta
 
 from aiohttp.test_utils import TestClient
 
+from registry_service.app import create_app
+from registry_service.catalog.db import Catalog
 from registry_service.clock import SettableClock
 from registry_service.services import tokens
+from registry_service.settings import Settings
 from tests.factories import Factory
 from tests.web.conftest import Browser, csrf_of
 
@@ -124,3 +127,26 @@ async def test_pages_forbid_framing_and_inline_script(client: TestClient) -> Non
     assert "script-src 'self'" in policy
     assert "frame-ancestors 'none'" in policy
     assert response.headers["Cache-Control"] == "no-store"
+
+
+async def test_secure_cookie_when_the_service_is_reached_over_https(
+    aiohttp_client: object, settings: Settings, catalog: Catalog, clock: SettableClock,
+    factory: Factory,
+) -> None:
+    tls_settings = settings.replace("server", external_url="https://registry.test")
+    client = await aiohttp_client(  # type: ignore[operator]
+        create_app(tls_settings, catalog=catalog, clock=clock)
+    )
+    dev = await factory.user("dev")
+    page = await client.get("/sign-in")
+    assert page.cookies["registry_csrf"]["secure"] is True
+    token = csrf_of(await page.text())
+    # The test client speaks plain HTTP, so it would not send a Secure cookie back itself.
+    response = await client.post(
+        "/sign-in",
+        data={"csrf_token": token, "username": "dev", "token": dev.token},
+        headers={"Cookie": f"registry_csrf={token}"},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert response.cookies["registry_session"]["secure"] is True

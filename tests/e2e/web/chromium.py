@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
@@ -87,15 +88,32 @@ class Page:
     def click(self, css: str) -> None:
         self.find(css).click()
 
+    def follow(self, link_text: str) -> None:
+        """Follow a link by its text and wait for the page it opens."""
+        self._navigate(self.driver.find_element(By.LINK_TEXT, link_text))
+
+    def submit(self, css: str) -> None:
+        """Click a button that loads a new page, and wait until the new page is there."""
+        self._navigate(self.find(css))
+
+    def _navigate(self, element: WebElement, timeout_s: float = 30.0) -> None:
+        old = self.find("html")
+        element.click()
+        WebDriverWait(self.driver, timeout_s).until(staleness_of(old))
+        WebDriverWait(self.driver, timeout_s).until(
+            lambda d: d.execute_script("return document.readyState") == "complete"
+        )
+
     def wait_for(self, css: str, timeout_s: float = 20.0) -> WebElement:
         return WebDriverWait(self.driver, timeout_s).until(
             lambda d: d.find_element(By.CSS_SELECTOR, css)
         )
 
     def wait_text(self, css: str, text: str, timeout_s: float = 30.0) -> None:
-        WebDriverWait(self.driver, timeout_s).until(
-            lambda d: text in d.find_element(By.CSS_SELECTOR, css).text
-        )
+        # A page that is being replaced by the next one leaves stale elements: look again.
+        WebDriverWait(
+            self.driver, timeout_s, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(lambda d: text in d.find_element(By.CSS_SELECTOR, css).text)
 
     def screenshot(self, name: str) -> Path:
         target = self.shots / f"{name}.png"

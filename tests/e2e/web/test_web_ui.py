@@ -54,7 +54,7 @@ def page(chromium: Any, site: RegistryServer, tmp_path: Path) -> Page:  # noqa: 
 def sign_in(page: Page, who: Credentials) -> None:
     page.open("/sign-in")
     page.fill({"username": who.username, "token": who.token})
-    page.click("form[action='/sign-in'] button[type=submit]")
+    page.submit("form[action='/sign-in'] button[type=submit]")
     page.wait_text("header", f"Signed in as {who.username}")
 
 
@@ -77,13 +77,13 @@ def test_maintainer_browses_cleans_up_deletes_and_manages_tokens(
 
     page.screenshot("projects")
     assert_accessible(page)
-    page.driver.find_element("link text", PUBLIC_PROJECT).click()
+    page.follow(PUBLIC_PROJECT)
     page.wait_for("table.list")
     assert "service" in page.text()
     page.screenshot("project")
     assert_accessible(page)
 
-    page.driver.find_element("link text", IMAGE).click()
+    page.follow(IMAGE)
     page.wait_for("table.tags")
     names = [a.text for a in page.find_all("a.tag-name")]
     assert names == ["evil", "multi", "v1", "v2", "v3"]
@@ -91,7 +91,7 @@ def test_maintainer_browses_cleans_up_deletes_and_manages_tokens(
     page.screenshot("repository")
     assert_accessible(page)
     # Newest build first.
-    page.driver.find_element("link text", "Built").click()
+    page.follow("Built")
     page.wait_for("table.tags")
     assert [a.text for a in page.find_all("a.tag-name")][:1] == ["evil"]
     repository_path = page.path.split("?")[0]
@@ -108,11 +108,12 @@ def test_maintainer_browses_cleans_up_deletes_and_manages_tokens(
     page.screenshot("tag")
     assert_accessible(page)
 
-    # Cleanup: preview, then run, then watch the job finish.
+    # Cleanup: the preview follows the form as it is typed (no button pressed), then run it
+    # and watch the job finish.
     page.open(f"{repository_path}/cleanup")
-    page.fill({"name_regex_delete": "v.*", "keep_n": "1", "name_regex_keep": "", "older_than": ""})
-    page.click("#preview-button")
+    page.fill({"name_regex_keep": "", "older_than": "", "keep_n": "1", "name_regex_delete": "v.*"})
     page.wait_for("#would-delete")
+    page.wait_text("#preview-summary", "2 of 5 tag(s) would be deleted")
     assert [li.text for li in page.find_all("#would-delete li")] == ["v1", "v2"]
     cells = [
         [td.text for td in row.find_elements("css selector", "td")]
@@ -121,9 +122,11 @@ def test_maintainer_browses_cleans_up_deletes_and_manages_tokens(
     kept = dict(cells)
     assert kept["v3"] == "keep_n"
     assert kept["multi"] == "not_matched"
+    page.submit("#preview-button")
+    page.wait_text("#preview-summary", "2 of 5 tag(s) would be deleted")
     page.screenshot("cleanup-preview")
     assert_accessible(page)
-    page.click("#run-button")
+    page.submit("#run-button")
     page.wait_for("#job-progress")
     page.wait_text("#job-state", "done", timeout_s=60)
     assert [li.text for li in page.find_all("#deleted-tags li")] == ["v1", "v2"]
@@ -132,11 +135,11 @@ def test_maintainer_browses_cleans_up_deletes_and_manages_tokens(
 
     # Delete a tag from its page, with the confirmation step.
     page.open(f"{repository_path}/tags/v3")
-    page.click("#delete-tag")
+    page.submit("#delete-tag")
     page.wait_for("#confirm-delete")
     assert [li.text for li in page.find_all("#tags-to-delete li")] == ["v3"]
     page.screenshot("confirm-delete")
-    page.click("#confirm-delete")
+    page.submit("#confirm-delete")
     page.wait_for("#deleted-notice")
     assert [a.text for a in page.find_all("a.tag-name")] == ["evil", "multi"]
 
@@ -144,7 +147,7 @@ def test_maintainer_browses_cleans_up_deletes_and_manages_tokens(
     page.open("/tokens")
     page.fill({"token-name": "laptop"})
     page.click("#scope-api")
-    page.click("#create-token")
+    page.submit("#create-token")
     page.wait_for("#created-token")
     value = page.find("#new-token").get_attribute("value")
     assert value and value.startswith("glpat-")
@@ -152,15 +155,74 @@ def test_maintainer_browses_cleans_up_deletes_and_manages_tokens(
     assert_accessible(page)
     page.open("/tokens")
     assert value not in page.driver.page_source
-    page.click("button[aria-label='Revoke token laptop']")
+    page.submit("button[aria-label='Revoke token laptop']")
     page.wait_for("#tokens")
     row = [r.text for r in page.find_all("#tokens tbody tr") if r.text.startswith("laptop")]
     assert row and "revoked" in row[0]
 
-    page.click("form[action='/sign-out'] button")
+    # The project's jobs and its cleanup policy.
+    project_path = repository_path.split("/repositories/")[0]
+    page.open(f"{project_path}/jobs")
+    assert "cleanup tags" in page.text()
+    page.screenshot("jobs")
+    assert_accessible(page)
+    page.open(f"{project_path}/cleanup-policy")
+    page.click("#enabled")
+    page.fill({"name_regex": "v.*"})
+    page.screenshot("cleanup-policy")
+    assert_accessible(page)
+    page.submit("#save-policy")
+    page.wait_for("#policy-heading")
+    assert "Enabled: every 1d" in page.text()
+
+    page.submit("form[action='/sign-out'] button")
     page.wait_for("#username")
     page.open("/")
     assert "Browsing anonymously" in page.text()
+
+
+def test_keyboard_reaches_the_content_first(page: Page) -> None:
+    page.open("/")
+    page.find("body").send_keys(Keys.TAB)
+    active = page.driver.switch_to.active_element
+    assert active.text == "Skip to content"
+    assert active.is_displayed()
+    active.send_keys(Keys.ENTER)
+    assert page.driver.switch_to.active_element.get_attribute("id") == "main"
+
+
+def test_administrator_sees_storage_gc_and_manages_users(
+    page: Page, site: RegistryServer
+) -> None:
+    assert site.admin_token
+    sign_in(page, Credentials("root", site.admin_token))
+    page.open("/")
+    page.follow("web")
+    page.wait_for("main h1")
+    assert IMAGE in page.text()
+    page.screenshot("group")
+    assert_accessible(page)
+    page.follow("Admin")
+    page.wait_for("#storage-totals")
+    rows = [
+        [td.text for td in row.find_elements("css selector", "td")]
+        for row in page.find_all("#project-usage tbody tr")
+    ]
+    usage = {cells[0]: cells[2] for cells in rows}
+    assert usage[PUBLIC_PROJECT].endswith("KiB")
+    page.screenshot("admin")
+    assert_accessible(page)
+    page.follow("Users")
+    page.fill({"new-username": "newbie", "new-name": "New Bie"})
+    page.submit("#create-user")
+    page.wait_for("#users")
+    page.submit("button[aria-label='Block rita']")
+    page.wait_for("#users")
+    row = [r.text for r in page.find_all("#users tbody tr") if r.text.startswith("rita")]
+    assert row and "blocked" in row[0]
+    assert "newbie" in page.text()
+    page.screenshot("admin-users")
+    assert_accessible(page)
 
 
 def test_payloads_in_names_labels_and_annotations_render_inert(
@@ -169,10 +231,10 @@ def test_payloads_in_names_labels_and_annotations_render_inert(
     plant_unvalidated_names(site.data_dir)
     sign_in(page, MARIA)
     page.open("/")
-    page.driver.find_element("link text", PUBLIC_PROJECT).click()
+    page.follow(PUBLIC_PROJECT)
     page.wait_for("table.list")
     assert f"{PUBLIC_PROJECT}/{XSS_REPOSITORY}" in page.text()
-    page.driver.find_element("link text", IMAGE).click()
+    page.follow(IMAGE)
     page.wait_for("table.tags")
     assert XSS_TAG in [a.text for a in page.find_all("a.tag-name")]
     repository_path = page.path.split("?")[0]
@@ -209,12 +271,12 @@ def test_reporter_is_offered_no_delete_and_anonymous_sees_public_projects_only(
     sign_in(page, RITA)
     page.open("/")
     assert PRIVATE_PROJECT in page.text()
-    page.driver.find_element("link text", PUBLIC_PROJECT).click()
-    page.driver.find_element("link text", IMAGE).click()
+    page.follow(PUBLIC_PROJECT)
+    page.follow(IMAGE)
     page.wait_for("table.tags")
     assert not page.find_all("input[name=tag]")
     assert not page.find_all("button.danger")
-    page.driver.find_element("link text", "v1").click()
+    page.follow("v1")
     page.wait_for("#pull-docker")
     assert not page.find_all("#delete-tag")
     # A forged delete from the page's own origin, with the session's real CSRF token.
