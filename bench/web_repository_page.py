@@ -114,6 +114,9 @@ async def main(tags: int, runs: int) -> int:
                 "filtered by name (matches 1 in 10)": f"{base}?filter=5",
                 "filtered by name (matches none: reads all)": f"{base}?filter=nothing",
                 "a tag's page": f"{base}/tags/{middle}",
+                "the project's page (its size walks every tag)": (
+                    f"/projects/{project_id.group(1)}"
+                ),
             }
             print(f"{'page':45} {'median ms':>10} {'worst ms':>10} {'bytes':>8}")
             failed = False

@@ -13,7 +13,7 @@ from registry_service.services.permissions import AccessLevel
 from tests.api.gitlab.conftest import make_repo
 from tests.factories import Factory
 from tests.jobs.tagsets import SeedTag, seed_tags
-from tests.oci_content import Registry, basic, image, index
+from tests.oci_content import Registry, artifact, basic, image, index
 from tests.web.conftest import Browser
 
 TAG_LINK = re.compile(r'class="tag-name">([^<]+)</a>')
@@ -99,6 +99,9 @@ async def test_tag_page_shows_index_children_annotations_referrers_and_pull_comm
     multi = index([image(architecture="amd64"), image(architecture="arm64")],
                   annotations={"org.opencontainers.image.source": "https://example.test/src"})
     await registry.push_image("open/app", multi, "multi")
+    sbom = artifact(subject=multi, artifact_type="application/spdx+json",
+                    annotations={"org.example.kind": "<sbom>"})
+    await registry.push_image("open/app", sbom)
     page = await browser.get(f"/projects/{project.id}")
     repository_id = re.search(r"/repositories/(\d+)\"", page)
     assert repository_id
@@ -111,3 +114,7 @@ async def test_tag_page_shows_index_children_annotations_referrers_and_pull_comm
     assert "https://example.test/src" in tag
     assert multi.digest in tag
     assert tag.count("linux/a") == 2
+    referrers = tag.split('id="referrers-heading"')[1]
+    assert "application/spdx+json" in referrers
+    assert sbom.digest[:19] in referrers
+    assert "org.example.kind=&lt;sbom&gt;" in referrers
