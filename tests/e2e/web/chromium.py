@@ -115,11 +115,12 @@ class Page:
             self.driver, timeout_s, ignored_exceptions=(StaleElementReferenceException,)
         ).until(lambda d: text in d.find_element(By.CSS_SELECTOR, css).text)
 
-    def screenshot(self, name: str) -> Path:
+    def screenshot(self, name: str, width: int = WINDOW[0]) -> Path:
         target = self.shots / f"{name}.png"
         # The whole page, not only the window: grow the window to the page's height.
+        self.driver.set_window_size(width, WINDOW[1])
         height = self.driver.execute_script("return document.documentElement.scrollHeight")
-        self.driver.set_window_size(WINDOW[0], min(max(int(height), WINDOW[1]), MAX_HEIGHT))
+        self.driver.set_window_size(width, min(max(int(height), WINDOW[1]), MAX_HEIGHT))
         self.driver.save_screenshot(str(target))
         self.driver.set_window_size(*WINDOW)
         keep = os.environ.get(KEEP_SCREENSHOTS_ENV)

@@ -191,6 +191,23 @@ def test_keyboard_reaches_the_content_first(page: Page) -> None:
     assert page.driver.switch_to.active_element.get_attribute("id") == "main"
 
 
+def test_pages_fit_a_phone_screen(page: Page, site: RegistryServer) -> None:
+    sign_in(page, MARIA)
+    page.driver.set_window_size(390, 844)
+    page.open("/")
+    page.follow(PUBLIC_PROJECT)
+    page.follow(IMAGE)
+    repository_path = page.path.split("?")[0]
+    for path in ("/", repository_path, f"{repository_path}/tags/multi", "/tokens"):
+        page.open(path)
+        overflow = page.driver.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, (path, overflow)
+    page.open(repository_path)
+    page.screenshot("phone-repository", width=390)
+
+
 def test_administrator_sees_storage_gc_and_manages_users(
     page: Page, site: RegistryServer
 ) -> None:
