@@ -62,7 +62,7 @@ def render(
     status: int = 200,
 ) -> web.Response:
     return aiohttp_jinja2.render_template(
-        template, request, {"viewer": viewer, "request_path": request.path, **context},
+        template, request, {"viewer": viewer, **context},
         status=status,
     )
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +33,12 @@ MAX_HEIGHT = 2400
 
 
 def new_driver() -> Any:
+    """Chromium under chromedriver, both from the system; the caller sets ``SE_OFFLINE``."""
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
         pytest.fail(
             "install Debian's chromium and chromium-driver"
             " (apt-get install -y chromium chromium-driver)"
         )
-    os.environ["SE_OFFLINE"] = "true"
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in (
@@ -147,12 +146,3 @@ class Page:
         )
         return [v for v in result if v.get("impact") in ("serious", "critical")]
 
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    driver = new_driver()
-    driver.set_script_timeout(60)
-    try:
-        yield driver
-    finally:
-        driver.quit()

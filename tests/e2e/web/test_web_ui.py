@@ -17,7 +17,7 @@ from selenium.webdriver.common.keys import Keys
 from tests.e2e.accounts import Credentials
 from tests.e2e.server import RegistryServer, StartServer
 from tests.e2e.skopeo import Skopeo
-from tests.e2e.web.chromium import Page, chromium  # noqa: F401 (fixture)
+from tests.e2e.web.chromium import Page
 from tests.e2e.web.site import (
     IMAGE,
     MARIA,
@@ -47,7 +47,7 @@ def site(start_server: StartServer, skopeo: Skopeo, tmp_path: Path) -> Iterator[
 
 
 @pytest.fixture
-def page(chromium: Any, site: RegistryServer, tmp_path: Path) -> Page:  # noqa: F811
+def page(chromium: Any, site: RegistryServer, tmp_path: Path) -> Page:
     return Page(chromium, site.url, tmp_path / "screenshots")
 
 
