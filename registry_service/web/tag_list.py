@@ -38,15 +38,7 @@ async def show_repository(request: web.Request, viewer: Viewer) -> web.StreamRes
         name_contains=name_filter, after=after, limit=per_page,
     )
     base = repository_url(access, repository)
-    kept = {"sort": str(sort), "order": "desc" if descending else "asc"}
-    if name_filter:
-        kept["filter"] = name_filter
-    if per_page != PER_PAGE:
-        kept["per_page"] = str(per_page)
-    next_url = None
-    if listing.next_after is not None:
-        key, name = listing.next_after
-        next_url = f"{base}?{urlencode({**kept, 'after_key': key, 'after': name})}"
+    links = _links(base, listing, sort, descending, name_filter, per_page)
     return render(request, viewer, "repository.html", {
         "project": access.project,
         "repository": repository,
@@ -59,17 +51,41 @@ async def show_repository(request: web.Request, viewer: Viewer) -> web.StreamRes
         "sort": str(sort),
         "descending": descending,
         "filter": name_filter or "",
-        "first_url": f"{base}?{urlencode(kept)}",
-        "next_url": next_url,
+        **links,
         "is_first_page": after is None,
-        "sort_urls": {
-            s.value: f"{base}?{urlencode({**kept, **_order_for(s, sort, descending)})}"
-            for s in TagSort
-        },
         "may_destroy": access.can(viewer.actor, Ability.DESTROY_CONTAINER_IMAGE),
         "may_admin": access.can(viewer.actor, Ability.ADMIN_CONTAINER_IMAGE),
         "base_url": base,
     })
+
+
+def _links(
+    base: str,
+    listing: tag_pages.TagPage,
+    sort: TagSort,
+    descending: bool,
+    name_filter: str | None,
+    per_page: int,
+) -> dict[str, object]:
+    """The first page, the next page (keyset: after the last row's key) and each column's
+    sort link, keeping the filter and page size."""
+    kept = {"sort": str(sort), "order": "desc" if descending else "asc"}
+    if name_filter:
+        kept["filter"] = name_filter
+    if per_page != PER_PAGE:
+        kept["per_page"] = str(per_page)
+    next_url = None
+    if listing.next_after is not None:
+        key, name = listing.next_after
+        next_url = f"{base}?{urlencode({**kept, 'after_key': key, 'after': name})}"
+    return {
+        "first_url": f"{base}?{urlencode(kept)}",
+        "next_url": next_url,
+        "sort_urls": {
+            s.value: f"{base}?{urlencode({**kept, **_order_for(s, sort, descending)})}"
+            for s in TagSort
+        },
+    }
 
 
 def _order_for(target: TagSort, current: TagSort, descending: bool) -> dict[str, str]:
