@@ -63,8 +63,8 @@ async def show_cleanup(request: web.Request, viewer: Viewer) -> web.StreamRespon
 
 @page
 async def preview_cleanup(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    # Planning changes nothing: a read-only session may preview, as the API's dry_run allows.
-    posted = cleanup_form.parse_cleanup_form(await checked_form(request, viewer, writes=False))
+    # The API's dry_run is a DELETE, which a read_api token may not send: the same here.
+    posted = cleanup_form.parse_cleanup_form(await checked_form(request, viewer))
     if posted.problems:
         return await _cleanup_page(request, viewer, posted, status=400)
     access, repository = await readable_repository(request, viewer)
