@@ -11,7 +11,9 @@ from registry_service.app import create_app
 from registry_service.catalog.db import Catalog
 from registry_service.clock import SettableClock
 from registry_service.services import tokens
+from registry_service.services.permissions import AccessLevel
 from registry_service.settings import Settings
+from tests.api.gitlab.conftest import make_repo
 from tests.factories import Factory
 from tests.web.conftest import Browser, csrf_of
 
@@ -114,11 +116,20 @@ async def test_read_api_session_may_look_but_not_change(
     client: TestClient, browser: Browser, factory: Factory
 ) -> None:
     reader = await factory.user("reader", scopes=("read_api",))
+    project = await factory.project("team/app")
+    await factory.member(reader.user, AccessLevel.MAINTAINER, project=project)
+    repo = await make_repo(factory, project, "web")
     await browser.sign_in(reader)
     assert "Signed in as" in await browser.get("/")
-    token = csrf_of(await browser.get("/"))
-    response = await client.post("/tokens", data={"csrf_token": token, "name": "x"})
-    assert response.status == 403
+    base = f"/projects/{project.id}/repositories/{repo.id}"
+    token = csrf_of(await browser.get(f"{base}/cleanup"))
+    for action, data in (
+        ("/tokens", {"name": "x", "scopes": "api"}),
+        (f"{base}/cleanup/preview", {"name_regex_delete": ".*"}),
+        (f"{base}/tags/delete", {"tag": "v1"}),
+    ):
+        response = await client.post(action, data={"csrf_token": token, **data})
+        assert response.status == 403, action
 
 
 async def test_pages_forbid_framing_and_inline_script(client: TestClient) -> None:
