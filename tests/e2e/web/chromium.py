@@ -32,7 +32,7 @@ WINDOW = (1100, 820)
 MAX_HEIGHT = 2400
 
 
-def new_driver() -> Any:
+def new_driver(*, javascript: bool = True) -> Any:
     """Chromium under chromedriver, both from the system; the caller sets ``SE_OFFLINE``."""
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
         pytest.fail(
@@ -51,6 +51,10 @@ def new_driver() -> Any:
         "--force-device-scale-factor=1",
     ):
         options.add_argument(argument)
+    if not javascript:
+        options.add_experimental_option(
+            "prefs", {"profile.managed_default_content_settings.javascript": 2}
+        )
     return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
 
 

@@ -181,6 +181,26 @@ def test_maintainer_browses_cleans_up_deletes_and_manages_tokens(
     assert "Browsing anonymously" in page.text()
 
 
+@pytest.mark.parametrize("chromium", [False], ids=["no-javascript"], indirect=True)
+def test_cleanup_works_without_javascript(page: Page, site: RegistryServer) -> None:
+    sign_in(page, MARIA)
+    page.open("/")
+    page.follow(PUBLIC_PROJECT)
+    page.follow(IMAGE)
+    repository_path = page.path.split("?")[0]
+    # No script: the copy buttons stay hidden, the field is there to select.
+    page.open(f"{repository_path}/tags/v1")
+    assert not page.find("button[data-copy-target='pull-docker']").is_displayed()
+    page.open(f"{repository_path}/cleanup")
+    page.fill({"name_regex_keep": "", "older_than": "", "keep_n": "2", "name_regex_delete": "v.*"})
+    page.submit("#preview-button")
+    assert [li.text for li in page.find_all("#would-delete li")] == ["v1"]
+    page.submit("#run-button")
+    # The job page reloads itself (<noscript><meta refresh>) until the job is done.
+    page.wait_text("#job-state", "done", timeout_s=60)
+    assert [li.text for li in page.find_all("#deleted-tags li")] == ["v1"]
+
+
 def test_keyboard_reaches_the_content_first(page: Page) -> None:
     page.open("/")
     page.find("body").send_keys(Keys.TAB)
