@@ -51,6 +51,8 @@ class TagPage:
     total: int
     # (sort value, name) to continue after, when there is a next page.
     next_after: tuple[str, str] | None
+    # (sort value, name) to go back before, when there is a previous page.
+    previous_before: tuple[str, str] | None = None
 
 
 def platform_label(platform_json: str | None) -> str:
@@ -74,20 +76,28 @@ async def list_tag_page(
     name_contains: str | None,
     after: tuple[str, str] | None,
     limit: int,
+    before: tuple[str, str] | None = None,
 ) -> TagPage:
+    """The page after ``after`` (or the first), or with ``before`` the page that ends just
+    before it — read in the opposite order from ``before`` and turned around."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    # One row past the page says whether a next page exists, without counting.
+    backwards = before is not None
+    # One row past the page says whether another page lies that way, without counting.
     rows = await tag_page_rows.select_tag_page(
         catalog.reader,
         repository.id,
         sort=str(sort),
-        descending=descending,
+        descending=descending != backwards,
         name_contains=name_contains or None,
-        after=after,
+        after=before if backwards else after,
         limit=limit + 1,
     )
     more = len(rows) > limit
     rows = rows[:limit]
+    if backwards:
+        rows.reverse()
+    has_next = backwards or more
+    has_previous = more if backwards else after is not None
     platforms = await tag_page_rows.select_children_platforms(
         catalog.reader, [r.manifest_id for r in rows if r.media_type in INDEX_TYPES]
     )
@@ -103,6 +113,7 @@ async def list_tag_page(
         )
         for r in rows
     ]
-    next_after = (rows[-1].sort_value, rows[-1].name) if more and rows else None
+    next_after = (rows[-1].sort_value, rows[-1].name) if has_next and rows else None
+    previous = (rows[0].sort_value, rows[0].name) if has_previous and rows else None
     total = await tag_rows.count_tags(catalog.reader, repository.id)
-    return TagPage(tags, total, next_after)
+    return TagPage(tags, total, next_after, previous)

@@ -3,6 +3,7 @@ of the name, a keyset page at a time (so the 1,000th page costs what the first d
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -30,12 +31,12 @@ async def show_repository(request: web.Request, viewer: Viewer) -> web.StreamRes
         sort = TagSort.NAME
     descending = query.get("order", "asc") == "desc"
     name_filter = text_value(query, "filter")
-    after_name = query.get("after")
-    after = (query.get("after_key", after_name or ""), after_name) if after_name else None
+    after = _cursor(query, "after")
+    before = None if after is not None else _cursor(query, "before")
     per_page = int_value(query, "per_page", PER_PAGE, low=1, high=tag_pages.MAX_PAGE_SIZE)
     listing = await tag_pages.list_tag_page(
         ctx.catalog(request), repository, sort=sort, descending=descending,
-        name_contains=name_filter, after=after, limit=per_page,
+        name_contains=name_filter, after=after, before=before, limit=per_page,
     )
     base = repository_url(access, repository)
     links = _links(base, listing, sort, descending, name_filter, per_page)
@@ -52,11 +53,16 @@ async def show_repository(request: web.Request, viewer: Viewer) -> web.StreamRes
         "descending": descending,
         "filter": name_filter or "",
         **links,
-        "is_first_page": after is None,
         "may_destroy": access.can(viewer.actor, Ability.DESTROY_CONTAINER_IMAGE),
         "may_admin": access.can(viewer.actor, Ability.ADMIN_CONTAINER_IMAGE),
         "base_url": base,
     })
+
+
+def _cursor(query: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    """A keyset cursor from ``<name>`` (a tag name) and ``<name>_key`` (its sort value)."""
+    tag = query.get(name)
+    return (query.get(f"{name}_key", tag or ""), tag) if tag else None
 
 
 def _links(
@@ -67,19 +73,23 @@ def _links(
     name_filter: str | None,
     per_page: int,
 ) -> dict[str, object]:
-    """The first page, the next page (keyset: after the last row's key) and each column's
-    sort link, keeping the filter and page size."""
+    """The first, previous and next pages (keyset: before the first row's key, after the
+    last one's) and each column's sort link, keeping the filter and page size."""
     kept = {"sort": str(sort), "order": "desc" if descending else "asc"}
     if name_filter:
         kept["filter"] = name_filter
     if per_page != PER_PAGE:
         kept["per_page"] = str(per_page)
-    next_url = None
+    next_url = previous_url = None
     if listing.next_after is not None:
         key, name = listing.next_after
         next_url = f"{base}?{urlencode({**kept, 'after_key': key, 'after': name})}"
+    if listing.previous_before is not None:
+        key, name = listing.previous_before
+        previous_url = f"{base}?{urlencode({**kept, 'before_key': key, 'before': name})}"
     return {
-        "first_url": f"{base}?{urlencode(kept)}",
+        "first_url": f"{base}?{urlencode(kept)}" if previous_url else None,
+        "previous_url": previous_url,
         "next_url": next_url,
         "sort_urls": {
             s.value: f"{base}?{urlencode({**kept, **_order_for(s, sort, descending)})}"

@@ -56,14 +56,32 @@ async def test_repository_page_sorts_filters_and_pages_by_keyset(
     assert next_url
     second = await browser.get(next_url.group(1).replace("&amp;", "&"))
     assert TAG_LINK.findall(second) == [f"v{n:02d}" for n in range(10, 20)]
+    third_url = re.search(r'href="([^"]+)" rel="next"', second)
+    assert third_url
+    third = await browser.get(third_url.group(1).replace("&amp;", "&"))
+    assert TAG_LINK.findall(third) == [f"v{n:02d}" for n in range(20, 30)]
+    assert 'rel="next"' not in third
+    back_url = re.search(r'href="([^"]+)" rel="prev"', third)
+    assert back_url
+    back = await browser.get(back_url.group(1).replace("&amp;", "&"))
+    assert TAG_LINK.findall(back) == [f"v{n:02d}" for n in range(10, 20)]
+    first_again_url = re.search(r'href="([^"]+)" rel="prev"', back)
+    assert first_again_url
+    first_again = await browser.get(first_again_url.group(1).replace("&amp;", "&"))
+    assert TAG_LINK.findall(first_again) == [f"v{n:02d}" for n in range(10)]
+    assert 'rel="prev"' not in first_again
     newest_built = await browser.get(f"{base}?sort=built&order=desc&per_page=3")
     assert TAG_LINK.findall(newest_built) == ["v00", "v01", "v02"]
     newest_pushed = await browser.get(f"{base}?sort=pushed&order=desc&per_page=3")
     assert TAG_LINK.findall(newest_pushed) == ["v29", "v28", "v27"]
     page2 = re.search(r'href="([^"]+)" rel="next"', newest_pushed)
     assert page2
-    assert TAG_LINK.findall(await browser.get(page2.group(1).replace("&amp;", "&"))) == [
-        "v26", "v25", "v24",
+    pushed_second = await browser.get(page2.group(1).replace("&amp;", "&"))
+    assert TAG_LINK.findall(pushed_second) == ["v26", "v25", "v24"]
+    pushed_back = re.search(r'href="([^"]+)" rel="prev"', pushed_second)
+    assert pushed_back
+    assert TAG_LINK.findall(await browser.get(pushed_back.group(1).replace("&amp;", "&"))) == [
+        "v29", "v28", "v27",
     ]
     assert TAG_LINK.findall(await browser.get(f"{base}?filter=V2")) == [
         f"v2{n}" for n in range(10)
