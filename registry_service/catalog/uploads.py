@@ -34,8 +34,9 @@ async def update_upload_offset(
 ) -> None:
     await execute(
         db,
-        "UPDATE uploads SET offset_bytes = ?, updated_at = ? WHERE id = ?",
-        (offset_bytes, format_time(now), upload_id),
+        # Never backwards: two processes may record their appends in the other order.
+        "UPDATE uploads SET offset_bytes = ?, updated_at = ? WHERE id = ? AND offset_bytes <= ?",
+        (offset_bytes, format_time(now), upload_id, offset_bytes),
     )
 
 

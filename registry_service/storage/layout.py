@@ -16,12 +16,15 @@ on the same filesystem as the blob it becomes and ``os.replace`` into place is a
     ├─ uploads/                      OCI chunked-upload sessions, one directory each
     │  └─ <session id>/
     │     ├─ session.json            {"algorithm": "sha256"}; written before ``data``
-    │     └─ data                    the bytes received so far; its size is the upload offset
+    │     ├─ data                    the bytes received so far; its size is the upload offset
+    │     └─ lock                    flocked by the process appending to or closing the session
     ├─ tmp/                          single-request ingests being streamed (``<uuid>.part``)
     │                                and batches of small blobs (``<uuid>-<n>.part``); files
     │                                here are never visible as blobs and are purged at startup
-    └─ reserve                       ``storage.reserve_bytes`` of allocated space, given up
-                                     when the disk is full (``reserve.py``)
+    ├─ reserve                       ``storage.reserve_bytes`` of allocated space, given up
+    │                                when the disk is full (``reserve.py``)
+    └─ jobs-runner.lock              flocked by the one process whose in-process job runner
+                                     is active (``jobs/runner_gate.py``)
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ TMP = "tmp"
 RESERVE = "reserve"
 SESSION_STATE = "session.json"
 SESSION_DATA = "data"
+SESSION_LOCK = "lock"
+RUNNER_LOCK = "jobs-runner.lock"
 TEMP_SUFFIX = ".part"
 FAN_OUT_CHARS = 2
 
@@ -107,6 +112,16 @@ def session_dir(root: Path, session_id: str) -> Path:
 def session_state_path(root: Path, session_id: str) -> Path:
     """The session's ``session.json`` (its digest algorithm)."""
     return session_dir(root, session_id) / SESSION_STATE
+
+
+def session_lock_path(root: Path, session_id: str) -> Path:
+    """The session's lock file (created on first use; its content is meaningless)."""
+    return session_dir(root, session_id) / SESSION_LOCK
+
+
+def runner_lock_path(root: Path) -> Path:
+    """The file whose ``flock`` marks the active in-process job runner of this data directory."""
+    return root / RUNNER_LOCK
 
 
 def session_data_path(root: Path, session_id: str) -> Path:

@@ -2,11 +2,15 @@
 
 The only code that writes under ``uploads/`` (tree in ``layout.py``). A session's ``data`` file
 holds the bytes received so far, and its size *is* the upload offset: the file, not memory, is
-the truth. Each session keeps a live hasher in memory, fed while chunks stream in, so closing a
-5 GiB upload does not read 5 GiB back; that hasher is only a cache, rebuilt from disk when it is
-lost (see ``_hasher_at``). Appends to one session are serialized by an ``asyncio.Lock``. This
-assumes one process owns the data directory's sessions. No HTTP and no catalog here: the
-service keeps the catalog's ``uploads`` row in step.
+the truth, so any process serving the data directory (``serve --workers``, or several ``serve``
+processes) may continue any session. Appends and the close are serialized by an ``asyncio.Lock``
+within a process and by ``flock`` on the session's ``lock`` file across processes
+(``file_locks.py``), held until every write of the holder has stopped. Each process keeps a live
+hasher per session, fed while chunks stream in, so closing a 5 GiB upload does not read 5 GiB
+back; that hasher is only a cache, used when it has seen exactly the file's current size (the
+file only ever grows, so an equal size means no other process appended since) and otherwise
+rebuilt from disk (see ``_hasher_at``). No HTTP and no catalog here: the service keeps the
+catalog's ``uploads`` row in step.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from registry_service.errors import (
     UploadOutOfOrder,
 )
 from registry_service.storage import layout
+from registry_service.storage import file_locks
 from registry_service.storage.base import BlobInfo, Commit, place_only
 from registry_service.storage.fileio import (
     StreamAppender,
@@ -180,12 +185,24 @@ class UploadSessions:
             live = self._live.get(session_id)
             if live is not None and live.lock.locked():
                 continue  # being written right now
-            async with self._locked(session_id) as live:
+            lock = layout.session_lock_path(self._root, session_id)
+            try:
+                fd = await self._io.run(file_locks.try_lock, lock)
+            except FileNotFoundError:
+                continue  # closed or removed meanwhile
+            if fd is None:
+                continue  # being written right now, by another process
+            try:
                 # Re-checked under the lock: an append may have touched it since the scan.
                 directory = layout.session_dir(self._root, session_id)
                 if await self._io.run(_remove_if_idle, directory, cutoff_s):
-                    live.gone = True
+                    if live is not None:
+                        live.gone = True
+                        live.hasher = None
+                    self._live.pop(session_id, None)
                     removed.append(session_id)
+            finally:
+                file_locks.unlock(fd)
         return sorted(removed)
 
     # --- under the session lock -------------------------------------------------------------
@@ -201,10 +218,28 @@ class UploadSessions:
                     # or written again.
                     await settle(live.abandoned)
                     live.abandoned = []
-                yield live
+                fd = await self._lock_across_processes(session_id, live)
+                try:
+                    yield live
+                finally:
+                    file_locks.unlock_when_stopped(fd, live.abandoned)
         finally:
             if live.gone and self._live.get(session_id) is live:
                 del self._live[session_id]
+
+    async def _lock_across_processes(self, session_id: str, live: _Live) -> int:
+        """Wait (polling, off the loop) for the session's ``flock``; BlobUploadUnknown if the
+        session directory is gone."""
+        lock = layout.session_lock_path(self._root, session_id)
+
+        async def attempt() -> int | None:
+            return await self._io.run(file_locks.try_lock, lock)
+
+        try:
+            return await file_locks.acquire_polling(attempt)
+        except FileNotFoundError:
+            live.gone = True
+            raise BlobUploadUnknown(detail={"session": session_id}) from None
 
     async def _append(
         self,
@@ -249,7 +284,12 @@ class UploadSessions:
             raise BlobUploadUnknown(detail={"session": session_id}) from None
 
     async def _hasher_at(self, session_id: str, live: _Live, size: int) -> Hasher:
-        """The live hasher, brought in step with the ``size`` bytes of the data file first."""
+        """The live hasher, brought in step with the ``size`` bytes of the data file first.
+
+        Called under both locks. The file only grows (appends, never truncation, and session ids
+        are never reused), so a hasher that has seen ``size`` bytes has seen these very bytes:
+        any append by another process since this one's last write would have made it larger.
+        """
         if live.hasher is not None and live.offset_bytes == size:
             return live.hasher
         # Hash while streaming; re-read only when the hash state is lost. The live hasher is
@@ -306,6 +346,9 @@ def _create_session(root: Path, session_id: str, algorithm: str) -> None:
         state = layout.session_state_path(root, session_id)
         state.write_text(json.dumps({"algorithm": algorithm}), encoding="utf-8")
         fsync_file(state)
+        # Made now, not at first lock: creating it later would change the directory's mtime,
+        # which is what ``purge_older_than`` reads to judge a session idle.
+        create_empty(layout.session_lock_path(root, session_id))
         create_empty(layout.session_data_path(root, session_id))
         fsync_dir(directory)
         fsync_dir(directory.parent)
