@@ -2,8 +2,17 @@
 
 It is the ``JobQueue`` the services enqueue into. ``enqueue`` only wakes it: the catalog is the
 queue, so the runner's loop claims whatever is due — new intents, deferred retries, and jobs a
-crash left ``running``. On start it returns every ``running`` job to the queue, since the only
-runner that could have held them is this process's previous life.
+crash left ``running``.
+
+One runner per catalog is active. Every ``serve`` process (each of ``--workers``, or separate
+processes on one data directory) builds one, but only the process holding the ``flock`` on
+``<data>/jobs-runner.lock`` sweeps and claims; the others stand by, retrying every ``POLL_S``,
+and their ``enqueue`` wakes nobody (the active runner finds the job within ``POLL_S``). The lock
+is per data directory, which is per catalog while the catalog is the SQLite file inside it, and
+the kernel drops it the moment its holder dies, so a standby takes over at once after a crash,
+with no lease to wait out. On taking it, a runner returns every ``running`` job to the queue:
+no live runner holds one then. Job leases (``execute.py``) remain the guard for each job, also
+against ``registry-service gc``, which records its own job already claimed.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from jobs.context import JobContext
 from jobs.execute import JobBody, execute_job
 from jobs.schedule import schedule_due_work
 from registry_service.catalog import jobs as job_rows
+from registry_service.storage import file_locks, layout
 
 log = logging.getLogger("registry_service.jobs")
 
@@ -40,15 +50,19 @@ class InProcessRunner:
         self._running: dict[int, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._pausing = False
+        self._gate: int | None = None  # the runner lock's descriptor while active
 
     async def enqueue(self, job_id: int) -> None:
         self._wake.set()
 
+    @property
+    def active(self) -> bool:
+        """Whether this runner holds the data directory's runner lock (sweeps and claims)."""
+        return self._gate is not None
+
     async def start(self) -> None:
-        async with self.ctx.catalog.transaction() as tx:
-            released = await job_rows.release_running_jobs(tx)
-        if released:
-            log.info("resuming %d job(s) interrupted by the last shutdown or crash", released)
+        if not await self._take_gate():
+            log.info("job runner standing by: another process runs this catalog's jobs")
         self._pausing = False
         self._loop_task = asyncio.create_task(self._loop(), name="job-runner")
 
@@ -61,6 +75,22 @@ class InProcessRunner:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._gate is not None:
+            file_locks.unlock(self._gate)
+            self._gate = None
+
+    async def _take_gate(self) -> bool:
+        if self._gate is not None:
+            return True
+        path = layout.runner_lock_path(self.ctx.settings.data_path)
+        self._gate = await asyncio.to_thread(file_locks.try_lock, path)
+        if self._gate is None:
+            return False
+        async with self.ctx.catalog.transaction() as tx:
+            released = await job_rows.release_running_jobs(tx)
+        if released:
+            log.info("resuming %d job(s) interrupted by the last shutdown or crash", released)
+        return True
 
     async def pause(self) -> None:
         """Stop claiming and wait for the running jobs to end (fixture mode's reset); ``start``
@@ -85,6 +115,11 @@ class InProcessRunner:
 
     async def _loop(self) -> None:
         while not self._pausing:
+            if not await self._take_gate():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), POLL_S)
+                self._wake.clear()
+                continue
             try:
                 await schedule_due_work(
                     self.ctx.catalog, self, self.ctx.settings, self.ctx.clock.now()

@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -60,7 +61,8 @@ from registry_service.settings import Settings, SettingsInvalid, load
 from registry_service.storage.base import BlobStore
 from registry_service.storage.filesystem import FilesystemBlobStore
 from registry_service.storage.reserve import Reserve
-from registry_service.tls import load_server_tls
+from registry_service.supervisor import run_workers
+from registry_service.tls import ServerTls, load_server_tls
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -101,18 +103,7 @@ async def build_app(settings: Settings, seed: Path | None) -> web.Application:
     try:
         catalog = await Catalog.open_in(settings.data_path, before_write=reserve.keep_room)
         resources.push_async_callback(catalog.close)
-        generated = await ensure_root(
-            catalog, admin_token=settings.auth.admin_token, now=clock.now()
-        )
-        if generated:
-            print(
-                "registry-service: created administrator 'root'; its API token "
-                f"(shown only now) is:\n  {generated}",
-                flush=True,
-            )
-        if seed is not None:
-            report = await seed_with_store(catalog, settings, seed, clock.now())
-            log.info("seeded from %s: created %s", seed, report.summary())
+        await _bootstrap(catalog, settings, seed, clock.now())
         store = FilesystemBlobStore(
             settings.data_path, min_free_bytes=settings.storage.min_free_bytes, reserve=reserve
         )
@@ -144,6 +135,21 @@ async def build_app(settings: Settings, seed: Path | None) -> web.Application:
     return app
 
 
+async def _bootstrap(catalog: Catalog, settings: Settings, seed: Path | None, now: datetime) -> int:
+    """Create the administrator on first start, and apply the seed if one is given."""
+    generated = await ensure_root(catalog, admin_token=settings.auth.admin_token, now=now)
+    if generated:
+        print(
+            "registry-service: created administrator 'root'; its API token "
+            f"(shown only now) is:\n  {generated}",
+            flush=True,
+        )
+    if seed is not None:
+        report = await seed_with_store(catalog, settings, seed, now)
+        log.info("seeded from %s: created %s", seed, report.summary())
+    return EXIT_OK
+
+
 def _fixture_control(
     settings: Settings,
     seed: Path | None,
@@ -170,18 +176,48 @@ def _fixture_control(
 
 def serve(settings: Settings, seed: Path | None) -> int:
     tls = load_server_tls(settings.server)  # a bad file stops us before any port is bound
+    workers = settings.server.worker_count
     log.info(
-        "serving on %s://%s (data in %s, jobs %s)",
+        "serving on %s://%s (data in %s, jobs %s%s)",
         settings.server.scheme,
         settings.server.listen,
         settings.data_path.resolve(),
         "via Redis" if settings.jobs.redis_url else "in-process",
+        f", {workers} workers" if workers > 1 else "",
     )
     if settings.fixture.enabled:
         log.warning(
             "fixture mode: settable clock and %s/ routes (clock, run-jobs, reset)", FIXTURE_PREFIX
         )
+    if workers == 1:
+        _run_server(settings, seed, tls)
+        return EXIT_OK
+    # Migrations, the administrator and the seed once, here, before the children race for them.
+    now = SystemClock().now()
+    asyncio.run(with_catalog(settings, lambda c: _bootstrap(c, settings, seed, now)))
 
+    def serve_child(sock: socket.socket, ready: Callable[[], None]) -> int:
+        # Each child its own TLS context, so SIGHUP (forwarded by the parent) reloads each.
+        _run_server(settings, None, load_server_tls(settings.server), sock=sock, ready=ready)
+        return EXIT_OK
+
+    return run_workers(
+        settings.server.host,
+        settings.server.port,
+        workers,
+        serve_child,
+        settings.server.shutdown_timeout_s,
+    )
+
+
+def _run_server(
+    settings: Settings,
+    seed: Path | None,
+    tls: ServerTls | None,
+    *,
+    sock: socket.socket | None = None,
+    ready: Callable[[], None] | None = None,
+) -> None:
     async def app_for_serving() -> web.Application:
         app = await build_app(settings, seed)
         app.on_startup.append(_freeze_startup_objects)
@@ -189,17 +225,22 @@ def serve(settings: Settings, seed: Path | None) -> int:
             app.cleanup_ctx.append(tls.reload_on_sighup)
         return app
 
+    def announce(*_: object, **__: object) -> None:
+        # aiohttp "prints" once every site is serving: the moment a worker is ready.
+        if ready is not None:
+            ready()
+
     web.run_app(
         app_for_serving(),
-        host=settings.server.host,
-        port=settings.server.port,
+        host=None if sock else settings.server.host,
+        port=None if sock else settings.server.port,
+        sock=sock,
         ssl_context=tls.context if tls is not None else None,
         shutdown_timeout=settings.server.shutdown_timeout_s,
         access_log=logging.getLogger("aiohttp.access") if settings.server.access_log else None,
         access_log_class=AccessLogger,
-        print=None,
+        print=announce if ready is not None else None,
     )
-    return EXIT_OK
 
 
 async def _freeze_startup_objects(_: web.Application) -> None:
@@ -335,6 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--listen", help="host:port (overrides the configuration)")
     serve_p.add_argument("--data-dir", help="data directory (overrides the configuration)")
     serve_p.add_argument(
+        "--workers",
+        help="server processes sharing the port: a number, or auto (as server.workers)",
+    )
+    serve_p.add_argument(
         "--fixture",
         action="store_true",
         help="fixture mode (as fixture.enabled): settable clock, /-/fixture/ routes for tests",
@@ -367,6 +412,8 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
                 settings = settings.replace("server", data_dir=args.data_dir)
             if args.fixture:
                 settings = settings.replace("fixture", enabled=True)
+            if args.workers:
+                settings = settings.replace("server", workers=args.workers)
     except SettingsInvalid as exc:
         print(f"registry-service: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,15 @@ class ServerSettings:
     # both or neither. Read at start-up and again on SIGHUP.
     tls_cert: str = ""
     tls_key: str = ""
+    # Server processes sharing the listening port, the data directory and the catalog: a
+    # whole number, or "auto" for one per CPU core. 1 is a single process, as always.
+    workers: str = "1"
+
+    @property
+    def worker_count(self) -> int:
+        if self.workers == "auto":
+            return os.cpu_count() or 1
+        return int(self.workers)
 
     @property
     def host(self) -> str:
@@ -268,6 +278,8 @@ def _build_section(section: str, values: Mapping[str, Any]) -> Any:
             value = _to_number(where, value, int)
         elif kind == "float":
             value = _to_number(where, value, float)
+        elif where == "server.workers" and type(value) is int:
+            value = str(value)  # `workers = 2` in TOML reads as naturally as "auto"
         elif kind == "str" and not isinstance(value, str):
             raise SettingsInvalid(f"{where}: expected a string, got {value!r}")
         converted[key] = value
@@ -309,6 +321,12 @@ def _check_section(section: str, s: Any) -> None:
             raise SettingsInvalid("server.shutdown_timeout_s: must be greater than 0")
         if s.log_format not in {"text", "json"}:
             raise SettingsInvalid(f"server.log_format: expected text or json, got {s.log_format!r}")
+        if s.workers != "auto" and not (
+            s.workers.isascii() and s.workers.isdigit() and int(s.workers) >= 1
+        ):
+            raise SettingsInvalid(
+                f"server.workers: expected a whole number from 1, or auto, got {s.workers!r}"
+            )
         if bool(s.tls_cert) != bool(s.tls_key):
             given, missing = ("tls_cert", "tls_key") if s.tls_cert else ("tls_key", "tls_cert")
             raise SettingsInvalid(
@@ -349,3 +367,6 @@ def _check_cross_field(settings: Settings) -> None:
         raise SettingsInvalid(
             "fixture.enabled: fixture mode runs jobs in-process; unset jobs.redis_url"
         )
+    if settings.fixture.enabled and settings.server.workers != "1":
+        # Its clock and its run-jobs/reset routes live in one process.
+        raise SettingsInvalid("server.workers: fixture mode runs one process; set it to 1")

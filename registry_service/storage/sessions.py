@@ -40,8 +40,7 @@ from registry_service.errors import (
     InsufficientStorage,
     UploadOutOfOrder,
 )
-from registry_service.storage import layout
-from registry_service.storage import file_locks
+from registry_service.storage import file_locks, layout
 from registry_service.storage.base import BlobInfo, Commit, place_only
 from registry_service.storage.fileio import (
     StreamAppender,

@@ -5,6 +5,7 @@ environment."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
     ("server", "log_format"): ("json", "json"),
     ("server", "tls_cert"): ("/etc/registry/chain.pem", "/etc/registry/chain.pem"),
     ("server", "tls_key"): ("/etc/registry/key.pem", "/etc/registry/key.pem"),
+    ("server", "workers"): ("auto", "auto"),
     ("registry", "host"): ("registry.example.com:443", "registry.example.com:443"),
     ("registry", "auto_create_projects"): ("yes", True),
     ("registry", "abandoned_upload_max_age_seconds"): ("3600", 3600),
@@ -295,4 +297,29 @@ def test_fixture_mode_with_redis_is_refused() -> None:
     with pytest.raises(SettingsInvalid, match=r"fixture\.enabled"):
         load(None, {"REGISTRY_SERVICE_REDIS_URL": "redis://localhost"}).replace(
             "fixture", enabled=True
+        )
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [('workers = "1"', 1), ("workers = 3", 3), ('workers = "4"', 4), ('workers = "auto"', None)],
+)
+def test_workers_is_a_number_or_auto(tmp_path: Path, text: str, count: int | None) -> None:
+    config = tmp_path / "registry.toml"
+    config.write_text(f"[server]\n{text}\n")
+    expected = count if count is not None else (os.cpu_count() or 1)
+    assert load(config, {}).server.worker_count == expected
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "two", "1.5", "²", ""])
+def test_a_bad_workers_value_names_the_key(raw: str) -> None:
+    with pytest.raises(SettingsInvalid, match=r"server\.workers"):
+        load(None, {"REGISTRY_SERVICE_SERVER_WORKERS": raw})
+
+
+def test_fixture_mode_with_several_workers_is_refused() -> None:
+    with pytest.raises(SettingsInvalid, match=r"server\.workers: fixture mode"):
+        load(
+            None,
+            {"REGISTRY_SERVICE_SERVER_WORKERS": "2", "REGISTRY_SERVICE_FIXTURE_ENABLED": "1"},
         )
