@@ -1,8 +1,8 @@
 """The access log: one record per answered request on the ``aiohttp.access`` logger.
 
 Its message is the classic line (``remote "METHOD /path?query HTTP/1.1" status body-bytes
-0.001234s "user agent" request-id``); the same facts ride along as fields (``extra``), which
-the JSON log format writes out one by one. Token query parameters (GitLab accepts
+0.001234s "user agent" request-id``); the same facts, and the answering process's ``pid``,
+ride along as fields (``extra``), which the JSON log format writes out one by one. Token query parameters (GitLab accepts
 ``private_token`` and ``access_token`` in the URL), in any spelling, are logged as
 ``[FILTERED]``, as GitLab does; the log handler's redaction (``logs.py``) covers the rest.
 """
@@ -10,6 +10,7 @@ the JSON log format writes out one by one. Token query parameters (GitLab accept
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 from urllib.parse import urlencode
 
@@ -45,6 +46,8 @@ class AccessLogger(AbstractAccessLogger):
             "remote": request.remote,
             "user_agent": request.headers.get("User-Agent", ""),
             "request_id": request.get(request_id_key, ""),
+            # Which server process answered (``serve --workers`` runs several on one port).
+            "pid": os.getpid(),
         }
         target = f"{request.path}?{query}" if query else request.path
         version = f"{request.version.major}.{request.version.minor}"

@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -68,6 +69,7 @@ async def test_json_access_log_has_the_request_fields(
     assert first["path"] == "/-/health"
     assert first["status"] == 200
     assert first["request_id"] == "req-1"
+    assert first["pid"] == os.getpid()  # served in-process here
     assert first["size_bytes"] == len(await health.read())
     assert isinstance(first["duration_s"], float) and first["duration_s"] >= 0
     assert isinstance(first["time"], str)
