@@ -80,6 +80,9 @@ class Supervisor:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+        # Closed before the children drain, as a single server closes its port at once: new
+        # connections are refused rather than queued for children that no longer accept.
+        self._sock.close()
         self._stop_all()
         return code
 

@@ -2,9 +2,10 @@
 
 Its message is the classic line (``remote "METHOD /path?query HTTP/1.1" status body-bytes
 0.001234s "user agent" request-id``); the same facts, and the answering process's ``pid``,
-ride along as fields (``extra``), which the JSON log format writes out one by one. Token query parameters (GitLab accepts
-``private_token`` and ``access_token`` in the URL), in any spelling, are logged as
-``[FILTERED]``, as GitLab does; the log handler's redaction (``logs.py``) covers the rest.
+ride along as fields (``extra``), which the JSON log format writes out one by one. Token query
+parameters (GitLab accepts ``private_token`` and ``access_token`` in the URL), in any spelling,
+are logged as ``[FILTERED]``, as GitLab does; the log handler's redaction (``logs.py``) covers
+the rest.
 """
 
 from __future__ import annotations
