@@ -90,8 +90,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_registry_service(stack: ExitStack, venv_bin: Path) -> Target:
-    """Start ``registry-service serve`` on a free port with a fresh data dir; create bench/app."""
+def start_registry_service(
+    stack: ExitStack, venv_bin: Path, serve_args: Sequence[str] = ()
+) -> Target:
+    """Start ``registry-service serve [serve_args]`` on a free port with a fresh data dir;
+    create bench/app."""
     workdir = make_workdir(stack, "bench-registry-service-")
     host = f"127.0.0.1:{free_port()}"
     token = "bench-" + secrets.token_hex(16)
@@ -103,7 +106,7 @@ def start_registry_service(stack: ExitStack, venv_bin: Path) -> Target:
     }
     command = str(venv_bin / "registry-service")
     log_path = workdir / "serve.log"
-    proc = _spawn(stack, [command, "serve"], env, workdir, log_path)
+    proc = _spawn(stack, [command, "serve", *serve_args], env, workdir, log_path)
     target = Target("registry-service", host, (ROOT_USER, token), REPO, proc.pid, log_path)
     _wait_ready(proc, f"{target.base_url}/-/readiness", log_path)
     group, _ = REPO.split("/")
