@@ -1,14 +1,17 @@
-"""``serve --workers N``: a parent process that binds the port once and keeps N server children.
+"""``serve --workers N``: a parent process that holds the port and keeps N server children.
 
-The parent binds and listens, then forks the children, which inherit the listening socket and
-each run the whole server on it (``serve_child``). One shared socket rather than a socket per
-child with ``SO_REUSEPORT``: the port is bound once, so a taken port or a bad address fails
-before any child exists; connections wait in one accept queue that any live child takes from,
-so a child killed mid-flight loses only its own accepted connections, never a queue of new
-ones (with ``SO_REUSEPORT`` the kernel would have hashed some of them to the dead socket); and
-no other process of the same user can join the port group. Forked, not spawned: the children
-start from the parent's imported modules and loaded settings, so N children cost little more
-start-up than one. The parent is single-threaded and opens no event loop before forking.
+Each child listens on a socket of its own, bound to the same address with ``SO_REUSEPORT``,
+and the kernel spreads new connections evenly over them. A listening socket shared by all
+children (bound once by the parent, inherited) was tried first and measured: every child's
+event loop wakes on a new connection and asyncio accepts as many as are queued in one go, so
+one child took all 32 connections of a ``wrk`` run and a second child added nothing. The
+parent binds the address too (``SO_REUSEPORT``, never listening, so it gets no connections):
+a taken port or a bad address fails once, before any child exists, and the port stays ours
+while a child restarts. The cost: connections queued on a child that is SIGKILLed, not yet
+accepted, are reset with it, and another process of the same user could join the port group.
+Forked, not spawned: the children start from the parent's imported modules and loaded
+settings, so N children cost little more start-up than one. The parent is single-threaded and
+opens no event loop while it forks.
 
 The parent never serves a request. It forwards SIGTERM/SIGINT (children drain in-flight
 requests, as a single ``serve`` does) and SIGHUP (each child reloads its TLS certificate),
@@ -40,7 +43,7 @@ STOP_GRACE_S = 5.0
 TICK_S = 0.2
 RESTART_PAUSE_S = 0.5
 
-# Runs one child's server on the inherited socket until it is told to stop; ``ready`` is to be
+# Runs one child's server on its listening socket until it is told to stop; ``ready`` is to be
 # called once it serves. Returns the exit code.
 ServeChild = Callable[[socket.socket, Callable[[], None]], int]
 
@@ -56,9 +59,9 @@ class _Slot:
 
 class Supervisor:
     def __init__(
-        self, sock: socket.socket, workers: int, serve_child: ServeChild, drain_s: float
+        self, reserved: socket.socket, workers: int, serve_child: ServeChild, drain_s: float
     ) -> None:
-        self._sock = sock
+        self._reserved = reserved
         self._slots = [_Slot(i) for i in range(workers)]
         self._serve_child = serve_child
         self._drain_s = drain_s
@@ -80,9 +83,9 @@ class Supervisor:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
-        # Closed before the children drain, as a single server closes its port at once: new
-        # connections are refused rather than queued for children that no longer accept.
-        self._sock.close()
+        # Let go of the port before the children drain: once they have closed their sockets,
+        # new connections are refused, as when a single server stops.
+        self._reserved.close()
         self._stop_all()
         return code
 
@@ -150,12 +153,15 @@ class Supervisor:
                 signal.signal(signum, signal.SIG_DFL)
             os.close(self._ready_read)
             write_end = self._ready_write
+            host, port = self._reserved.getsockname()[:2]
+            self._reserved.close()
+            sock = listen_socket(host, port)
 
             def ready() -> None:
                 # One short write: atomic on a pipe, so children never mix their lines.
                 os.write(write_end, f"{os.getpid()}\n".encode())
 
-            code = self._serve_child(self._sock, ready)
+            code = self._serve_child(sock, ready)
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         except BaseException:
@@ -228,19 +234,35 @@ def _describe(status: int) -> str:
     return f"exited with {os.waitstatus_to_exitcode(status)}"
 
 
+def _port_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def reserve_port(host: str, port: int) -> socket.socket:
+    """The parent's hold on ``host:port``: bound, never listening (port 0 picks one)."""
+    return _port_socket(host, port)
+
+
 def listen_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
-    """The listening socket every child inherits (bound here, once)."""
-    return socket.create_server(
-        (host, port),
-        family=socket.AF_INET6 if ":" in host else socket.AF_INET,
-        backlog=backlog,
-    )
+    """One child's listening socket in the port's ``SO_REUSEPORT`` group."""
+    sock = _port_socket(host, port)
+    sock.listen(backlog)
+    return sock
 
 
 def run_workers(host: str, port: int, workers: int, serve_child: ServeChild, drain_s: float) -> int:
-    """Bind ``host:port`` and serve it with ``workers`` children until SIGTERM; the exit code."""
-    sock = listen_socket(host, port)
+    """Hold ``host:port`` and serve it with ``workers`` children until SIGTERM; the exit code."""
+    reserved = reserve_port(host, port)
     try:
-        return Supervisor(sock, workers, serve_child, drain_s).run()
+        return Supervisor(reserved, workers, serve_child, drain_s).run()
     finally:
-        sock.close()
+        reserved.close()

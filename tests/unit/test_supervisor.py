@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_service.supervisor import MAX_START_FAILURES, Supervisor, listen_socket
+from registry_service.supervisor import MAX_START_FAILURES, Supervisor, reserve_port
 
 Ready = Callable[[], None]
 
@@ -32,7 +32,7 @@ def supervise(tmp_path: Path, script: Callable[[int, Ready], int], workers: int 
             f.write("x")
         return script(starts.stat().st_size, ready)
 
-    sock = listen_socket("127.0.0.1", 0)
+    sock = reserve_port("127.0.0.1", 0)
     try:
         return Supervisor(sock, workers, serve_child, drain_s=5).run()
     finally:
