@@ -5,14 +5,15 @@ queue, so the runner's loop claims whatever is due — new intents, deferred ret
 crash left ``running``.
 
 One runner per catalog is active. Every ``serve`` process (each of ``--workers``, or separate
-processes on one data directory) builds one, but only the process holding the ``flock`` on
-``<data>/jobs-runner.lock`` sweeps and claims; the others stand by, retrying every ``POLL_S``,
-and their ``enqueue`` wakes nobody (the active runner finds the job within ``POLL_S``). The lock
-is per data directory, which is per catalog while the catalog is the SQLite file inside it, and
-the kernel drops it the moment its holder dies, so a standby takes over at once after a crash,
-with no lease to wait out. On taking it, a runner returns every ``running`` job to the queue:
-no live runner holds one then. Job leases (``execute.py``) remain the guard for each job, also
-against ``registry-service gc``, which records its own job already claimed.
+processes on one data directory) builds one, but only the process holding the ``flock`` on its
+gate, ``<data>/jobs-runner.lock`` (passed in by ``serve``), sweeps and claims; the others stand
+by, retrying every ``POLL_S``, and their ``enqueue`` wakes nobody (the active runner finds the
+job within ``POLL_S``). The lock is per data directory, so per catalog while the catalog is the
+SQLite file inside it, and the kernel drops it the moment its holder dies: a standby takes over
+within ``POLL_S`` of a crash, with no lease to wait out. On taking it, a runner returns every
+``running`` job to the queue, since no live runner holds one then. Job leases (``execute.py``)
+remain the guard of each job, also against ``registry-service gc``, which records its own job
+already claimed.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 
 from jobs.bodies import JOB_BODIES
 from jobs.context import JobContext
 from jobs.execute import JobBody, execute_job
 from jobs.schedule import schedule_due_work
 from registry_service.catalog import jobs as job_rows
-from registry_service.storage import file_locks, layout
+from registry_service.storage import file_locks
 
 log = logging.getLogger("registry_service.jobs")
 
@@ -42,23 +44,27 @@ class InProcessRunner:
         *,
         concurrency: int = 2,
         bodies: Mapping[str, JobBody] = JOB_BODIES,
+        gate: Path | None = None,
     ) -> None:
+        """``gate``: the file whose ``flock`` makes this runner the active one (``serve`` passes
+        the data directory's ``jobs-runner.lock``); None, always active."""
         self.ctx = ctx
+        self._gate_path = gate
         self._bodies = bodies
         self._slots = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._running: dict[int, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._pausing = False
-        self._gate: int | None = None  # the runner lock's descriptor while active
+        self._gate: int | None = None  # the gate's locked descriptor while active
 
     async def enqueue(self, job_id: int) -> None:
         self._wake.set()
 
     @property
     def active(self) -> bool:
-        """Whether this runner holds the data directory's runner lock (sweeps and claims)."""
-        return self._gate is not None
+        """Whether this runner sweeps and claims (holds its gate, or has none)."""
+        return self._gate is not None or self._gate_path is None
 
     async def start(self) -> None:
         if not await self._take_gate():
@@ -82,10 +88,12 @@ class InProcessRunner:
     async def _take_gate(self) -> bool:
         if self._gate is not None:
             return True
-        path = layout.runner_lock_path(self.ctx.settings.data_path)
-        self._gate = await asyncio.to_thread(file_locks.try_lock, path)
-        if self._gate is None:
-            return False
+        if self._gate_path is not None:
+            self._gate = await asyncio.to_thread(file_locks.try_lock, self._gate_path)
+            if self._gate is None:
+                return False
+        elif self._loop_task is not None:
+            return True  # no gate: jobs were returned to the queue at start
         async with self.ctx.catalog.transaction() as tx:
             released = await job_rows.release_running_jobs(tx)
         if released:

@@ -58,6 +58,7 @@ from registry_service.services.jobs import JobKind, JobQueue
 from registry_service.services.provisioning import ProvisioningFailed
 from registry_service.services.seeding import SeedInvalid, SeedReport, seed_file
 from registry_service.settings import Settings, SettingsInvalid, load
+from registry_service.storage import layout
 from registry_service.storage.base import BlobStore
 from registry_service.storage.filesystem import FilesystemBlobStore
 from registry_service.storage.reserve import Reserve
@@ -115,7 +116,11 @@ async def build_app(settings: Settings, seed: Path | None) -> web.Application:
             queue = ArqQueue(settings.jobs.redis_url)
             resources.push_async_callback(queue.close)
         else:
-            runner = queue = InProcessRunner(JobContext(catalog, storage, clock, settings))
+            runner = queue = InProcessRunner(
+                JobContext(catalog, storage, clock, settings),
+                # One active runner per data directory (serve --workers, or several serves).
+                gate=layout.runner_lock_path(settings.data_path),
+            )
             await runner.start()
             resources.push_async_callback(runner.stop)
         app = create_app(

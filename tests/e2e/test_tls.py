@@ -217,6 +217,31 @@ def test_sighup_serves_the_new_certificate_and_keeps_open_connections(
     assert f"TLS certificate reloaded from {live.chain}" in server.stderr
 
 
+def test_sighup_to_the_workers_parent_reloads_every_worker(
+    start_server: StartServer, tmp_path: Path, root_ca: Authority
+) -> None:
+    first = issue_server_cert(tmp_path / "pki", root_ca, label="first")
+    second = issue_server_cert(tmp_path / "pki", root_ca, label="second")
+    live = ServerCert(tmp_path / "live-chain.pem", tmp_path / "live.key", root_ca, first.serial)
+    _replace(live.chain, first.chain)
+    _replace(live.key, first.key)
+    server = start_server(tls=live, args=["--workers", "2"])
+    client = Client(server, root_ca)
+    assert client.new_connection_cert() == _leaf_der(first.chain)
+    _wait_for_log(server, "ready: 2 workers")
+
+    _replace(live.chain, second.chain)
+    _replace(live.key, second.key)
+    server.signal(signal.SIGHUP)
+    deadline = time.monotonic() + RELOAD_TIMEOUT_S
+    while server.stderr.count(f"TLS certificate reloaded from {live.chain}") < 2:
+        assert time.monotonic() < deadline, server.stderr  # one line per child
+        time.sleep(0.05)
+    # New connections are spread over both children: every one gets the new certificate.
+    assert {client.new_connection_cert() for _ in range(20)} == {_leaf_der(second.chain)}
+    assert server.stop() == 0
+
+
 def test_a_reload_that_fails_keeps_the_old_certificate_and_warns(
     start_server: StartServer, tmp_path: Path, root_ca: Authority
 ) -> None:
