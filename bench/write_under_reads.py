@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import signal
 import statistics
 import sys
 import time
@@ -147,7 +148,12 @@ def parse_cases(text: str) -> list[tuple[int, int]]:
     return cases
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwinds the ExitStack: servers stopped, temp dirs removed
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--cases", type=parse_cases,
