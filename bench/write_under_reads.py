@@ -103,7 +103,7 @@ def run_case(pool: ProcessPoolExecutor, target: Target, writers: int, readers: i
 
 def _ms(latencies: list[float], q: float) -> str:
     if not latencies:
-        return "–"
+        return "-"
     if len(latencies) == 1:
         return f"{latencies[0] * 1000:.1f}"
     cut = statistics.quantiles(latencies, n=100, method="inclusive")

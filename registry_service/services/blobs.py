@@ -25,6 +25,7 @@ from datetime import datetime
 from registry_service.catalog import blobs as blob_rows
 from registry_service.catalog import uploads as upload_rows
 from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import Writer
 from registry_service.catalog.rows import Repository, Upload
 from registry_service.digests import Digest
 from registry_service.errors import BlobUnknown, BlobUploadUnknown, DigestInvalid
@@ -75,9 +76,11 @@ async def _place_and_record(
 async def delete_blob(catalog: Catalog, repository: Repository, digest: Digest) -> None:
     """Unlink the blob from this repository; the bytes go when garbage collection finds no
     other user. BLOB_UNKNOWN if the repository had no such blob."""
-    async with catalog.transaction() as tx:
-        if not await blob_rows.unlink_blob(tx, repository.id, str(digest)):
-            raise BlobUnknown(detail={"digest": str(digest)})
+    unlinked = await catalog.run_write(
+        lambda tx: blob_rows.unlink_blob(tx, repository.id, str(digest))
+    )
+    if not unlinked:
+        raise BlobUnknown(detail={"digest": str(digest)})
 
 
 async def ingest_blob(
@@ -103,12 +106,15 @@ async def mount_blob(
 
     The caller has checked that the actor may pull ``source`` and push ``target``.
     """
-    async with catalog.transaction() as tx:
+
+    async def link(tx: Writer) -> int | None:
         size = await blob_rows.select_linked_blob_size(tx, source.id, str(digest))
-        if size is None:
-            return None
-        await blob_rows.link_blob(tx, target.id, str(digest), now)
-    return BlobInfo(digest, size)
+        if size is not None:
+            await blob_rows.link_blob(tx, target.id, str(digest), now)
+        return size
+
+    size = await catalog.run_write(link)
+    return None if size is None else BlobInfo(digest, size)
 
 
 # --- upload sessions ------------------------------------------------------------------------
@@ -120,8 +126,9 @@ async def start_upload(
     """Open an upload session for ``repository``; its id goes into the ``Location`` URL."""
     session_id = uuid.uuid4().hex
     await storage.sessions.create(session_id, algorithm)
-    async with catalog.transaction() as tx:
-        await upload_rows.insert_upload(tx, session_id, repository.id, algorithm, now)
+    await catalog.run_write(
+        lambda tx: upload_rows.insert_upload(tx, session_id, repository.id, algorithm, now)
+    )
     return session_id
 
 
@@ -153,8 +160,7 @@ async def append_chunk(
     """Append one chunk; return the new size. 416 when it does not start at the current end."""
     await find_upload(catalog, repository, session_id)
     size = await storage.sessions.append(session_id, chunks, start_offset)
-    async with catalog.transaction() as tx:
-        await upload_rows.update_upload_offset(tx, session_id, size, now)
+    await catalog.run_write(lambda tx: upload_rows.update_upload_offset(tx, session_id, size, now))
     return size
 
 
@@ -195,8 +201,7 @@ async def cancel_upload(
 
 
 async def _forget_upload(catalog: Catalog, session_id: str) -> None:
-    async with catalog.transaction() as tx:
-        await upload_rows.delete_upload(tx, session_id)
+    await catalog.run_write(lambda tx: upload_rows.delete_upload(tx, session_id))
 
 
 async def purge_abandoned_uploads(

@@ -185,8 +185,9 @@ async def ensure_repository(catalog: Catalog, image: Image, now: datetime) -> Re
     )
     if existing is not None:
         return existing
-    async with catalog.transaction() as tx:
-        return await repository_rows.ensure_repository(tx, image.project.id, image.name, now)
+    return await catalog.run_write(
+        lambda tx: repository_rows.ensure_repository(tx, image.project.id, image.name, now)
+    )
 
 
 async def visible_image_paths(catalog: Catalog, actor: Actor) -> list[str]:
