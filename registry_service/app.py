@@ -29,6 +29,7 @@ from registry_service.http.middleware import (
     registry_identity_middleware,
     request_id_middleware,
 )
+from registry_service.http.read_turns import ReadTurns, read_turns_middleware
 from registry_service.http.render import render_gitlab, render_oci
 from registry_service.keys import (
     catalog_key,
@@ -92,7 +93,11 @@ def create_app(
     """
     metrics = Metrics()
     app = web.Application(
-        middlewares=[request_timer_middleware, request_id_middleware],
+        middlewares=[
+            request_timer_middleware,
+            read_turns_middleware(ReadTurns()),
+            request_id_middleware,
+        ],
         client_max_size=CLIENT_MAX_SIZE,
     )
     app[metrics_key] = metrics

@@ -33,10 +33,13 @@ class WriterThread:
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
+        # Crossings to the thread so far: what a write's cost is counted in.
+        self.jobs_submitted = 0
 
     def submit(self, job: Callable[[], object]) -> None:
         """Run ``job()`` on the thread after every job submitted before it; nothing comes back
         (the job reports through ``call_soon_threadsafe`` itself)."""
+        self.jobs_submitted += 1
         self._jobs.put(job)
 
     async def call(self, fn: Callable[..., T], /, *args: Any) -> T:
@@ -52,7 +55,7 @@ class WriterThread:
             else:
                 report_soon(loop, _succeed, future, result)
 
-        self._jobs.put(job)
+        self.submit(job)
         return await future
 
     def stop(self) -> None:
