@@ -397,6 +397,8 @@ class Catalog:
 
 async def _close_writer(writer: tuple[WriterThread, sqlite3.Connection]) -> None:
     thread, conn = writer
+    if thread.stopped:
+        return  # closed already
     try:
         await thread.call(conn.close)
     finally:

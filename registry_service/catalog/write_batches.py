@@ -123,7 +123,14 @@ class WriteBatches:
             self._accepting = True
             self._group = unit.group = group
             self._pending.append(unit)
-        self._thread.submit(lambda: self._run_batch(loop, own_transaction=group is None))
+        try:
+            self._thread.submit(lambda: self._run_batch(loop, own_transaction=group is None))
+        except BaseException:
+            with self._mutex:
+                self._accepting = False
+                self._pending.clear()
+            self._lock.release()
+            raise
 
     async def _abandon(self, loop: asyncio.AbstractEventLoop, unit: _Unit[Any]) -> None:
         """The caller is cancelled: drop the unit if the thread has not taken it; otherwise

@@ -35,10 +35,14 @@ class WriterThread:
         self._thread.start()
         # Crossings to the thread so far: what a write's cost is counted in.
         self.jobs_submitted = 0
+        self._stopped = False
 
     def submit(self, job: Callable[[], object]) -> None:
         """Run ``job()`` on the thread after every job submitted before it; nothing comes back
-        (the job reports through ``call_soon_threadsafe`` itself)."""
+        (the job reports through ``call_soon_threadsafe`` itself). CatalogClosed once stopped:
+        the job would never run, and its caller wait forever."""
+        if self._stopped:
+            raise CatalogClosed("the catalog is closed")
         self.jobs_submitted += 1
         self._jobs.put(job)
 
@@ -58,13 +62,22 @@ class WriterThread:
         self.submit(job)
         return await future
 
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
     def stop(self) -> None:
         """Let the jobs already submitted run, then end the thread."""
+        self._stopped = True
         self._jobs.put(None)
 
     def _serve(self) -> None:
         while (job := self._jobs.get()) is not None:
             job()
+
+
+class CatalogClosed(RuntimeError):
+    """A write handed to a catalog after it was closed."""
 
 
 def report_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., object], *args: Any) -> None:

@@ -14,6 +14,7 @@ from registry_service.catalog.db import Catalog, fetch_all
 from registry_service.catalog.errors import UniqueViolated
 from registry_service.catalog.protocols import Writer
 from registry_service.catalog.write_batches import UnitSuspended
+from registry_service.catalog.writer_thread import CatalogClosed
 
 INSERT = "INSERT INTO leases (name, owner, expires_at) VALUES (?, 'x', 'y')"
 
@@ -155,3 +156,12 @@ async def test_a_unit_queued_behind_an_open_transaction_group_joins_its_commit(
     await old
     names = {r[0] for r in await fetch_all(catalog.reader, "SELECT name FROM leases")}
     assert names == {"old", "new"}
+
+
+async def test_a_write_to_a_closed_catalog_raises_instead_of_hanging(catalog: Catalog) -> None:
+    await catalog.close()
+    with pytest.raises(CatalogClosed):
+        await catalog.run_write(lease("late"))
+    with pytest.raises(CatalogClosed):
+        async with catalog.transaction() as tx:
+            await tx.execute(INSERT, ("late",))
