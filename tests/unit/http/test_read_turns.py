@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
-from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from pytest_aiohttp import AiohttpClient
 
 from registry_service.catalog.db import Catalog, fetch_one
 from registry_service.catalog.protocols import Writer
@@ -37,8 +37,9 @@ class LoopTurns:
         self._running = False
 
 
-async def test_readers_start_at_most_a_few_per_loop_turn() -> None:
+async def test_readers_start_at_most_a_few_per_loop_turn_while_a_write_is_on() -> None:
     turns, clock = ReadTurns(PER_TURN), LoopTurns()
+    turns.writes_in_progress = 1
     started: Counter[int] = Counter()
     stop = asyncio.Event()
 
@@ -64,6 +65,7 @@ async def test_a_writes_wake_up_waits_behind_a_bounded_number_of_reads(
 ) -> None:
     """The writer's result reaches the loop; how many reads run before its task resumes?"""
     turns = ReadTurns(PER_TURN)
+    turns.writes_in_progress = 1  # as the middleware counts the write's request
     reads = itertools.count()
     done_reading = asyncio.Event()
     reported_at: list[int] = []
@@ -98,22 +100,38 @@ async def test_a_writes_wake_up_waits_behind_a_bounded_number_of_reads(
     assert waited_behind <= 2 * 3 * PER_TURN
 
 
-async def test_the_middleware_holds_back_reads_only(aiohttp_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_the_middleware_holds_back_reads_only_while_a_write_is_on(
+    aiohttp_client: AiohttpClient,
+) -> None:
     turns = ReadTurns(1)
+    writing, written = asyncio.Event(), asyncio.Event()
 
-    async def ok(request: web.Request) -> web.Response:
+    async def read(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def write(request: web.Request) -> web.Response:
+        writing.set()
+        await written.wait()
         return web.Response(text="ok")
 
     app = web.Application(middlewares=[read_turns_middleware(turns)])
-    app.router.add_get("/read", ok)
-    app.router.add_post("/write", ok)
+    app.router.add_get("/read", read)
+    app.router.add_post("/write", write)
     client = await aiohttp_client(app, connector=aiohttp.TCPConnector(limit=0))
 
     async def call(method: str, path: str) -> None:
         async with client.request(method, path) as response:
             assert response.status == 200
 
-    await asyncio.gather(*(call("POST", "/write") for _ in range(30)))
-    assert turns.waited == 0
-    await asyncio.gather(*(call("GET", "/read") for _ in range(30)))
+    async def reads() -> None:
+        await asyncio.gather(*(call("GET", "/read") for _ in range(30)))
+
+    await reads()
+    assert turns.waited == 0  # no write: reads go straight on
+    slow_write = asyncio.ensure_future(call("POST", "/write"))
+    await writing.wait()
+    await reads()
     assert turns.waited > 0
+    written.set()
+    await slow_write
+    assert turns.writes_in_progress == 0
