@@ -209,16 +209,22 @@ async def purge_abandoned_uploads(
 ) -> list[str]:
     """Drop sessions idle for longer than ``max_age_s``, and rows whose session is gone."""
     removed = await storage.sessions.purge_older_than(max_age_s, now)
-    async with catalog.transaction() as tx:
-        for session_id in removed:
-            await upload_rows.delete_upload(tx, session_id)
+    await _forget_uploads(catalog, removed)
     stale = [
         upload.id
         for upload in await upload_rows.select_uploads(catalog.reader)
         if not await storage.sessions.exists(upload.id)
     ]
-    if stale:
-        async with catalog.transaction() as tx:
-            for session_id in stale:
-                await upload_rows.delete_upload(tx, session_id)
+    await _forget_uploads(catalog, stale)
     return sorted({*removed, *stale})
+
+
+async def _forget_uploads(catalog: Catalog, session_ids: list[str]) -> None:
+    if not session_ids:
+        return
+
+    async def forget(tx: Writer) -> None:
+        for session_id in session_ids:
+            await upload_rows.delete_upload(tx, session_id)
+
+    await catalog.run_write(forget)
