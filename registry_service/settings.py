@@ -40,11 +40,16 @@ class SettingsInvalid(ValueError):
 class ServerSettings:
     listen: str = "127.0.0.1:5000"
     data_dir: str = "./data"
-    # Base of every absolute URL we emit (Link headers, delete_api_path). Empty = http://<listen>.
+    # Base of every absolute URL we emit (Link headers, delete_api_path). Empty = http://<listen>
+    # (https:// with TLS).
     external_url: str = ""
     shutdown_timeout_s: float = 30.0
     access_log: bool = True
     log_format: str = "text"
+    # Serve HTTPS with this PEM certificate (chain allowed: leaf first) and PEM private key;
+    # both or neither. Read at start-up and again on SIGHUP.
+    tls_cert: str = ""
+    tls_key: str = ""
 
     @property
     def host(self) -> str:
@@ -55,8 +60,12 @@ class ServerSettings:
         return split_listen(self.listen)[1]
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
+
+    @property
     def base_url(self) -> str:
-        return (self.external_url or f"http://{self.listen}").rstrip("/")
+        return (self.external_url or f"{self.scheme}://{self.listen}").rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,18 @@ class RegistrySettings:
     auto_create_projects: bool = False
     # An upload session untouched for this long is abandoned: its bytes are removed.
     abandoned_upload_max_age_seconds: int = 86400
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    # New blob uploads are refused (507) when they would leave less than this free on the data
+    # directory's filesystem, so the catalog, tag deletes and garbage collection keep room to
+    # work on a full disk. 0 = off.
+    min_free_bytes: int = 256 * 1024 * 1024
+    # Space held back in <data>/reserve (and left free by uploads) and given up when the disk
+    # is full anyway, so that tag deletes and garbage collection can still write the catalog;
+    # new uploads are refused until it is back. 0 = none.
+    reserve_bytes: int = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -112,14 +133,22 @@ class FixtureSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    # A web interface session ends this long after sign-in (or earlier with its token).
+    session_ttl_seconds: int = 28800
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     jobs: JobsSettings = field(default_factory=JobsSettings)
     cleanup: CleanupSettings = field(default_factory=CleanupSettings)
     gc: GcSettings = field(default_factory=GcSettings)
     fixture: FixtureSettings = field(default_factory=FixtureSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def registry_host(self) -> str:
@@ -142,11 +171,13 @@ class Settings:
 _SECTIONS: dict[str, type[Any]] = {
     "server": ServerSettings,
     "registry": RegistrySettings,
+    "storage": StorageSettings,
     "auth": AuthSettings,
     "jobs": JobsSettings,
     "cleanup": CleanupSettings,
     "gc": GcSettings,
     "fixture": FixtureSettings,
+    "web": WebSettings,
 }
 
 
@@ -278,6 +309,17 @@ def _check_section(section: str, s: Any) -> None:
             raise SettingsInvalid("server.shutdown_timeout_s: must be greater than 0")
         if s.log_format not in {"text", "json"}:
             raise SettingsInvalid(f"server.log_format: expected text or json, got {s.log_format!r}")
+        if bool(s.tls_cert) != bool(s.tls_key):
+            given, missing = ("tls_cert", "tls_key") if s.tls_cert else ("tls_key", "tls_cert")
+            raise SettingsInvalid(
+                f"server.{missing}: must be set too when server.{given} is (both or neither)"
+            )
+        if s.tls_cert and s.external_url and urlsplit(s.external_url).scheme != "https":
+            # Clients would be sent to plain-HTTP URLs of a server that only speaks HTTPS.
+            raise SettingsInvalid(
+                "server.external_url: must start with https:// when server.tls_cert is set, "
+                f"got {s.external_url!r}"
+            )
     elif section == "registry":
         if "/" in s.host or "://" in s.host:
             raise SettingsInvalid(f"registry.host: expected host[:port], got {s.host!r}")
@@ -290,6 +332,8 @@ def _check_section(section: str, s: Any) -> None:
             raise SettingsInvalid(f"jobs.redis_url: expected redis://…, got {s.redis_url!r}")
         if s.lease_seconds <= 0:
             raise SettingsInvalid("jobs.lease_seconds: must be greater than 0")
+    elif section == "web" and s.session_ttl_seconds <= 0:
+        raise SettingsInvalid("web.session_ttl_seconds: must be greater than 0")
     elif section == "cleanup" and s.regex_anchoring not in {"gitlab", "full"}:
         raise SettingsInvalid(
             f"cleanup.regex_anchoring: expected gitlab or full, got {s.regex_anchoring!r}"

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
@@ -28,7 +28,7 @@ from registry_service.catalog.migrate import apply_migrations
 from registry_service.catalog.protocols import Params, Reader, Row, Writer
 from registry_service.catalog.write_batches import Work, WriteBatches
 from registry_service.catalog.writer_thread import WriterThread
-from registry_service.errors import Unavailable
+from registry_service.errors import InsufficientStorage, Unavailable
 
 CATALOG_FILENAME = "registry.sqlite3"
 BUSY_TIMEOUT_MS = 30_000
@@ -150,8 +150,16 @@ def _insert(conn: sqlite3.Connection, sql: str, parameters: Params) -> int:
     return rowid
 
 
-def _integrity_translated(exc: BaseException) -> BaseException:
-    return constraint_violated(exc) if isinstance(exc, sqlite3.IntegrityError) else exc
+def _translated(exc: BaseException) -> BaseException:
+    """The catalog's exception for a driver's error that a ``run_write`` unit met."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return constraint_violated(exc)
+    if isinstance(exc, sqlite3.OperationalError):
+        try:
+            raise_if_disk_full(exc)
+        except InsufficientStorage as full:
+            return full
+    return exc
 
 
 def constraint_violated(exc: sqlite3.IntegrityError) -> ConstraintViolated:
@@ -243,8 +251,12 @@ class Catalog:
         writer: tuple[WriterThread, sqlite3.Connection],
         scan_reader: aiosqlite.Connection,
         reader: LoopReader,
+        before_write: Callable[[], Awaitable[None]] | None = None,
     ):
         self.path = path
+        # Run before each write transaction begins: the composition root hands in the
+        # storage reserve's ``keep_room``, so that SQLite finds room even on a full disk.
+        self._before_write = before_write
         self._thread, self._conn = writer
         self._unit = SqliteWriter(self._thread, self._conn)
         self._scan_reader = scan_reader
@@ -259,11 +271,18 @@ class Catalog:
             InlineWriter(self._conn),
             self._write_lock,
             lambda: self._group,
-            _integrity_translated,
+            _translated,
+            before_write,
         )
 
     @classmethod
-    async def open(cls, path: Path, *, migrate_to: int | None = None) -> Catalog:
+    async def open(
+        cls,
+        path: Path,
+        *,
+        migrate_to: int | None = None,
+        before_write: Callable[[], Awaitable[None]] | None = None,
+    ) -> Catalog:
         """Open (creating if needed) the catalog file and bring its schema up to date."""
         require_sqlite(sqlite3.sqlite_version_info)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -278,11 +297,13 @@ class Catalog:
         except BaseException:
             await _close_writer(writer)
             raise
-        return cls(path, writer, scan_reader, _connect_loop_reader(path))
+        return cls(path, writer, scan_reader, _connect_loop_reader(path), before_write)
 
     @classmethod
-    async def open_in(cls, data_dir: Path) -> Catalog:
-        return await cls.open(data_dir / CATALOG_FILENAME)
+    async def open_in(
+        cls, data_dir: Path, *, before_write: Callable[[], Awaitable[None]] | None = None
+    ) -> Catalog:
+        return await cls.open(data_dir / CATALOG_FILENAME, before_write=before_write)
 
     async def close(self) -> None:
         self._reader.close()
@@ -311,18 +332,22 @@ class Catalog:
         only once its COMMIT is durable, and raises if that COMMIT fails (a deferred foreign
         key, checked at COMMIT, raises ``ForeignKeyViolated`` there).
         """
-        async with self._write_lock:
-            group = await self._open_unit()
-            try:
-                yield self._unit
-            except BaseException:
-                await _to_the_end(self._close_unit(rollback=True))
-                raise
-            await _to_the_end(self._close_unit(rollback=False))
         try:
-            await asyncio.shield(group)
-        except sqlite3.IntegrityError as exc:
-            raise constraint_violated(exc) from exc
+            async with self._write_lock:
+                group = await self._open_unit()
+                try:
+                    yield self._unit
+                except BaseException:
+                    await _to_the_end(self._close_unit(rollback=True))
+                    raise
+                await _to_the_end(self._close_unit(rollback=False))
+            try:
+                await asyncio.shield(group)
+            except sqlite3.IntegrityError as exc:
+                raise constraint_violated(exc) from exc
+        except sqlite3.OperationalError as exc:
+            raise_if_disk_full(exc)
+            raise
 
     async def _open_unit(self) -> asyncio.Future[None]:
         """BEGIN the group if none is open, then SAVEPOINT this unit; the group's COMMIT.
@@ -343,6 +368,8 @@ class Catalog:
 
     async def _begin_unit(self) -> asyncio.Future[None]:
         if self._group is None:
+            if self._before_write is not None:
+                await self._before_write()
             await self._statement("BEGIN IMMEDIATE")
             self._group = asyncio.get_running_loop().create_future()
             # Runs after every writer already waiting for the lock (the lock is FIFO).
@@ -352,6 +379,8 @@ class Catalog:
         return group
 
     async def _close_unit(self, *, rollback: bool) -> None:
+        if not self._conn.in_transaction:
+            return  # SQLite rolled the whole transaction back itself (it may on SQLITE_FULL)
         if rollback:
             await self._statement("ROLLBACK TO unit")
         await self._statement("RELEASE unit")
@@ -393,6 +422,13 @@ class Catalog:
             await self._reader.execute_fetchall("SELECT 1")
         except sqlite3.Error as exc:
             raise Unavailable(f"catalog: {exc}") from exc
+
+
+def raise_if_disk_full(exc: sqlite3.Error) -> None:
+    """Raise InsufficientStorage (caused by ``exc``) if ``exc`` is SQLite's SQLITE_FULL,
+    "database or disk is full": the one place the catalog's full disk becomes a domain error."""
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        raise InsufficientStorage(detail={"reason": "database or disk is full"}) from exc
 
 
 async def _close_writer(writer: tuple[WriterThread, sqlite3.Connection]) -> None:

@@ -24,7 +24,7 @@ import collections
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -75,6 +75,7 @@ class WriteBatches:
         lock: asyncio.Lock,
         open_group: Callable[[], asyncio.Future[None] | None],
         translate: Callable[[BaseException], BaseException],
+        before_write: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._thread = thread
         self._conn = conn
@@ -82,6 +83,7 @@ class WriteBatches:
         self._lock = lock
         self._open_group = open_group
         self._translate = translate
+        self._before_write = before_write
         self._mutex = threading.Lock()
         # Whether a batch is running and will still take units; the units it has not taken.
         self._accepting = False
@@ -117,6 +119,13 @@ class WriteBatches:
         # Free and unwaited, the lock is taken without yielding to the loop.
         await self._lock.acquire()
         group = self._open_group()
+        if group is None and self._before_write is not None:
+            # As before a transaction() group's BEGIN (the disk reserve, see db.Catalog).
+            try:
+                await self._before_write()
+            except BaseException:
+                self._lock.release()
+                raise
         with self._mutex:
             # A batch releases the lock only after it stopped accepting.
             assert not self._accepting
@@ -195,6 +204,11 @@ class WriteBatches:
             unit.result = _run_inline(unit.work(self._writer))
         except BaseException as exc:  # noqa: BLE001 - this unit's own failure
             unit.error = exc
+            if not self._conn.in_transaction:
+                # SQLite undid the whole transaction itself (it may on SQLITE_FULL): the
+                # batch's other units are gone too.
+                batch.failure = exc
+                return
             try:
                 self._conn.execute("ROLLBACK TO unit")
             except BaseException as undo:  # noqa: BLE001

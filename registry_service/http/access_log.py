@@ -3,7 +3,8 @@
 Its message is the classic line (``remote "METHOD /path?query HTTP/1.1" status body-bytes
 0.001234s "user agent" request-id``); the same facts ride along as fields (``extra``), which
 the JSON log format writes out one by one. Token query parameters (GitLab accepts
-``private_token`` and ``access_token`` in the URL) are logged as ``[FILTERED]``, as GitLab does.
+``private_token`` and ``access_token`` in the URL), in any spelling, are logged as
+``[FILTERED]``, as GitLab does; the log handler's redaction (``logs.py``) covers the rest.
 """
 
 from __future__ import annotations
@@ -16,14 +17,12 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
-from registry_service.http.pagination import SECRET_PARAMS
 from registry_service.keys import request_id_key
-
-FILTERED = "[FILTERED]"
+from registry_service.redaction import FILTERED, is_secret_name
 
 
 def _query(request: BaseRequest) -> str:
-    pairs = [(k, FILTERED if k in SECRET_PARAMS else v) for k, v in request.query.items()]
+    pairs = [(k, FILTERED if is_secret_name(k) else v) for k, v in request.query.items()]
     return urlencode(pairs, safe="/:,[]")
 
 

@@ -63,8 +63,8 @@ def record_requests(metrics: Metrics) -> ResponsePrepareHook:
 
     Not a middleware: a file's status (206, 304, 416) is settled only when aiohttp prepares
     the response, after every middleware has returned. Errors the sub-apps rendered and
-    aiohttp's own 404s and 500s all pass here; a request whose client went away before an
-    answer is not counted.
+    aiohttp's own 404s and 500s all pass here, and so does the 499 that ``error_middleware``
+    answers when a client hangs up mid-request: it is counted as 499, not as a server error.
     """
 
     async def record(request: web.Request, response: web.StreamResponse) -> None:

@@ -1,7 +1,10 @@
 """Middleware shared by the sub-applications: request ids, error rendering, GitLab identity.
 
 ``error_middleware(render)`` is where domain errors become wire errors: each sub-app installs it
-with its own renderer, so handlers and services never build an error body themselves.
+with its own renderer, so handlers and services never build an error body themselves. It is
+also where a client that hangs up mid-request (reading its body raises ``ConnectionError`` once
+its connection is gone) stops being mistaken for a server error: one INFO line and status 499,
+nginx's "client closed request", which the access log and the request metrics then record.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from registry_service.services.permissions import ANONYMOUS
 log = logging.getLogger("registry_service.http")
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# nginx's status for a request whose client closed the connection before the answer.
+CLIENT_CLOSED_REQUEST = 499
 
 
 @web.middleware
@@ -51,6 +56,17 @@ def error_middleware(render: Callable[[RegistryError], web.Response]) -> Middlew
         try:
             return await handler(request)
         except RegistryError as exc:
+            if exc.log_level is not None:
+                log.log(
+                    exc.log_level,
+                    "%s %s (request %s): %s: %s %s",
+                    request.method,
+                    request.path,
+                    request.get(request_id_key, "-"),
+                    type(exc).__name__,
+                    exc,
+                    exc.detail or "",
+                )
             return render(exc)
         except web.HTTPNotFound:
             return render(RouteNotFound())
@@ -60,7 +76,9 @@ def error_middleware(render: Callable[[RegistryError], web.Response]) -> Middlew
             return render(PayloadTooLarge())
         except web.HTTPException:
             raise
-        except Exception:
+        except Exception as exc:
+            if _client_went_away(request, exc):
+                return _client_closed(request, exc)
             log.exception(
                 "unhandled error in %s %s (request %s)",
                 request.method,
@@ -70,6 +88,27 @@ def error_middleware(render: Callable[[RegistryError], web.Response]) -> Middlew
             return render(RegistryError())
 
     return middleware
+
+
+def _client_went_away(request: web.Request, exc: Exception) -> bool:
+    # Only a connection error with the client's connection gone: a reset from anything else
+    # the server talks to stays a server error.
+    return isinstance(exc, ConnectionError) and (
+        request.transport is None or request.transport.is_closing()
+    )
+
+
+def _client_closed(request: web.Request, exc: Exception) -> web.Response:
+    """The answer for a client that has gone: nobody reads it, but aiohttp counts and logs it
+    (``http/metrics.py``, ``http/access_log.py``) before it finds the connection closed."""
+    log.info(
+        "client closed the connection during %s %s (request %s): %s",
+        request.method,
+        request.path,
+        request.get(request_id_key, "-"),
+        exc,
+    )
+    return web.Response(status=CLIENT_CLOSED_REQUEST, reason="Client Closed Request")
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -121,7 +160,12 @@ async def gitlab_identity_middleware(
     config = request.config_dict
     actor = await tokens.authenticate(config[catalog_key], token, config[clock_key].now())
     scopes = actor.scopes or frozenset()
-    if "api" not in scopes:
+    # Any token may read or revoke itself, whatever its scopes (GitLab's SelfInformation and
+    # SelfRevocation endpoints).
+    about_itself = request.path.endswith("/personal_access_tokens/self") and (
+        request.method in READ_METHODS or request.method == "DELETE"
+    )
+    if "api" not in scopes and not about_itself:
         if request.method not in READ_METHODS:
             raise InsufficientScope("api")
         if "read_api" not in scopes:

@@ -16,13 +16,12 @@ from aiohttp import web
 from marshmallow import post_load
 
 from registry_service.http.fields import GitLabInt, GitLabParams
+from registry_service.redaction import is_secret_name
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 # Past this many items GitLab stops counting: X-Total, X-Total-Pages and rel="last" go away.
 COUNT_LIMIT = 10_000
-# Credentials a client may put in the query string: never echoed in Link URLs or logs.
-SECRET_PARAMS = frozenset({"private_token", "access_token", "job_token"})
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ def pagination_headers(
     counted = total <= COUNT_LIMIT
     params: dict[str, Any] = {}
     for key in request.query:
-        if key not in SECRET_PARAMS:
+        if not is_secret_name(key):  # credentials are never echoed in a URL
             values = request.query.getall(key)
             params[key.removesuffix("[]")] = list(values) if key.endswith("[]") else values[-1]
     params.update(request.match_info)
@@ -117,7 +116,7 @@ def keyset_link_header(request: web.Request, base_url: str, updates: dict[str, A
     ``updates`` (``per_page``, ``last``, ``sort``) merged in, keys sorted."""
     params: dict[str, Any] = {}
     for key in request.query:
-        if key not in SECRET_PARAMS:
+        if not is_secret_name(key):  # credentials are never echoed in a URL
             values = request.query.getall(key)
             params[key.removesuffix("[]")] = list(values) if key.endswith("[]") else values[-1]
     params.update(updates)

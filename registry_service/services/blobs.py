@@ -17,9 +17,10 @@ point at nothing.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from registry_service.catalog import blobs as blob_rows
@@ -28,22 +29,27 @@ from registry_service.catalog.db import Catalog
 from registry_service.catalog.protocols import Writer
 from registry_service.catalog.rows import Repository, Upload
 from registry_service.digests import Digest
-from registry_service.errors import BlobUnknown, BlobUploadUnknown, DigestInvalid
-from registry_service.storage.base import BlobInfo, PendingBlob
-from registry_service.storage.filesystem import FilesystemBlobStore
-from registry_service.storage.sessions import UploadSessions
+from registry_service.errors import (
+    BlobUnknown,
+    BlobUploadUnknown,
+    DigestInvalid,
+    InsufficientStorage,
+)
+from registry_service.services.config_dates import ConfigDates
+from registry_service.storage.base import BlobInfo, BlobStore, PendingBlob, UploadSessionStore
 
 
 @dataclass(frozen=True)
 class Storage:
     """The blob store and its upload sessions: the bytes side of the registry."""
 
-    store: FilesystemBlobStore
-    sessions: UploadSessions
+    store: BlobStore
+    sessions: UploadSessionStore
+    config_dates: ConfigDates = field(default_factory=ConfigDates, compare=False)
 
     @classmethod
-    def on(cls, store: FilesystemBlobStore) -> Storage:
-        return cls(store, UploadSessions(store))
+    def on(cls, store: BlobStore) -> Storage:
+        return cls(store, store.upload_sessions())
 
 
 async def stat_blob(
@@ -125,10 +131,15 @@ async def start_upload(
 ) -> str:
     """Open an upload session for ``repository``; its id goes into the ``Location`` URL."""
     session_id = uuid.uuid4().hex
+    # Folder first, row second: removing a folder needs no space, deleting a row may.
     await storage.sessions.create(session_id, algorithm)
-    await catalog.run_write(
-        lambda tx: upload_rows.insert_upload(tx, session_id, repository.id, algorithm, now)
-    )
+    try:
+        await catalog.run_write(
+            lambda tx: upload_rows.insert_upload(tx, session_id, repository.id, algorithm, now)
+        )
+    except BaseException:
+        await storage.sessions.cancel(session_id)
+        raise
     return session_id
 
 
@@ -159,8 +170,17 @@ async def append_chunk(
 ) -> int:
     """Append one chunk; return the new size. 416 when it does not start at the current end."""
     await find_upload(catalog, repository, session_id)
-    size = await storage.sessions.append(session_id, chunks, start_offset)
-    await catalog.run_write(lambda tx: upload_rows.update_upload_offset(tx, session_id, size, now))
+    try:
+        size = await storage.sessions.append(session_id, chunks, start_offset)
+        await catalog.run_write(
+            lambda tx: upload_rows.update_upload_offset(tx, session_id, size, now)
+        )
+    except InsufficientStorage:
+        # Out of space: the session gives its bytes back at once (storage/sessions.py).
+        with contextlib.suppress(BlobUploadUnknown):
+            await storage.sessions.cancel(session_id)
+        await _forget_upload(catalog, session_id)
+        raise
     return size
 
 
@@ -184,8 +204,9 @@ async def finish_upload(
         return await storage.sessions.finish(
             session_id, expected, final_chunks, start_offset=start_offset, commit=commit
         )
-    except (DigestInvalid, BlobUploadUnknown):
-        # The session is gone either way (a wrong digest cancels it, as distribution does).
+    except (DigestInvalid, BlobUploadUnknown, InsufficientStorage):
+        # The session is gone either way (a wrong digest cancels it, as distribution does;
+        # one that ran out of space gives its bytes back).
         await _forget_upload(catalog, session_id)
         raise
 

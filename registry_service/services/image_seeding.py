@@ -50,7 +50,7 @@ from registry_service.manifests.parse import Platform
 from registry_service.names import project_path_candidates
 from registry_service.services.image_specs import ImageSpec, ImageSpecInvalid
 from registry_service.services.manifests import image_record, index_record
-from registry_service.storage.filesystem import FilesystemBlobStore
+from registry_service.storage.base import BlobStore
 
 # Layers up to this size are generated in memory and written in one batch with the configs;
 # larger ones are streamed into the store.
@@ -163,7 +163,7 @@ def _plan_image(
     return digest
 
 
-async def write_image_blobs(store: FilesystemBlobStore, plan: ImagePlan) -> None:
+async def write_image_blobs(store: BlobStore, plan: ImagePlan) -> None:
     """Put every blob of the plan durably in the store (those already there are skipped)."""
     await store.put_many(list(plan.small_blobs.items()))
     for digest, spec in plan.large_layers.items():

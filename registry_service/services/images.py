@@ -6,9 +6,15 @@ internal project), push Developer+, delete Maintainer+; a token must carry a reg
 
 Failures are ordered so a client learns only what it may know:
 
-- anonymous and not allowed → 401 with the Basic challenge, so the client logs in and retries;
-- a project the caller may not see, or no project at all → ``NAME_UNKNOWN``;
+- a project the caller may not see answers exactly as no project at all (gitlab-api.md §4, as
+  ``/api/v4`` answers ``404 Project Not Found`` for both): 401 with the Basic challenge to an
+  anonymous caller, so the client logs in and retries, else ``NAME_UNKNOWN``;
+- a visible project, anonymous caller and not allowed → 401;
 - a visible project and too low a role or scope → ``DENIED``.
+
+``NAME_UNKNOWN`` names the project to create (``project_to_create``) only to a caller who may
+create it (``may_create_project``), a test that reads namespaces only as the caller sees them,
+so it cannot tell a hidden project or group from a missing one either.
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ from registry_service.catalog import projects as project_rows
 from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import Project, Repository
-from registry_service.errors import Forbidden, NameUnknown, Unauthorized
+from registry_service.errors import Forbidden, NameUnknown, RegistryError, Unauthorized
 from registry_service.names import project_path_candidates
 from registry_service.services import provisioning
+from registry_service.services.groups import GroupAccess, namespace_level
 from registry_service.services.permissions import Ability, Actor
 from registry_service.services.projects import ProjectAccess, lookup_project, project_level
 from registry_service.services.tokens import REGISTRY_READ_SCOPES, REGISTRY_WRITE_SCOPES
@@ -101,31 +108,75 @@ async def resolve(
     """
     project = await _owning_project(catalog, image_path)
     if project is None:
-        if actor.is_anonymous:
-            raise Unauthorized()
         target = project_to_create(image_path)
         creating = auto_create and action is Action.PUSH and actor.is_admin
-        if creating and now is not None and target is not None:
-            project = await _create_project(catalog, actor, image_path, target, now)
-        else:
-            hint = (
-                f"; create project {target!r} first"
-                if target
-                else "; an image path needs at least a group and a project"
-            )
-            raise NameUnknown(
-                f"no project owns image path {image_path!r}{hint}",
-                detail={"name": image_path, "project_to_create": target},
-            )
+        if not (creating and now is not None and target is not None):
+            raise await _unknown_name(catalog, actor, image_path)
+        project = await _create_project(catalog, actor, image_path, target, now)
     access = ProjectAccess(project, await project_level(catalog, actor, project.id))
     if not allowed(actor, access, action):
+        if not access.can(actor, Ability.READ_PROJECT):
+            raise await _unknown_name(catalog, actor, image_path)
         if actor.is_anonymous:
             raise Unauthorized()
-        if not allowed(actor, access, Action.PULL) and not access.can(actor, Ability.READ_PROJECT):
-            raise NameUnknown(detail={"name": image_path})
         raise Forbidden(f"{action} access to {image_path!r} is denied", detail={"name": image_path})
     name = image_path[len(project.full_path) + 1 :]
     return Image(path=image_path, project=project, name=name)
+
+
+async def _unknown_name(catalog: Catalog, actor: Actor, image_path: str) -> RegistryError:
+    """The answer for a path no project owns, or whose project ``actor`` may not see: it must
+    not depend on which of the two it is."""
+    if actor.is_anonymous:
+        return Unauthorized()
+    target = project_to_create(image_path)
+    if target is None:
+        # A matter of grammar, not of what exists: the same for everyone.
+        return NameUnknown(
+            f"no project owns image path {image_path!r}; an image path needs at least a group"
+            " and a project",
+            detail={"name": image_path, "project_to_create": None},
+        )
+    if await may_create_project(catalog, actor, target):
+        return NameUnknown(
+            f"no project owns image path {image_path!r}; create project {target!r} first",
+            detail={"name": image_path, "project_to_create": target},
+        )
+    return NameUnknown(detail={"name": image_path})
+
+
+async def may_create_project(catalog: Catalog, actor: Actor, full_path: str) -> bool:
+    """Whether ``actor`` could create project ``full_path`` through the API, as far as the
+    namespaces they can see tell (a group hidden from them counts as absent).
+
+    The rules of ``projects.create_project`` and ``groups.create_group``: an administrator
+    may create anything; a user may create projects in their own namespace and in a group
+    where they are Maintainer+ (``create_projects``); a missing group may be created below a
+    group where they are Maintainer+ (``create_subgroup``), a missing top-level group by any
+    signed-in user (who then owns it). Nothing may be created below another user's namespace.
+    So a user told to create a project where a group hidden from them exists finds the path
+    taken when they try: the price of not telling them here.
+    """
+    if actor.is_admin:
+        return True
+    if actor.is_anonymous or actor.deploy_token is not None:
+        return False
+    components = full_path.split("/")[:-1]
+    for depth in range(len(components), 0, -1):
+        namespace = await namespace_rows.select_namespace_by_path(
+            catalog.reader, "/".join(components[:depth])
+        )
+        if namespace is None:
+            continue
+        if namespace.kind == "user":
+            # Usernames are public (``GET /users``): a user's namespace is never hidden.
+            return depth == len(components) and namespace.owner_id == actor.user_id
+        group = GroupAccess(namespace, await namespace_level(catalog, actor, namespace.id))
+        if not group.can(actor, Ability.READ_GROUP):
+            continue
+        wanted = Ability.CREATE_PROJECTS if depth == len(components) else Ability.CREATE_SUBGROUP
+        return group.can(actor, wanted)
+    return True
 
 
 async def _create_project(

@@ -11,7 +11,6 @@ The checks and the insert run in one catalog transaction, so a blob cannot be un
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,9 +25,11 @@ from registry_service.catalog.protocols import Writer
 from registry_service.catalog.rows import Repository, StoredManifest
 from registry_service.digests import Digest, digest_of, parse_digest
 from registry_service.errors import (
+    BadRequest,
     BlobUnknown,
     DigestInvalid,
     ManifestBlobUnknown,
+    ManifestInvalid,
     ManifestUnknown,
     PayloadTooLarge,
 )
@@ -73,8 +74,19 @@ def parse_reference(reference: str) -> Digest | str:
     return validate_tag(reference)
 
 
+def lookup_reference(reference: str) -> Digest | str:
+    """A reference to look up (GET, HEAD, DELETE): one that is neither a valid digest nor a
+    valid tag names nothing that can exist, so it is MANIFEST_UNKNOWN (404), as CNCF
+    distribution answers, not a 400 — only a PUT, which would create it, is refused as invalid.
+    """
+    try:
+        return parse_reference(reference)
+    except BadRequest:
+        raise ManifestUnknown(detail={"reference": reference[:140]}) from None
+
+
 async def pull_manifest(catalog: Catalog, repository: Repository, reference: str) -> Pulled:
-    ref = parse_reference(reference)
+    ref = lookup_reference(reference)
     found = await manifest_rows.select_manifest_with_payload(
         catalog.reader,
         repository.id,
@@ -134,30 +146,19 @@ async def _created_of(storage: Storage, parsed: Manifest | Index) -> datetime | 
         config = parsed.config
         if config.data is not None:
             return parse_image_config_created(config.data)
-        if config.digest in _config_created:
-            created = _config_created[config.digest]
+        known = storage.config_dates
+        if config.digest in known:
+            created = known.get(config.digest)
         elif config.size <= MAX_CONFIG_READ_BYTES:
             raw = await _read_small_blob(storage, config.digest)
             created = None if raw is None else parse_image_config_created(raw)
             if raw is not None:
-                _remember_config(config.digest, created)
+                known.remember(config.digest, created)
         else:
             created = None
         if created is not None:
             return created
     return annotation_created(parsed.annotations)
-
-
-# A config's bytes never change, so neither does its date: tagging one image many times (CI
-# pipelines do) should not read its config from disk every time.
-_config_created: OrderedDict[Digest, datetime | None] = OrderedDict()
-CONFIG_CACHE_ENTRIES = 4096
-
-
-def _remember_config(digest: Digest, created: datetime | None) -> None:
-    _config_created[digest] = created
-    if len(_config_created) > CONFIG_CACHE_ENTRIES:
-        _config_created.popitem(last=False)
 
 
 async def _read_small_blob(storage: Storage, digest: Digest) -> bytes | None:
@@ -193,7 +194,23 @@ async def _image_record(
                 f"blob {descriptor.digest} is not in repository; push it first",
                 detail={"digest": str(descriptor.digest)},
             )
+        _check_size(descriptor, linked, "blob")
     return image_record(manifest, digest, payload, created)
+
+
+def _check_size(descriptor: Descriptor, stored_size: int, what: str) -> None:
+    """MANIFEST_INVALID unless the descriptor declares the stored content's size: a client
+    pulling the manifest would read exactly ``size`` bytes and fail."""
+    if descriptor.size != stored_size:
+        raise ManifestInvalid(
+            f"descriptor of {what} {descriptor.digest} declares size {descriptor.size}, but the"
+            f" stored {what} is {stored_size} bytes",
+            detail={
+                "digest": str(descriptor.digest),
+                "declared_size": descriptor.size,
+                "stored_size": stored_size,
+            },
+        )
 
 
 def image_record(
@@ -232,6 +249,8 @@ async def _index_record(
             f"index lists manifest {missing[0]}, which is not in repository; push it first",
             detail={"digest": missing[0]},
         )
+    for child in index.manifests:
+        _check_size(child, present[str(child.digest)].size_bytes, "manifest")
     return index_record(index, digest, payload, present)
 
 
@@ -292,7 +311,7 @@ async def delete_manifest(
     catalog: Catalog, repository: Repository, reference: str, now: datetime
 ) -> None:
     """By tag: remove only that tag. By digest: remove the manifest and every tag on it."""
-    ref = parse_reference(reference)
+    ref = lookup_reference(reference)
     async with catalog.transaction() as tx:
         if isinstance(ref, Digest):
             found = await manifest_rows.select_manifest(tx, repository.id, str(ref))

@@ -1,5 +1,6 @@
 """Fixture seeding: a TOML document of users (with fixed tokens), groups, projects and
-memberships, and images with their tags, loaded into the catalog in one transaction. Loading
+memberships (and deploy tokens with fixed values), and images with their tags, loaded into the
+catalog in one transaction. Loading
 the same file twice changes nothing; entities that already exist are left as they are and
 memberships are set to the level the file names. The format is documented in
 ``config/seed.example.toml``.
@@ -15,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from registry_service.catalog import users as user_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.protocols import Writer
+from registry_service.services.deploy_tokens import DeployTokenInvalid, ensure_deploy_token
 from registry_service.services.image_seeding import (
     ImagePlan,
     plan_images,
@@ -38,7 +40,7 @@ from registry_service.services.provisioning import (
     ensure_user,
     set_membership,
 )
-from registry_service.storage.filesystem import FilesystemBlobStore
+from registry_service.storage.base import BlobStore
 
 # What a report counts, in the order its summary lists them.
 KINDS = (
@@ -116,7 +118,7 @@ async def apply_seed(
     data: dict[str, Any],
     now: datetime,
     *,
-    store: FilesystemBlobStore | None = None,
+    store: BlobStore | None = None,
 ) -> SeedReport:
     """Create what the document names and is missing, all in one transaction.
 
@@ -213,10 +215,42 @@ async def _apply_accounts(
                     now=now,
                     **scope,
                 )
+            for token in entry.get("deploy_tokens", []):
+                created["tokens"] += await _seed_deploy_token(
+                    tx, kind, full_path, token, f"{kind}.{full_path}.deploy_tokens", now
+                )
+
+
+async def _seed_deploy_token(
+    tx: Writer, kind: str, full_path: str, token: dict[str, Any], where: str, now: datetime
+) -> bool:
+    """A deploy token with a fixed value; False if it is there already. Counted as a token."""
+    expires_at = token.get("expires_at")
+    if isinstance(expires_at, date) and not isinstance(expires_at, datetime):
+        expires_at = datetime(expires_at.year, expires_at.month, expires_at.day, tzinfo=UTC)
+    elif isinstance(expires_at, datetime) and expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    elif expires_at is not None and not isinstance(expires_at, datetime):
+        raise SeedInvalid(f"{where}: expires_at must be a TOML date or date-time")
+    try:
+        minted = await ensure_deploy_token(
+            tx,
+            project_path=full_path if kind == "projects" else None,
+            group_path=full_path if kind == "groups" else None,
+            name=token.get("name", "seed"),
+            username=token.get("username"),
+            scopes=list(token.get("scopes", ["read_registry"])),
+            expires_at=expires_at,
+            now=now,
+            value=_required(token, "value", where),
+        )
+    except DeployTokenInvalid as exc:
+        raise SeedInvalid(f"{where}: {exc}") from None
+    return minted is not None
 
 
 async def _start_images(
-    data: dict[str, Any], store: FilesystemBlobStore | None
+    data: dict[str, Any], store: BlobStore | None
 ) -> tuple[ImagePlan, asyncio.Task[None]] | None:
     """Validate and generate the document's images and start writing their blobs (a task);
     None if it has no images."""
@@ -241,7 +275,7 @@ async def _settle(task: asyncio.Task[None]) -> None:
 
 
 async def seed_file(
-    catalog: Catalog, path: Path, now: datetime, *, store: FilesystemBlobStore | None = None
+    catalog: Catalog, path: Path, now: datetime, *, store: BlobStore | None = None
 ) -> SeedReport:
     return await apply_seed(catalog, read_seed(path), now, store=store)
 

@@ -147,6 +147,19 @@ async def test_links_encode_values_like_rails_to_query(
     )
 
 
+@pytest.mark.parametrize(
+    "param", ["private_token", "PRIVATE_TOKEN", "private_token[]", "Access-Token", "job_token"]
+)
+async def test_links_never_echo_a_token_parameter_in_any_spelling(
+    client: TestClient, admin: UserWithToken, param: str
+) -> None:
+    resp = await client.get(
+        "/api/v4/projects", params={param: "s3cret-value", "search": "p"}, headers=admin.headers
+    )
+    assert resp.status == 200
+    assert dict(links(resp.headers["Link"]))["first"] == f"{BASE}?page=1&per_page=20&search=p"
+
+
 async def test_links_use_the_external_url_not_the_request_host(
     client: TestClient, admin: UserWithToken
 ) -> None:

@@ -5,6 +5,8 @@ needed) on a loopback port and a data directory it keeps across restarts: ``star
 until ``/-/readiness`` answers 200, ``stop()`` sends SIGTERM and waits, ``kill()`` sends SIGKILL,
 and ``start()`` again reuses the same port and data. Output goes to files, never to pipes (the
 access log of a few hundred requests would fill a pipe and block the server).
+With ``tls=`` (a ``tests.tls_certs.ServerCert``) it serves HTTPS
+with that certificate and ``url`` says ``https``.
 ``run_cli`` runs other subcommands to completion. Children get the test's environment minus
 every ``REGISTRY_SERVICE_*``, so a developer's own settings cannot leak in.
 """
@@ -16,6 +18,7 @@ import re
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import time
@@ -23,6 +26,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+from tests.tls_certs import ServerCert
 
 ADMIN_TOKEN = "glpat-e2e-admin-token-0123456789"
 START_TIMEOUT_S = 20.0
@@ -105,11 +110,13 @@ class RegistryServer:
         env: Mapping[str, str] | None = None,
         args: Sequence[str] = (),
         port: int | None = None,
+        tls: ServerCert | None = None,
     ) -> None:
         self.workdir = workdir
         self.data_dir = workdir / "data"
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.admin_token = admin_token
         self.extra_env = dict(env or {})
         self.args = list(args)
@@ -127,6 +134,9 @@ class RegistryServer:
         }
         if self.admin_token is not None:
             env["REGISTRY_SERVICE_ADMIN_TOKEN"] = self.admin_token
+        if self.tls is not None:
+            env["REGISTRY_SERVICE_SERVER_TLS_CERT"] = str(self.tls.chain)
+            env["REGISTRY_SERVICE_SERVER_TLS_KEY"] = str(self.tls.key)
         env.update(self.extra_env)
         return env
 
@@ -178,6 +188,11 @@ class RegistryServer:
         assert self.process is not None
         deadline = time.monotonic() + timeout_s
         last = "no answer yet"
+        context = None
+        if self.tls is not None:
+            # Readiness only: the tests check names and chains with the real clients.
+            context = ssl.create_default_context(cafile=self.tls.root.cert)
+            context.check_hostname = False
         while time.monotonic() < deadline:
             code = self.process.poll()
             if code is not None:
@@ -185,7 +200,9 @@ class RegistryServer:
                     f"registry-service exited with {code} before ready\n{self._output()}"
                 )
             try:
-                with urllib.request.urlopen(f"{self.url}/-/readiness", timeout=2) as response:
+                with urllib.request.urlopen(
+                    f"{self.url}/-/readiness", timeout=2, context=context
+                ) as response:
                     if response.status == 200:
                         return
                     last = f"HTTP {response.status}"

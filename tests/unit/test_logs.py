@@ -6,15 +6,18 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from registry_service.logs import configure_logging
+from registry_service.logs import JsonLogFormatter, TextLogFormatter, configure_logging
 from registry_service.settings import Settings
 
 Configure = Callable[[str], io.StringIO]
+# The configured admin token may have any shape: it is hidden by value.
+ADMIN_TOKEN = "configured-admin-secret-0123456789"
 
 
 @pytest.fixture
@@ -25,7 +28,8 @@ def log_to_string() -> Iterator[Configure]:
 
     def configure(log_format: str) -> io.StringIO:
         stream = io.StringIO()
-        configure_logging(Settings().replace("server", log_format=log_format), stream)
+        settings = Settings().replace("server", log_format=log_format)
+        configure_logging(settings.replace("auth", admin_token=ADMIN_TOKEN), stream)
         return stream
 
     yield configure
@@ -77,3 +81,77 @@ def test_text_format_writes_readable_lines(log_to_string: Configure) -> None:
     assert line.endswith(" WARNING registry_service: disk full")
     with pytest.raises(json.JSONDecodeError):
         json.loads(line)
+
+
+class Opaque:
+    """An ``extra`` value that JSON cannot encode: written as its text."""
+
+    def __str__(self) -> str:
+        return "Opaque(PRIVATE-TOKEN: from-str)"
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_no_credential_reaches_the_log_from_any_part_of_a_record(
+    log_to_string: Configure, log_format: str
+) -> None:
+    stream = log_to_string(log_format)
+    log = logging.getLogger("registry_service.http")
+    log.info("url %s and %r", "/u?Private_Token=from-args", {"Authorization": "Bearer from-a-dict"})
+    log.warning("admin token %s seen", ADMIN_TOKEN, extra={"query": "job-token=from-extra",
+                "headers": {"Deploy-Token": "from-nested"}, "thing": Opaque()})
+    try:
+        raise ValueError("b'PRIVATE-TOKEN: from-exception\\x01'")
+    except ValueError:
+        log.exception("refused %s", "glpat-fromAShapedToken")
+    log.info("where", stack_info=True, extra={"note": "access_token=from-stack-extra"})
+    log.info("%s %s", "too few args")  # the arguments do not fit: still no raw argument
+
+    text = stream.getvalue()
+    for secret in ("from-args", "from-a-dict", ADMIN_TOKEN, "from-extra", "from-nested",
+                   "from-str", "from-exception", "fromAShapedToken", "from-stack-extra",
+                   "too few args"):
+        assert secret not in text, secret
+    assert "ValueError" in text
+    assert "Bearer [FILTERED]" in text
+    if log_format == "json":
+        lines = json_lines(stream)
+        assert [line["level"] for line in lines] == ["info", "warning", "error", "info", "info"]
+        assert lines[1]["query"] == "job-token=[FILTERED]"
+        assert lines[1]["headers"] == {"Deploy-Token": "[FILTERED]"}
+        assert "PRIVATE-TOKEN: [FILTERED]" in str(lines[2]["exception"])
+        assert "test_logs.py" in str(lines[3]["stack"])
+
+
+def test_a_record_is_redacted_for_every_handler_after_ours(log_to_string: Configure) -> None:
+    log_to_string("text")
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    logging.getLogger().addHandler(Keep())
+    logging.getLogger("aiohttp.server").info("line %s", "PRIVATE-TOKEN: abc")
+    (record,) = seen
+    assert record.getMessage() == "line PRIVATE-TOKEN: [FILTERED]"
+
+
+@pytest.mark.parametrize(
+    "formatter", [JsonLogFormatter(), TextLogFormatter()], ids=["json", "text"]
+)
+def test_the_formatters_redact_on_their_own(formatter: logging.Formatter) -> None:
+    """A handler given only one of our formatters (no filter) writes no credential either."""
+    try:
+        raise ValueError("Authorization: Basic YWxpY2U6cGFzc3dvcmQtMTIzNDU2")
+    except ValueError:
+        record = logging.LogRecord(
+            "x", logging.ERROR, __file__, 1, "via %s", ("?access_token=from-args",),
+            sys.exc_info(),
+        )
+    record.query = "PRIVATE_TOKEN=from-extra"
+    text = formatter.format(record)
+    for secret in ("from-args", "YWxpY2U6cGFzc3dvcmQtMTIzNDU2"):
+        assert secret not in text
+    assert "Authorization: Basic [FILTERED]" in text
+    if isinstance(formatter, JsonLogFormatter):
+        assert json.loads(text)["query"] == "PRIVATE_TOKEN=[FILTERED]"

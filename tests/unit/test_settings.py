@@ -29,9 +29,13 @@ SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
     ("server", "shutdown_timeout_s"): ("2.5", 2.5),
     ("server", "access_log"): ("false", False),
     ("server", "log_format"): ("json", "json"),
+    ("server", "tls_cert"): ("/etc/registry/chain.pem", "/etc/registry/chain.pem"),
+    ("server", "tls_key"): ("/etc/registry/key.pem", "/etc/registry/key.pem"),
     ("registry", "host"): ("registry.example.com:443", "registry.example.com:443"),
     ("registry", "auto_create_projects"): ("yes", True),
     ("registry", "abandoned_upload_max_age_seconds"): ("3600", 3600),
+    ("storage", "min_free_bytes"): ("0", 0),
+    ("storage", "reserve_bytes"): ("0", 0),
     ("auth", "admin_token"): ("glpat-0123456789abcdefghij", "glpat-0123456789abcdefghij"),
     ("jobs", "redis_url"): ("redis://localhost:6379/0", "redis://localhost:6379/0"),
     ("jobs", "lease_seconds"): ("5", 5.0),
@@ -43,6 +47,12 @@ SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
     ("gc", "interval_seconds"): ("0", 0),
     ("fixture", "enabled"): ("true", True),
     ("fixture", "bulk_delete_interval_seconds"): ("3600", 3600),
+    ("web", "session_ttl_seconds"): ("600", 600),
+}
+# Keys that are set both or neither: the test of one sets the other's sample too.
+TOGETHER = {
+    ("server", "tls_cert"): ("server", "tls_key"),
+    ("server", "tls_key"): ("server", "tls_cert"),
 }
 
 
@@ -83,14 +93,19 @@ def test_every_key_has_a_sample_value() -> None:
 def test_every_key_can_be_set_by_its_long_environment_name(section: str, key: str) -> None:
     raw, loaded = SAMPLES[(section, key)]
     name = f"REGISTRY_SERVICE_{section.upper()}_{key.upper()}"
+    environ, expected = {name: raw}, {(section, key)}
+    if (section, key) in TOGETHER:
+        other = TOGETHER[(section, key)]
+        environ[f"REGISTRY_SERVICE_{other[0].upper()}_{other[1].upper()}"] = SAMPLES[other][0]
+        expected.add(other)
 
-    settings = load(None, {name: raw})
+    settings = load(None, environ)
 
     assert value_of(settings, section, key) == loaded
     changed = {
         (s, k) for s, k in all_keys() if value_of(settings, s, k) != value_of(Settings(), s, k)
     }
-    assert changed == {(section, key)}
+    assert changed == expected
 
 
 @pytest.mark.parametrize(("name", "target"), sorted(SHORT_ENV.items()))

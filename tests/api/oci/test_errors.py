@@ -55,8 +55,7 @@ async def test_a_name_of_255_characters_is_still_a_name(access: Access) -> None:
 @pytest.mark.parametrize("digest", BAD_DIGESTS)
 @pytest.mark.parametrize(
     ("method", "template"),
-    [("GET", "blobs/{}"), ("HEAD", "blobs/{}"), ("DELETE", "blobs/{}"),
-     ("GET", "manifests/{}"), ("DELETE", "manifests/{}"), ("PUT", "manifests/{}")],
+    [("GET", "blobs/{}"), ("HEAD", "blobs/{}"), ("DELETE", "blobs/{}"), ("PUT", "manifests/{}")],
 )
 async def test_malformed_digests_in_paths_are_digest_invalid(
     access: Access, digest: str, method: str, template: str
@@ -106,15 +105,35 @@ async def test_unsupported_digest_algorithm_for_a_session_is_digest_invalid(
 
 
 @pytest.mark.parametrize("tag", BAD_TAGS)
-async def test_malformed_tags_are_refused(access: Access, tag: str) -> None:
+async def test_malformed_tags_are_refused_on_push(access: Access, tag: str) -> None:
     img = oc.image(layers=0)
     await access.writer.push_image(NAME, img, "v1")
-    pulled = await access.reader.call("GET", f"/v2/{NAME}/manifests/{tag}")
-    await oc.expect_error(pulled, 400, "MANIFEST_INVALID")
     pushed = await access.writer.put_manifest(NAME, img, tag)
     await oc.expect_error(pushed, 400, "MANIFEST_INVALID")
-    deleted = await access.maintainer.call("DELETE", f"/v2/{NAME}/manifests/{tag}")
-    await oc.expect_error(deleted, 400, "MANIFEST_INVALID")
+
+
+@PRIVATE_ONLY
+@pytest.mark.parametrize("reference", [*BAD_TAGS, *BAD_DIGESTS, ".INVALID_MANIFEST_NAME"])
+async def test_a_reference_neither_tag_nor_digest_names_no_manifest(
+    access: Access, reference: str
+) -> None:
+    """Issue 12.7: GET, HEAD and DELETE by such a reference are 404 MANIFEST_UNKNOWN, as CNCF
+    distribution answers (its route matches no such reference, or takes it for an unknown
+    tag): nothing by that name can exist. Only a PUT, which would create it, is a 400."""
+    img = oc.image(layers=0)
+    await access.writer.push_image(NAME, img, "v1")
+    path = f"/v2/{NAME}/manifests/{reference}"
+    pulled = await access.reader.call("GET", path)
+    await oc.expect_error(pulled, 404, "MANIFEST_UNKNOWN")
+    head = await access.reader.call("HEAD", path)
+    assert (head.status, await head.read()) == (404, b"")
+    expect_api_version(head)
+    deleted = await access.maintainer.call("DELETE", path)
+    await oc.expect_error(deleted, 404, "MANIFEST_UNKNOWN")
+    pushed = await access.writer.put_manifest(NAME, img, reference)
+    assert pushed.status == 400
+    still = await access.reader.call("GET", f"/v2/{NAME}/manifests/v1")
+    assert still.status == 200
 
 
 async def test_an_invalid_tag_parameter_stores_nothing(access: Access) -> None:

@@ -406,3 +406,48 @@ async def test_manifest_whose_bytes_do_not_match_the_digest_is_digest_invalid(
     await oc.expect_error(response, 400, "DIGEST_INVALID")
     pulled = await access.reader.call("GET", f"/v2/{NAME}/manifests/{img.digest}")
     assert pulled.status == 404
+
+
+def _with_size(img: oc.Image, path: tuple[str | int, ...], size: int) -> oc.Image:
+    """``img`` with the descriptor at ``path`` (e.g. ``("layers", 0)``) declaring ``size``."""
+    document = json.loads(img.manifest)
+    descriptor = document
+    for key in path:
+        descriptor = descriptor[key]
+    descriptor["size"] = size
+    return oc.Image(oc.canonical(document), img.media_type, img.blobs, img.children)
+
+
+@pytest.mark.parametrize(
+    ("kind", "path"),
+    [("config", ("config",)), ("layer", ("layers", 1)), ("index-child", ("manifests", 0))],
+)
+@pytest.mark.parametrize("delta", [-1, 1])
+async def test_descriptor_size_differing_from_the_stored_content_is_manifest_invalid(
+    access: Access, kind: str, path: tuple[str | int, ...], delta: int
+) -> None:
+    """Issue 12.6: a client pulling such a manifest would fail on the size it was promised."""
+    if kind == "index-child":
+        child = oc.image(layers=1)
+        good = oc.index([child, oc.image(layers=1)])
+        target, declared_of = child.digest, len(child.manifest)
+    else:
+        good = oc.image(layers=2)
+        blob = good.blobs[0] if kind == "config" else good.blobs[2]
+        target, declared_of = blob.digest, len(blob.data)
+    for part in good.walk()[:-1]:
+        await access.writer.push_image(NAME, part)
+    for blob in good.blobs:
+        await access.writer.push_blob(NAME, blob)
+    bad = _with_size(good, path, declared_of + delta)
+    response = await access.writer.put_manifest(NAME, bad, "bad")
+    error = await oc.expect_error(response, 400, "MANIFEST_INVALID")
+    assert error["detail"] == {
+        "digest": target, "declared_size": declared_of + delta, "stored_size": declared_of,
+    }
+    assert target in error["message"]
+    for reference in ("bad", bad.digest):
+        pulled = await access.reader.call("GET", f"/v2/{NAME}/manifests/{reference}")
+        await oc.expect_error(pulled, 404, "MANIFEST_UNKNOWN")
+    accepted = await access.writer.put_manifest(NAME, good, "good")
+    assert accepted.status == 201, await accepted.text()

@@ -25,4 +25,4 @@ async def store(data_dir: Path) -> AsyncIterator[FilesystemBlobStore]:
 
 @pytest.fixture
 def sessions(store: FilesystemBlobStore) -> UploadSessions:
-    return UploadSessions(store)
+    return store.upload_sessions()

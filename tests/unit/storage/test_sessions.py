@@ -231,16 +231,6 @@ async def test_finishing_with_another_algorithm_hashes_from_disk(
     assert (await sessions.finish(SID, expected)).digest == expected
 
 
-async def test_finishing_a_blob_that_exists_deduplicates(
-    sessions: UploadSessions, store: FilesystemBlobStore, data_dir: Path
-) -> None:
-    stored = await store.ingest(stream(b"shared layer"))
-    await sessions.create(SID)
-    await sessions.append(SID, stream(b"shared layer"))
-    assert await sessions.finish(SID, stored.digest) == stored
-    assert files_under(data_dir) == [store.path_of(stored.digest)]
-
-
 async def test_the_empty_upload_finishes(sessions: UploadSessions) -> None:
     await sessions.create(SID)
     assert await sessions.size(SID) == 0
