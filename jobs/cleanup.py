@@ -158,6 +158,12 @@ def compile_tag_regex(pattern: str | None, anchoring: Anchoring) -> TagRegex:
     return TagRegex(anchored, engine, everything=source == ".*")
 
 
+def compile_search_regex(pattern: str) -> TagRegex:
+    """Compile a pattern that may match anywhere in a name (GitLab's tag protection rules:
+    ``stable|release`` protects every tag containing either), raising ``RegexInvalid``."""
+    return TagRegex(pattern, _compile_engine(pattern, reported_as=pattern))
+
+
 def _compile_engine(pattern: str, *, reported_as: str) -> Any:
     engine = _re2.RE2(pattern.encode(), _OPTIONS)
     if not engine.ok():

@@ -37,6 +37,7 @@ aiohttp.
     │ └ RouteNotFound             error "404 Not Found"
     ├ MethodNotAllowed            405 UNSUPPORTED          message "405 Method Not Allowed"
     ├ Conflict                    409                      message "409 Conflict"
+    ├ ProtectionRuleInvalid       422                      message {"error": "<reason>"}
     ├ PayloadTooLarge             413 SIZE_INVALID
     ├ RangeNotSatisfiable         416 BLOB_UPLOAD_INVALID  (+ Range header)
     │ └ UploadOutOfOrder          416 BLOB_UPLOAD_INVALID
@@ -293,6 +294,18 @@ class Conflict(RegistryError):
     oci_code = "UNSUPPORTED"
     oci_text = "conflict"
     gitlab_text = "409 Conflict"
+
+
+class ProtectionRuleInvalid(RegistryError):
+    """A protection rule the project cannot have (GitLab's service error, rendered as
+    ``422 {"message": {"error": "<reason>"}}``)."""
+
+    status = 422
+    oci_text = "protection rule invalid"
+    gitlab_text = "422 Unprocessable Entity"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, body={"message": {"error": reason}})
 
 
 class PayloadTooLarge(RegistryError):
