@@ -9,6 +9,7 @@ Immutable tag rules are created and deleted, never updated.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,7 +20,7 @@ from registry_service.catalog.errors import UniqueViolated
 from registry_service.catalog.protection_rules import RepositoryRuleRow, TagRuleRow
 from registry_service.catalog.protocols import Reader
 from registry_service.catalog.rows import Project
-from registry_service.errors import ProtectionRuleInvalid, RecordNotFound
+from registry_service.errors import Forbidden, ProtectionRuleInvalid, RecordNotFound
 from registry_service.services import projects
 from registry_service.services.permissions import Ability, Actor
 from registry_service.services.projects import ProjectAccess
@@ -104,6 +105,45 @@ async def level_on(catalog: Catalog, actor: Actor, project: Project) -> int:
     if actor.is_admin:
         return actor_level(0, is_admin=True)
     return int(await projects.project_level(catalog, actor, project.id))
+
+
+@dataclass(frozen=True)
+class Guard:
+    """One project's rules and one actor's level, for the checks of one request on the image
+    at ``path``; each check raises ``403`` with the reason naming the rule."""
+
+    protection: Protection
+    level: int
+    path: str
+
+    @property
+    def tags(self) -> TagProtection:
+        return self.protection.tags
+
+    def require_repository(self, action: str) -> None:
+        self._refuse(self.protection.repositories.refusal(self.path, action, self.level))
+
+    def require_tag_push(self, tag: str, *, current: str | None, pushed: str) -> None:
+        self._refuse(self.tags.push_refusal(tag, self.level, current=current, pushed=pushed))
+
+    def require_tag_delete(self, tag: str) -> None:
+        self._refuse(self.tags.delete_refusal(tag, self.level))
+
+    def require_repository_deletion(self, tags: Iterable[str]) -> None:
+        self.require_repository("delete")
+        self._refuse(self.tags.repository_deletion_refusal(tags, self.level))
+
+    def _refuse(self, reason: str | None) -> None:
+        if reason is not None:
+            raise Forbidden(reason, detail={"name": self.path})
+
+
+async def guard_for(catalog: Catalog, actor: Actor, project: Project, path: str) -> Guard:
+    """The guard of image ``path`` in ``project`` for ``actor``: the rules in two reads, the
+    actor's role in a third only when there is a rule to compare it with."""
+    protection = await load_protection(catalog.reader, project.id)
+    level = await level_on(catalog, actor, project) if protection else 0
+    return Guard(protection, level, path)
 
 
 async def _managed_project(catalog: Catalog, actor: Actor, ref: str) -> ProjectAccess:
