@@ -17,6 +17,10 @@ from jobs.execute import JobFailed, Outcome, Progress, RetryLater
 from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.rows import JobRow
+from registry_service.services.job_data import (
+    RepositoryDeletionCounts,
+    RepositoryDeletionResult,
+)
 
 log = logging.getLogger("registry_service.jobs")
 
@@ -29,12 +33,12 @@ def backoff(failures: int) -> timedelta:
 
 async def delete_repository(ctx: JobContext, job: JobRow, progress: Progress) -> Outcome:
     if job.repository_id is None:
-        return Outcome({"deleted": 0}, {"skipped": "no repository given"})
+        return _skipped("no repository given")
     repository = await repository_rows.select_repository_by_id(
         ctx.catalog.reader, job.repository_id
     )
     if repository is None:
-        return Outcome({"deleted": 0}, {"skipped": "the repository was already deleted"})
+        return _skipped("the repository was already deleted")
     tags = await tag_rows.count_tags(ctx.catalog.reader, repository.id)
     try:
         async with ctx.catalog.transaction() as tx:
@@ -55,7 +59,12 @@ async def delete_repository(ctx: JobContext, job: JobRow, progress: Progress) ->
         if retry:
             raise RetryLater(backoff(failures), f"{type(exc).__name__}: {exc}") from exc
         raise JobFailed(f"gave up after {failures} attempts: {exc}") from exc
-    result: dict[str, object] = {"deleted_tags_count": tags}
-    if not tags:
-        result["nothing_deleted_because"] = "the repository had no tags; only its record went"
-    return Outcome({"deleted": tags}, result)
+    why = None if tags else "the repository had no tags; only its record went"
+    return Outcome(
+        RepositoryDeletionCounts(deleted=tags),
+        RepositoryDeletionResult(deleted_tags_count=tags, nothing_deleted_because=why),
+    )
+
+
+def _skipped(why: str) -> Outcome:
+    return Outcome(RepositoryDeletionCounts(deleted=0), RepositoryDeletionResult(skipped=why))

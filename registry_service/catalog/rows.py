@@ -247,7 +247,8 @@ class Upload:
 
 @dataclass(frozen=True)
 class JobRow:
-    """A job's intent and its progress (``params``, ``counts`` and ``result`` are JSON text)."""
+    """A job's intent and its progress (``params``, ``counts`` and ``result`` are JSON text,
+    written and read by ``services/job_data.py``)."""
 
     id: int
     kind: str

@@ -23,6 +23,7 @@ from registry_service.catalog.rows import Project, Repository
 from registry_service.errors import Forbidden, RecordNotFound
 from registry_service.services import groups, projects, protection_rules
 from registry_service.services.groups import GroupAccess
+from registry_service.services.job_data import RepositoryDeletionParams
 from registry_service.services.jobs import JobKind, JobQueue, submit_job
 from registry_service.services.permissions import Ability, Actor
 from registry_service.services.projects import ProjectAccess
@@ -171,8 +172,7 @@ async def schedule_deletion(
     return await submit_job(
         catalog,
         queue,
-        JobKind.DELETE_REPOSITORY,
-        {},
+        RepositoryDeletionParams(),
         requester_id=actor.user_id,
         project_id=access.project.id,
         repository_id=repository.id,
