@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from itertools import filterfalse
 from operator import itemgetter
 
+from jobs.cleanup import KeepReason
 from jobs.context import JobContext
 from jobs.execute import JobFailed, Outcome, Progress, RetryLater
 from registry_service.catalog import leases as lease_rows
@@ -28,11 +29,13 @@ from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.rows import JobRow, Repository
 from registry_service.catalog.tags import TagDatesDocument, parse_tag_dates
+from registry_service.services import protection_rules
 from registry_service.services.cleanup_plans import plan_tags
 from registry_service.services.job_codec import JobDataInvalid
 from registry_service.services.job_data import CleanupCounts, CleanupParams, CleanupResult
 from registry_service.services.permissions import Ability
 from registry_service.services.projects import user_can
+from registry_service.services.protection import TagProtection
 
 BATCH = 10_000
 LOCK_LEASE = timedelta(minutes=10)
@@ -165,11 +168,16 @@ async def _make_plan(
     repository: Repository,
     progress: Progress,
 ) -> tuple[CleanupResult, CleanupCounts]:
+    # The project's rules as they are when the plan is made: the plan is what a resumed run
+    # goes on with, so a rule added later does not reach a plan already saved.
+    protection = await protection_rules.load_tag_protection(
+        ctx.catalog.reader, repository.project_id
+    )
     # Many rows: read on the scan connection, off the event loop.
     tags = await tag_rows.select_tag_dates(ctx.catalog.scan_reader, repository.id)
     now = ctx.clock.now()
     # Most of a second of CPU for a large repository: on a thread, so `serve` keeps serving.
-    saved, counts = await asyncio.to_thread(_plan_document, params, tags, now)
+    saved, counts = await asyncio.to_thread(_plan_document, params, tags, now, protection)
     async with ctx.catalog.transaction() as tx:
         await progress.save(tx, counts, saved)
         if is_policy_job(job, params):
@@ -179,21 +187,23 @@ async def _make_plan(
 
 
 def _plan_document(
-    params: CleanupParams, document: TagDatesDocument, now: datetime
+    params: CleanupParams, document: TagDatesDocument, now: datetime, protection: TagProtection
 ) -> tuple[CleanupResult, CleanupCounts]:
     """The plan as the job saves it (each tag with the manifest it was planned against), and
     the counts that go with it."""
     tags = parse_tag_dates(document)
     # The same function the API's preview (dry_run) plans with: the two cannot drift.
-    plan = plan_tags(params, tags, now)
+    plan = plan_tags(params, tags, now, protection)
     manifest_of = {t.name: t.manifest_id for t in tags}
     saved = CleanupResult(
         plan=tuple(zip(plan.delete, map(manifest_of.__getitem__, plan.delete), strict=True)),
         kept=dict(Counter(str(reason) for reason in plan.keep.values())),
         planned_at=now,
     )
+    protected = sum(1 for reason in plan.keep.values() if reason is KeepReason.PROTECTED)
     counts = CleanupCounts(
-        tags=len(tags), planned=len(plan.delete), kept=len(plan.keep), processed=0, deleted=0
+        tags=len(tags), planned=len(plan.delete), kept=len(plan.keep), processed=0, deleted=0,
+        protected=protected,
     )
     return saved, counts
 

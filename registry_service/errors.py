@@ -304,8 +304,9 @@ class ProtectionRuleInvalid(RegistryError):
     oci_text = "protection rule invalid"
     gitlab_text = "422 Unprocessable Entity"
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason, body={"message": {"error": reason}})
+    def __init__(self, reason: str | None = None) -> None:
+        text = reason or self.gitlab_text
+        super().__init__(text, body={"message": {"error": text}})
 
 
 class PayloadTooLarge(RegistryError):

@@ -236,6 +236,7 @@ class Protection:
 
 
 NO_PROTECTION = Protection()
+NO_TAG_RULES = TagProtection()
 
 
 def protected_tags(protection: TagProtection, names: Sequence[str]) -> frozenset[str]:
