@@ -290,3 +290,22 @@ async def test_a_repository_whose_tags_no_rule_matches_is_deleted(
         headers=team.maintainer.headers,
     )
     assert resp.status == 202
+
+
+async def test_the_dry_run_shows_protected_tags_as_kept(
+    client: TestClient, team: Team, tagged: dict[str, Image]
+) -> None:
+    repo_id = await repository_id(client, team, "acme/web")
+    resp = await client.delete(
+        f"{API}/projects/{team.project.id}/registry/repositories/{repo_id}/tags",
+        params={"name_regex_delete": ".*", "dry_run": "true"},
+        headers=team.maintainer.headers,
+    )
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["would_delete"] == ["dev"]
+    assert body["kept"] == [
+        {"name": "rel-1", "reason": "protected"}, {"name": "v1", "reason": "protected"},
+    ]
+    assert body["counts"]["protected"] == 2
+    assert body["kept_by_reason"] == {"protected": 2}
