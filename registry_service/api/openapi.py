@@ -30,8 +30,8 @@ from registry_service.api import (
     tags,
     users,
 )
-from registry_service.api import protection_rules as pr
 from registry_service.api import params as p
+from registry_service.api import protection_rules as pr
 from registry_service.api import registry_params as rp
 from registry_service.api.entities import (
     CurrentUserSchema,

@@ -164,7 +164,8 @@ def _check_tag_pattern(pattern: str) -> None:
     try:
         TagRule.build(0, pattern, None, None, False)
     except RegexInvalid as exc:
-        raise ProtectionRuleInvalid(f"Tag name pattern not valid RE2 syntax: {exc.reason}") from None
+        reason = f"Tag name pattern not valid RE2 syntax: {exc.reason}"
+        raise ProtectionRuleInvalid(reason) from None
 
 
 async def list_tag_rules(catalog: Catalog, actor: Actor, ref: str) -> list[TagRuleRow]:

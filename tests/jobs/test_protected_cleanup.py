@@ -30,7 +30,9 @@ async def protect(catalog: Catalog, project_id: int, clock: SettableClock) -> No
 def old_tags(clock: SettableClock) -> list[SeedTag]:
     now = clock.now()
     names = ["v1", "v2", "rc-final", "build-1", "build-2", "build-3"]
-    return [SeedTag(name, now - (i + 10) * DAY, now - (i + 10) * DAY) for i, name in enumerate(names)]
+    return [
+        SeedTag(name, now - (i + 10) * DAY, now - (i + 10) * DAY) for i, name in enumerate(names)
+    ]
 
 
 async def test_a_bulk_delete_keeps_protected_and_immutable_tags_and_counts_them(

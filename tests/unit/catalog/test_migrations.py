@@ -298,7 +298,7 @@ async def test_version_6_adds_protection_rules_that_go_with_their_project(path: 
             await tx.execute("DELETE FROM projects WHERE id = 1")
         for table in ("tag_protection_rules", "repository_protection_rules"):
             rows = await catalog.reader.execute_fetchall(f"SELECT COUNT(*) FROM {table}")
-            assert list(rows)[0][0] == 0
+            assert next(iter(rows))[0] == 0
     finally:
         await catalog.close()
 

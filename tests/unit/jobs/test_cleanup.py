@@ -608,7 +608,7 @@ def test_protected_tags_are_set_aside_before_every_other_rule(
 ) -> None:
     protected = frozenset(data.draw(st.sets(st.sampled_from([t.name for t in tags] or [""]))))
     result = plan_cleanup(tags, rules, now, protected)
-    assert all(result.keep[name] is KeepReason.PROTECTED for name in protected if name in result.keep)
+    assert all(result.keep[name] is KeepReason.PROTECTED for name in protected & result.keep.keys())
     assert protected.isdisjoint(result.delete)
     # The rest is planned exactly as if the protected tags were not there at all.
     rest = plan_cleanup([t for t in tags if t.name not in protected], rules, now)

@@ -63,7 +63,9 @@ def test_an_immutable_tag_may_be_created_or_pushed_again_but_not_moved() -> None
     assert rules.push_refusal("rel-1", DEVELOPER, current=None, pushed="sha256:a") is None
     assert rules.push_refusal("rel-1", DEVELOPER, current="sha256:a", pushed="sha256:a") is None
     refusal = rules.push_refusal("rel-1", ADMIN, current="sha256:a", pushed="sha256:b")
-    assert refusal == "tag 'rel-1' is immutable (immutable tag rule 1 ('^rel-')): it cannot be overwritten"
+    assert refusal == (
+        "tag 'rel-1' is immutable (immutable tag rule 1 ('^rel-')): it cannot be overwritten"
+    )
     assert rules.delete_refusal("rel-1", ADMIN) is not None
     assert rules.delete_refusal("dev", DEVELOPER) is None
 
