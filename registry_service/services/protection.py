@@ -21,6 +21,7 @@ nobody passes them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -81,7 +82,7 @@ class TagRule:
         delete_level: int | None,
         immutable: bool,
     ) -> TagRule:
-        return cls(id, pattern, push_level, delete_level, immutable, compile_search_regex(pattern))
+        return cls(id, pattern, push_level, delete_level, immutable, _search_regex(pattern))
 
     def matches(self, tag: str) -> bool:
         return self.regex.matches(tag)
@@ -169,6 +170,18 @@ class TagProtection:
         return None
 
 
+# Rules are read on every push; compiling their patterns each time cost more than the rest of
+# the checks (~50 µs a pattern). Compiled patterns are immutable and RE2 matches from any
+# thread, so they are shared; the bound keeps a flood of distinct patterns from growing it.
+_COMPILED_PATTERNS = 4096
+
+
+@functools.lru_cache(maxsize=_COMPILED_PATTERNS)
+def _search_regex(pattern: str) -> TagRegex:
+    return compile_search_regex(pattern)
+
+
+@functools.lru_cache(maxsize=_COMPILED_PATTERNS)
 def repository_pattern_regex(pattern: str) -> TagRegex:
     """The whole-path, case-insensitive RE2 form of a repository path pattern: ``*`` is any
     run of characters, every other character stands for itself."""
