@@ -297,16 +297,18 @@ class Conflict(RegistryError):
 
 
 class ProtectionRuleInvalid(RegistryError):
-    """A protection rule the project cannot have (GitLab's service error, rendered as
-    ``422 {"message": {"error": "<reason>"}}``)."""
+    """A protection rule the project cannot have: GitLab's service error, rendered as
+    ``422 {"message": {"error": "<reason>"}}``, or with ``message`` as the endpoint shapes it
+    (creating a tag rule answers the bare text, or the list of the model's messages)."""
 
     status = 422
     oci_text = "protection rule invalid"
     gitlab_text = "422 Unprocessable Entity"
 
-    def __init__(self, reason: str | None = None) -> None:
+    def __init__(self, reason: str | None = None, *, message: Any = None) -> None:
         text = reason or self.gitlab_text
-        super().__init__(text, body={"message": {"error": text}})
+        shown = {"error": text} if message is None else message
+        super().__init__(text, body={"message": shown})
 
 
 class PayloadTooLarge(RegistryError):

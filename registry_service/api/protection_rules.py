@@ -82,6 +82,17 @@ class CreateRepositoryRuleParams(GitLabParams):
     minimum_access_level_for_push = _level_field()
     minimum_access_level_for_delete = _level_field()
 
+    @validates_schema(skip_on_field_errors=True)
+    def a_level(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data["minimum_access_level_for_push"] is None and (
+            data["minimum_access_level_for_delete"] is None
+        ):
+            # Grape's at_least_one_of.
+            raise ValidationError(
+                "minimum_access_level_for_push, minimum_access_level_for_delete are missing, at"
+                " least one parameter must be provided"
+            )
+
 
 class UpdateRepositoryRuleParams(RuleIdParams):
     repository_path_pattern = GitLabStr(load_default=None, allow_none=True)
@@ -143,7 +154,7 @@ async def create_tag_rule(request: web.Request) -> web.Response:
 
 
 async def update_tag_rule(request: web.Request) -> web.Response:
-    params = await parse(request, UpdateTagRuleParams)
+    sent, params = await parse_with_sent(request, UpdateTagRuleParams)
     updated = await rules.update_tag_rule(
         ctx.catalog(request),
         ctx.actor(request),
@@ -154,6 +165,8 @@ async def update_tag_rule(request: web.Request) -> web.Response:
             push_level=_level(params["minimum_access_level_for_push"]),
             delete_level=_level(params["minimum_access_level_for_delete"]),
             immutable=params["immutable"],
+            clears_level=_cleared(sent, "minimum_access_level_for_push")
+            or _cleared(sent, "minimum_access_level_for_delete"),
         ),
     )
     return ctx.json(TagRuleSchema().dump(updated))

@@ -42,7 +42,10 @@ TAG_PATTERN_TAKEN = "Tag name pattern has already been taken"
 REPOSITORY_PATTERN_TAKEN = "Repository path pattern has already been taken"
 TOO_MANY_RULES = "Maximum number of protection rules have been reached."
 IMMUTABLE_NOT_UPDATED = "Immutable tag rules cannot be updated; delete the rule and create another"
-KIND_FIXED = "A rule cannot be made immutable; delete the rule and create an immutable one"
+KIND_FIXED = (
+    "A protected tag rule keeps both access levels and cannot be made immutable; delete the rule"
+    " and create another"
+)
 REPOSITORY_LEVEL_NEEDED = (
     "A rule must have at least a minimum access role for push or delete."
 )
@@ -55,8 +58,9 @@ class TagRuleChange:
     tag_name_pattern: str | None = None
     push_level: int | None = None
     delete_level: int | None = None
-    # Sent at all: a rule's kind is fixed at creation.
+    # Sent at all: a rule's kind is fixed at creation, so is its having both levels.
     immutable: bool | None = None
+    clears_level: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,16 +160,15 @@ async def _managed_project(catalog: Catalog, actor: Actor, ref: str) -> ProjectA
 # --- tag rules ------------------------------------------------------------------------------
 
 
-def _check_tag_pattern(pattern: str) -> None:
+def _tag_pattern_problem(pattern: str) -> str | None:
+    """The model's message for a pattern no rule may have."""
     if len(pattern) > MAX_TAG_PATTERN_LENGTH:
-        raise ProtectionRuleInvalid(
-            f"Tag name pattern is too long (maximum is {MAX_TAG_PATTERN_LENGTH} characters)"
-        )
+        return f"Tag name pattern is too long (maximum is {MAX_TAG_PATTERN_LENGTH} characters)"
     try:
         TagRule.build(0, pattern, None, None, False)
     except RegexInvalid as exc:
-        reason = f"Tag name pattern not valid RE2 syntax: {exc.reason}"
-        raise ProtectionRuleInvalid(reason) from None
+        return f"Tag name pattern not valid RE2 syntax: {exc.reason}"
+    return None
 
 
 async def list_tag_rules(catalog: Catalog, actor: Actor, ref: str) -> list[TagRuleRow]:
@@ -186,17 +189,21 @@ async def create_tag_rule(
 ) -> TagRuleRow:
     """A new rule; at most ``MAX_TAG_RULES_PER_PROJECT`` per project, of both kinds together."""
     access = await _managed_project(catalog, actor, ref)
-    _check_tag_pattern(pattern)
     project_id = access.project.id
+    # GitLab answers this endpoint's errors unwrapped: the limit as text, the model's
+    # validation messages as a list.
     async with catalog.transaction() as tx:
         if await rule_rows.count_tag_rules(tx, project_id) >= MAX_TAG_RULES_PER_PROJECT:
-            raise ProtectionRuleInvalid(TOO_MANY_RULES)
+            raise ProtectionRuleInvalid(TOO_MANY_RULES, message=TOO_MANY_RULES)
+        problem = _tag_pattern_problem(pattern)
+        if problem is not None:
+            raise ProtectionRuleInvalid(problem, message=[problem])
         try:
             rule_id = await rule_rows.insert_tag_rule(
                 tx, project_id, pattern, push_level, delete_level, immutable, now
             )
         except UniqueViolated:
-            raise ProtectionRuleInvalid(TAG_PATTERN_TAKEN) from None
+            raise ProtectionRuleInvalid(TAG_PATTERN_TAKEN, message=[TAG_PATTERN_TAKEN]) from None
         created = await rule_rows.select_tag_rule(tx, project_id, rule_id)
     assert created is not None
     return created
@@ -213,11 +220,12 @@ async def update_tag_rule(
             raise RecordNotFound()
         if rule.immutable:
             raise ProtectionRuleInvalid(IMMUTABLE_NOT_UPDATED)
-        if change.immutable:
+        if change.immutable or change.clears_level:
             raise ProtectionRuleInvalid(KIND_FIXED)
         pattern = change.tag_name_pattern or rule.tag_name_pattern
-        if change.tag_name_pattern is not None:
-            _check_tag_pattern(pattern)
+        problem = _tag_pattern_problem(pattern) if change.tag_name_pattern else None
+        if problem is not None:
+            raise ProtectionRuleInvalid(problem)
         try:
             await rule_rows.update_tag_rule(
                 tx,

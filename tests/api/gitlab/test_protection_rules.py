@@ -141,7 +141,29 @@ async def test_a_tag_pattern_rule_the_project_cannot_have_is_422(
         headers=maintainer.headers,
     )
     assert resp.status == 422
-    assert await resp.json() == {"message": {"error": error}}
+    # GitLab's create answers the model's messages as a list.
+    assert await resp.json() == {"message": [error]}
+    rule = await client.post(tag_rules(project), json=PROTECTED, headers=maintainer.headers)
+    changed = await client.patch(
+        f"{tag_rules(project)}/{(await rule.json())['id']}", json={"tag_name_pattern": pattern},
+        headers=maintainer.headers,
+    )
+    assert changed.status == 422
+    # ... and its update the service's message under "error".
+    assert await changed.json() == {"message": {"error": error}}
+
+
+async def test_a_protected_rule_keeps_both_levels(
+    client: TestClient, project: Project, maintainer: UserWithToken
+) -> None:
+    rule = await client.post(tag_rules(project), json=PROTECTED, headers=maintainer.headers)
+    resp = await client.patch(
+        f"{tag_rules(project)}/{(await rule.json())['id']}",
+        json={"minimum_access_level_for_push": ""}, headers=maintainer.headers,
+    )
+    assert resp.status == 422
+    listed = await client.get(tag_rules(project), headers=maintainer.headers)
+    assert (await listed.json())[0]["minimum_access_level_for_push"] == "maintainer"
 
 
 async def test_at_most_five_tag_rules_and_no_pattern_twice(
@@ -151,7 +173,7 @@ async def test_at_most_five_tag_rules_and_no_pattern_twice(
     assert (await client.post(tag_rules(project), json=PROTECTED, headers=h)).status == 201
     taken = await client.post(tag_rules(project), json=PROTECTED, headers=h)
     assert taken.status == 422
-    assert await taken.json() == {"message": {"error": "Tag name pattern has already been taken"}}
+    assert await taken.json() == {"message": ["Tag name pattern has already been taken"]}
     # The same pattern may be immutable as well (both kinds are checked on a push).
     same = {"tag_name_pattern": PROTECTED["tag_name_pattern"], "immutable": True}
     assert (await client.post(tag_rules(project), json=same, headers=h)).status == 201
@@ -165,7 +187,7 @@ async def test_at_most_five_tag_rules_and_no_pattern_twice(
     )
     assert sixth.status == 422
     assert await sixth.json() == {
-        "message": {"error": "Maximum number of protection rules have been reached."}
+        "message": "Maximum number of protection rules have been reached."
     }
 
 
@@ -245,8 +267,9 @@ async def test_repository_rules_are_created_listed_changed_and_deleted(
         ({"repository_path_pattern": "other/web", "minimum_access_level_for_push": "owner"},
          422, {"message": {"error": (
              "Repository path pattern should start with the project's full path")}}),
-        ({"repository_path_pattern": "acme/web"}, 422, {"message": {"error": (
-            "A rule must have at least a minimum access role for push or delete.")}}),
+        ({"repository_path_pattern": "acme/web"}, 400, {"error": (
+            "minimum_access_level_for_push, minimum_access_level_for_delete are missing, at"
+            " least one parameter must be provided")}),
         ({"minimum_access_level_for_push": "owner"}, 400,
          {"error": "repository_path_pattern is missing"}),
         ({"repository_path_pattern": "acme/web", "minimum_access_level_for_push": "guest"},
