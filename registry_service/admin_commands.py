@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import User
 from registry_service.clock import SystemClock
-from registry_service.services import groups, projects, tokens, users
+from registry_service.services import deploy_tokens, groups, projects, tokens, users
+from registry_service.services.deploy_credentials import is_expired
 from registry_service.services.permissions import AccessLevel
 from registry_service.services.provisioning import (
     ProvisioningFailed,
@@ -112,6 +113,56 @@ async def revoke_token(catalog: Catalog, args: argparse.Namespace, now: datetime
     if not await tokens.revoke_token(catalog, args.token_id):
         raise ProvisioningFailed(f"no token with id {args.token_id}")
     print(f"revoked token {args.token_id}")
+
+
+# --- deploy tokens --------------------------------------------------------------------------
+
+
+def instant(text: str) -> datetime:
+    """``--expires-at``: a date (its midnight UTC) or an ISO 8601 time (UTC without offset)."""
+    when = datetime.fromisoformat(text)
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+async def create_deploy_token(catalog: Catalog, args: argparse.Namespace, now: datetime) -> None:
+    try:
+        async with catalog.transaction() as tx:
+            minted = await deploy_tokens.ensure_deploy_token(
+                tx,
+                project_path=args.project,
+                group_path=args.group,
+                name=args.name,
+                username=args.username,
+                scopes=args.scopes.split(","),
+                expires_at=args.expires_at,
+                now=now,
+                value=args.value,
+            )
+    except deploy_tokens.DeployTokenInvalid as exc:
+        raise ProvisioningFailed(str(exc)) from None
+    if minted is None:
+        raise ProvisioningFailed("that token value is already registered")
+    # Both halves are the credential: "username value" on one line, for `read u t`.
+    print(f"{minted.token.username} {minted.value}")
+
+
+async def list_deploy_tokens(catalog: Catalog, args: argparse.Namespace, now: datetime) -> None:
+    print_rows(
+        [
+            {"id": t.id, "owner": await deploy_tokens.owner_path(catalog, t), "name": t.name,
+             "username": t.username, "scopes": ",".join(t.scopes),
+             "expires_at": t.expires_at.isoformat() if t.expires_at else "-",
+             "revoked": t.revoked, "expired": is_expired(t, now)}
+            for t in await deploy_tokens.all_deploy_tokens(catalog)
+        ],
+        args.json,
+    )
+
+
+async def revoke_deploy_token(catalog: Catalog, args: argparse.Namespace, now: datetime) -> None:
+    if not await deploy_tokens.revoke_deploy_token(catalog, args.token_id):
+        raise ProvisioningFailed(f"no deploy token with id {args.token_id}")
+    print(f"revoked deploy token {args.token_id}")
 
 
 # --- groups and projects --------------------------------------------------------------------
@@ -238,6 +289,8 @@ def add_admin_parser(sub: Any) -> None:
     revoke.set_defaults(admin_command=revoke_token)
     revoke.add_argument("token_id", type=int)
 
+    _add_deploy_token_parsers(things)
+
     for kind, creates, lists in (
         ("groups", create_group, list_groups),
         ("projects", create_project, list_projects),
@@ -275,3 +328,29 @@ def add_admin_parser(sub: Any) -> None:
     add.add_argument(
         "--access-level", required=True, help="guest|reporter|developer|maintainer|owner or 10..50"
     )
+
+
+def _add_deploy_token_parsers(things: Any) -> None:
+    actions = things.add_parser(
+        "deploy-tokens", help="create, list and revoke deploy tokens"
+    ).add_subparsers(dest="action", required=True)
+    create = actions.add_parser(
+        "create", help="create a project's or group's deploy token; prints its username and value"
+    )
+    create.set_defaults(admin_command=create_deploy_token)
+    owner = create.add_mutually_exclusive_group(required=True)
+    owner.add_argument("--project", help="project full path")
+    owner.add_argument("--group", help="group full path (the token reaches every project below)")
+    create.add_argument("--name", default="cli")
+    create.add_argument("--username", help="default gitlab+deploy-token-<id>")
+    create.add_argument(
+        "--scopes", default="read_registry", help="comma-separated: read_registry,write_registry"
+    )
+    create.add_argument("--expires-at", type=instant, help="YYYY-MM-DD or an ISO 8601 time")
+    create.add_argument("--value", help="use this token value instead of a random one")
+    listing = actions.add_parser("list", help="list deploy tokens (never their values)")
+    listing.set_defaults(admin_command=list_deploy_tokens)
+    listing.add_argument("--json", action="store_true")
+    revoke = actions.add_parser("revoke", help="revoke a deploy token by id")
+    revoke.set_defaults(admin_command=revoke_deploy_token)
+    revoke.add_argument("token_id", type=int)

@@ -21,7 +21,9 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
+from registry_service.api import deploy_token_params as dp
 from registry_service.api import (
+    deploy_tokens,
     groups,
     jobs,
     members,
@@ -33,6 +35,7 @@ from registry_service.api import (
 from registry_service.api import params as p
 from registry_service.api import protection_rules as pr
 from registry_service.api import registry_params as rp
+from registry_service.api.deploy_token_entities import DeployTokenSchema, NewDeployTokenSchema
 from registry_service.api.entities import (
     CurrentUserSchema,
     GroupSchema,
@@ -67,6 +70,7 @@ FIELD_TYPES: dict[type[Any], tuple[str, str | None]] = {
     GitLabStr: ("string", None),
     GitLabDate: ("string", "date"),
     GitLabStrList: ("array", None),
+    dp.GitLabDateTime: ("string", "date-time"),
 }
 
 # Every error answer is GitLab's JSON object: {"message": ...} from helpers, {"error": ...} from
@@ -101,6 +105,7 @@ PATH_PARAMETERS = {
     "tag_name": {"type": "string", "example": "latest"},
     "job_id": {"type": "integer", "minimum": 1},
     "protection_rule_id": {"type": "integer", "minimum": 1},
+    "token_id": {"type": "integer", "minimum": 1},
 }
 PAGINATION_HEADERS = ("X-Per-Page", "X-Page", "X-Next-Page", "X-Prev-Page", "X-Total",
                       "X-Total-Pages", "Link")
@@ -129,6 +134,49 @@ def _host(cls: type[Schema], **kwargs: Any) -> Schema:
 
 _URL = {"base_url": "http://registry.invalid"}
 _HOST = {"registry_host": "registry.invalid"}
+
+_NOW = datetime.now(UTC)
+
+
+def _deploy_token_operations() -> dict[Handler, Operation]:
+    """The same five operations under a project and under a group, and the admin list."""
+    token = DeployTokenSchema(now=_NOW)
+    operations: dict[Handler, Operation] = {
+        deploy_tokens.list_all_deploy_tokens: Operation(
+            "Every deploy token (administrators)", dp.DeployTokenListParams, token, many=True,
+            errors=(400, 401, 403), tag="deploy_tokens",
+        ),
+    }
+    for kind, handlers in (
+        ("project", (deploy_tokens.list_project_deploy_tokens,
+                     deploy_tokens.create_project_deploy_token,
+                     deploy_tokens.get_project_deploy_token,
+                     deploy_tokens.delete_project_deploy_token)),
+        ("group", (deploy_tokens.list_group_deploy_tokens,
+                   deploy_tokens.create_group_deploy_token,
+                   deploy_tokens.get_group_deploy_token,
+                   deploy_tokens.delete_group_deploy_token)),
+    ):
+        list_, create, get, delete = handlers
+        operations[list_] = Operation(
+            f"A {kind}'s deploy tokens; Maintainer+", dp.DeployTokenListParams, token,
+            many=True, tag="deploy_tokens",
+        )
+        operations[create] = Operation(
+            f"Create a {kind} deploy token (its value is in this answer only); Maintainer+",
+            dp.CreateDeployTokenParams, NewDeployTokenSchema(now=_NOW), status=201,
+            tag="deploy_tokens",
+        )
+        operations[get] = Operation(
+            f"One of a {kind}'s deploy tokens; Maintainer+", dp.DeployTokenIdParams, token,
+            tag="deploy_tokens",
+        )
+        operations[delete] = Operation(
+            f"Delete one of a {kind}'s deploy tokens; Maintainer+", dp.DeployTokenIdParams,
+            None, status=204, tag="deploy_tokens",
+        )
+    return operations
+
 
 OPERATIONS: dict[Handler, Operation] = {
     users.get_current_user: Operation(
@@ -254,6 +302,7 @@ OPERATIONS: dict[Handler, Operation] = {
     pr.delete_repository_rule: Operation(
         "Delete a repository protection rule", pr.RuleIdParams, None, status=204,
     ),
+    **_deploy_token_operations(),
 }
 
 

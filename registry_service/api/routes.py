@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from registry_service.api import (
+    deploy_tokens,
     groups,
     jobs,
     members,
@@ -62,3 +63,15 @@ def add_routes(app: web.Application) -> None:
     r.add_delete(
         repository_rules + "/{protection_rule_id}", protection_rules.delete_repository_rule
     )
+    # Deploy tokens (issue 14.2).
+    r.add_get("/deploy_tokens", deploy_tokens.list_all_deploy_tokens)
+    project_tokens = "/projects/{id}/deploy_tokens"
+    r.add_get(project_tokens, deploy_tokens.list_project_deploy_tokens)
+    r.add_post(project_tokens, deploy_tokens.create_project_deploy_token)
+    r.add_get(project_tokens + "/{token_id}", deploy_tokens.get_project_deploy_token)
+    r.add_delete(project_tokens + "/{token_id}", deploy_tokens.delete_project_deploy_token)
+    group_tokens = "/groups/{id}/deploy_tokens"
+    r.add_get(group_tokens, deploy_tokens.list_group_deploy_tokens)
+    r.add_post(group_tokens, deploy_tokens.create_group_deploy_token)
+    r.add_get(group_tokens + "/{token_id}", deploy_tokens.get_group_deploy_token)
+    r.add_delete(group_tokens + "/{token_id}", deploy_tokens.delete_group_deploy_token)

@@ -28,6 +28,7 @@ from registry_service.services.permissions import (
     RegistryAccess,
     Visibility,
     can_see,
+    deploy_token_can,
     project_can,
 )
 from registry_service.services.policies import (
@@ -50,6 +51,14 @@ class ProjectAccess:
     level: AccessLevel
 
     def can(self, actor: Actor, ability: Ability) -> bool:
+        if actor.deploy_token is not None:
+            return deploy_token_can(
+                actor,
+                ability,
+                project_id=self.project.id,
+                visibility=Visibility(self.project.visibility),
+                registry=RegistryAccess(self.project.container_registry_access_level),
+            )
         return project_can(
             actor,
             ability,

@@ -18,6 +18,7 @@ from registry_service.catalog.db import Catalog
 from registry_service.catalog.errors import UniqueViolated
 from registry_service.catalog.rows import Token, User
 from registry_service.errors import TokenInvalid, Unauthorized
+from registry_service.services.deploy_credentials import deploy_token_actor
 from registry_service.services.permissions import Actor
 
 TOKEN_PREFIX = "glpat-"
@@ -140,7 +141,11 @@ async def authenticate(catalog: Catalog, presented: str, now: datetime) -> Actor
 async def authenticate_basic(
     catalog: Catalog, username: str, password: str, now: datetime
 ) -> Actor:
-    """HTTP Basic for /v2: a username and one of that user's tokens."""
+    """HTTP Basic for /v2: a username and one of that user's tokens, or a deploy token's
+    username and value."""
+    deploy_token = await deploy_token_actor(catalog, username, token_digest(password), now)
+    if deploy_token is not None:
+        return deploy_token
     actor = await authenticate(catalog, password, now)
     if actor.username is None or actor.username.lower() != username.lower():
         raise Unauthorized()

@@ -232,7 +232,7 @@ def test_admin_commands_change_what_a_running_server_serves(start_server: StartS
 def test_seed_twice_creates_once_and_changes_nothing_the_second_time(tmp_path: Path) -> None:
     env = data_env(tmp_path / "data")
     first = ok(run_cli(["seed", str(EXAMPLE_SEED)], env))
-    assert "created 2 users, 3 tokens, 2 groups, 2 projects, 3 members" in first
+    assert "created 2 users, 4 tokens, 2 groups, 2 projects, 3 members" in first
     before = read_catalog(tmp_path / "data")
     # Each user also gets a personal namespace that they own: 2 namespaces, 2 members more.
     assert counts(before) == {

@@ -65,6 +65,7 @@ def test_the_transcript_covers_every_admin_command() -> None:
         ("groups", "create"), ("groups", "list"),
         ("projects", "create"), ("projects", "list"),
         ("members", "add"),
+        ("deploy-tokens", "create"), ("deploy-tokens", "list"), ("deploy-tokens", "revoke"),
     }
     assert {s.exit_code for s in steps} == {0, 1}
 

@@ -40,7 +40,7 @@ SCENARIOS = {
     # A private project in a public group the caller sees; the other registry has that group.
     "public-group/empty-group": ("public", "public"),
 }
-CALLERS = ["anonymous", "stranger", "member-elsewhere"]
+CALLERS = ["anonymous", "stranger", "member-elsewhere", "deploy-token-elsewhere"]
 
 
 @dataclass(frozen=True)
@@ -86,10 +86,15 @@ async def make_world(
         await factory.member(member.user, AccessLevel.DEVELOPER, project=mine)
         stranger = await factory.user("stranger")
         admin = await factory.user("root", admin=True)
+        # A read and write deploy token of the caller's own project (issue 14.2).
+        deploy = await factory.deploy_token(
+            project=mine, scopes=("read_registry", "write_registry"), username="deployer"
+        )
         callers = {
             "anonymous": oc.Registry(client),
             "stranger": oc.Registry(client, oc.basic("stranger", stranger.token)),
             "member-elsewhere": oc.Registry(client, oc.basic("member", member.token)),
+            "deploy-token-elsewhere": oc.Registry(client, oc.basic("deployer", deploy.value)),
         }
         session = content.session
         if with_project:

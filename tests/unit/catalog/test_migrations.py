@@ -11,7 +11,11 @@ import aiosqlite
 import pytest
 
 from registry_service.catalog.db import MIN_SQLITE, Catalog, require_sqlite
-from registry_service.catalog.errors import ConstraintViolated, ForeignKeyViolated
+from registry_service.catalog.errors import (
+    ConstraintViolated,
+    ForeignKeyViolated,
+    UniqueViolated,
+)
 from registry_service.catalog.migrate import (
     apply_migrations,
     available_migrations,
@@ -258,9 +262,9 @@ async def test_version_5_counts_tags_and_moves_unreferenced_stamps(path: Path) -
         await catalog.close()
 
 
-async def test_version_6_adds_protection_rules_that_go_with_their_project(path: Path) -> None:
+async def test_version_7_adds_protection_rules_that_go_with_their_project(path: Path) -> None:
     await open_at_version_1_with_rows(path)
-    catalog = await Catalog.open(path, migrate_to=6)
+    catalog = await Catalog.open(path, migrate_to=7)
     try:
         async with catalog.transaction() as tx:
             await tx.execute(
@@ -308,3 +312,49 @@ def test_a_sqlite_older_than_the_catalog_needs_is_refused_with_the_versions() ->
     require_sqlite(sqlite3.sqlite_version_info)  # the one these tests run on
     with pytest.raises(RuntimeError, match=r"needs SQLite 3\.35\.0 or newer; .* SQLite 3\.31\.1"):
         require_sqlite((3, 31, 1))
+
+
+async def test_version_6_adds_deploy_tokens_owned_by_a_project_or_a_group(path: Path) -> None:
+    await open_at_version_1_with_rows(path)
+    catalog = await Catalog.open(path, migrate_to=5)
+    try:
+        assert "deploy_tokens" not in await tables(catalog.reader)
+        before = await dump(catalog.reader, await tables(catalog.reader))
+    finally:
+        await catalog.close()
+
+    catalog = await Catalog.open(path, migrate_to=6)
+    try:
+        assert await dump(catalog.reader, set(before)) == before
+        async with catalog.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO deploy_tokens (id, project_id, namespace_id, name, username,"
+                " token_digest, scopes, expires_at, created_at) VALUES"
+                f" (1, 1, NULL, 'k8s', 'gitlab+deploy-token-1', 'd1', 'read_registry', NULL,"
+                f" '{NOW}'),"
+                f" (2, NULL, 4, 'ci', 'ci', 'd2', 'read_registry write_registry',"
+                f" '2027-01-01T00:00:00.000000Z', '{NOW}')"
+            )
+        # Exactly one owner; one digest per token.
+        for owners in ("NULL, NULL", "1, 4"):
+            with pytest.raises(ConstraintViolated, match="CHECK"):
+                async with catalog.transaction() as tx:
+                    await tx.execute(
+                        "INSERT INTO deploy_tokens (project_id, namespace_id, name, username,"
+                        f" token_digest, scopes, created_at) VALUES ({owners}, 'x', 'x', 'd3',"
+                        f" 'read_registry', '{NOW}')"
+                    )
+        with pytest.raises(UniqueViolated, match="UNIQUE"):
+            async with catalog.transaction() as tx:
+                await tx.execute(
+                    "INSERT INTO deploy_tokens (project_id, name, username, token_digest,"
+                    f" scopes, created_at) VALUES (2, 'x', 'x', 'd1', 'read_registry', '{NOW}')"
+                )
+        # A project's or a group's tokens go with it.
+        async with catalog.transaction() as tx:
+            await tx.execute("DELETE FROM projects WHERE id = 1")
+            await tx.execute("DELETE FROM namespaces WHERE id = 4")
+            assert list(await tx.execute_fetchall("SELECT id FROM deploy_tokens")) == []
+            assert await pragma(tx, "integrity_check") == "ok"
+    finally:
+        await catalog.close()
