@@ -33,6 +33,7 @@ from registry_service.services.job_data import CleanupParams
 from registry_service.services.permissions import Ability, Actor
 from registry_service.services.projects import ProjectAccess
 from registry_service.services.protection import NO_TAG_RULES, TagProtection, protected_tags
+from registry_service.services.repositories import image_path
 
 # A warning names at most this many tags; ``tags_total`` says how many there were.
 WARNING_TAGS_SHOWN = 20
@@ -87,7 +88,12 @@ async def preview_cleanup(
     """The plan the cleanup job would make from ``params``, for the caller who may start it
     (Maintainer+), with warnings; no lease, no job, no change."""
     projects.require(access, actor, Ability.ADMIN_CONTAINER_IMAGE)
-    protection = await protection_rules.load_tag_protection(catalog.reader, access.project.id)
+    # Refused as the bulk delete itself would be; the tag rules are what the plan keeps.
+    guard = await protection_rules.guard_for(
+        catalog, actor, access.project, image_path(access.project, repository)
+    )
+    guard.require_repository("delete")
+    protection = guard.tags
     # Many rows, as in the job: read on the scan connection, off the event loop.
     document = await tag_rows.select_tag_dates(catalog.scan_reader, repository.id)
     # Most of a second of CPU for a large repository: on a thread, so other requests are served.

@@ -309,3 +309,21 @@ async def test_the_dry_run_shows_protected_tags_as_kept(
     ]
     assert body["counts"]["protected"] == 2
     assert body["kept_by_reason"] == {"protected": 2}
+
+
+async def test_a_deploy_token_pushes_like_a_role_below_every_rule(
+    client: TestClient, factory: Factory, team: Team
+) -> None:
+    await add_rule(client, team, "tag", V1_RULE)
+    await add_rule(client, team, "tag", IMMUTABLE_RULE)
+    minted = await factory.deploy_token(
+        project=team.project, scopes=("read_registry", "write_registry")
+    )
+    registry = Registry(client, basic(minted.token.username, minted.value))
+    img = image()
+    for blob in img.blobs:
+        await registry.push_blob("acme/web", blob)
+    # A deploy token has no role: a protected tag is refused, a new immutable one is created.
+    await expect_error(await registry.put_manifest("acme/web", img, "v1"), 403, "DENIED")
+    assert (await registry.put_manifest("acme/web", img, "rel-1")).status == 201
+    assert (await registry.put_manifest("acme/web", img, "dev")).status == 201
