@@ -22,7 +22,7 @@ from registry_service.catalog.protocols import Reader
 from registry_service.catalog.rows import Project
 from registry_service.errors import Forbidden, ProtectionRuleInvalid, RecordNotFound
 from registry_service.services import projects
-from registry_service.services.permissions import Ability, Actor
+from registry_service.services.permissions import Ability, AccessLevel, Actor
 from registry_service.services.projects import ProjectAccess
 from registry_service.services.protection import (
     MAX_TAG_PATTERN_LENGTH,
@@ -42,6 +42,7 @@ TAG_PATTERN_TAKEN = "Tag name pattern has already been taken"
 REPOSITORY_PATTERN_TAKEN = "Repository path pattern has already been taken"
 TOO_MANY_RULES = "Maximum number of protection rules have been reached."
 IMMUTABLE_NOT_UPDATED = "Immutable tag rules cannot be updated; delete the rule and create another"
+IMMUTABLE_NEEDS_OWNER = "Unauthorized to create an immutable protection rule for container image tags"
 KIND_FIXED = (
     "A protected tag rule keeps both access levels and cannot be made immutable; delete the rule"
     " and create another"
@@ -190,6 +191,8 @@ async def create_tag_rule(
     """A new rule; at most ``MAX_TAG_RULES_PER_PROJECT`` per project, of both kinds together."""
     access = await _managed_project(catalog, actor, ref)
     project_id = access.project.id
+    if immutable and not _owner_or_admin(actor, access):
+        raise ProtectionRuleInvalid(IMMUTABLE_NEEDS_OWNER, message=IMMUTABLE_NEEDS_OWNER)
     # GitLab answers this endpoint's errors unwrapped: the limit as text, the model's
     # validation messages as a list.
     async with catalog.transaction() as tx:
@@ -242,10 +245,20 @@ async def update_tag_rule(
 
 
 async def delete_tag_rule(catalog: Catalog, actor: Actor, ref: str, rule_id: int) -> None:
+    """Maintainer+ for a protected rule; Owner+ for an immutable one, as for creating it."""
     access = await _managed_project(catalog, actor, ref)
     async with catalog.transaction() as tx:
-        if not await rule_rows.delete_tag_rule(tx, access.project.id, rule_id):
+        rule = await rule_rows.select_tag_rule(tx, access.project.id, rule_id)
+        if rule is None:
             raise RecordNotFound()
+        if rule.immutable and not _owner_or_admin(actor, access):
+            raise Forbidden()
+        await rule_rows.delete_tag_rule(tx, access.project.id, rule_id)
+
+
+def _owner_or_admin(actor: Actor, access: ProjectAccess) -> bool:
+    # GitLab keeps immutable rules, which bind administrators too, to Owners.
+    return actor.is_admin or access.level >= AccessLevel.OWNER
 
 
 # --- repository rules -----------------------------------------------------------------------

@@ -39,10 +39,16 @@ async def maintainer(factory: Factory, project: Project) -> UserWithToken:
     return await member(factory, project, AccessLevel.MAINTAINER, username="mia")
 
 
+@pytest.fixture
+async def owner(factory: Factory, project: Project) -> UserWithToken:
+    """Immutable rules are the Owners' to make and remove."""
+    return await member(factory, project, AccessLevel.OWNER, username="oscar")
+
+
 async def test_tag_rules_are_created_listed_changed_and_deleted(
-    client: TestClient, project: Project, maintainer: UserWithToken
+    client: TestClient, project: Project, owner: UserWithToken
 ) -> None:
-    h = maintainer.headers
+    h = owner.headers
     created = await client.post(tag_rules(project), json=PROTECTED, headers=h)
     assert created.status == 201
     rule = await created.json()
@@ -80,25 +86,25 @@ async def test_tag_rules_are_created_listed_changed_and_deleted(
 
 
 async def test_an_immutable_rule_is_never_updated(
-    client: TestClient, project: Project, maintainer: UserWithToken
+    client: TestClient, project: Project, owner: UserWithToken
 ) -> None:
     frozen = await client.post(
         tag_rules(project), json={"tag_name_pattern": "^v", "immutable": True},
-        headers=maintainer.headers,
+        headers=owner.headers,
     )
     rule_id = (await frozen.json())["id"]
     resp = await client.patch(
         f"{tag_rules(project)}/{rule_id}", json={"tag_name_pattern": "^w"},
-        headers=maintainer.headers,
+        headers=owner.headers,
     )
     assert resp.status == 422
     assert await resp.json() == {"message": {"error": (
         "Immutable tag rules cannot be updated; delete the rule and create another"
     )}}
-    mutable = await client.post(tag_rules(project), json=PROTECTED, headers=maintainer.headers)
+    mutable = await client.post(tag_rules(project), json=PROTECTED, headers=owner.headers)
     made_immutable = await client.patch(
         f"{tag_rules(project)}/{(await mutable.json())['id']}", json={"immutable": True},
-        headers=maintainer.headers,
+        headers=owner.headers,
     )
     assert made_immutable.status == 422
 
@@ -167,9 +173,9 @@ async def test_a_protected_rule_keeps_both_levels(
 
 
 async def test_at_most_five_tag_rules_and_no_pattern_twice(
-    client: TestClient, project: Project, maintainer: UserWithToken
+    client: TestClient, project: Project, owner: UserWithToken
 ) -> None:
-    h = maintainer.headers
+    h = owner.headers
     assert (await client.post(tag_rules(project), json=PROTECTED, headers=h)).status == 201
     taken = await client.post(tag_rules(project), json=PROTECTED, headers=h)
     assert taken.status == 422
@@ -310,3 +316,22 @@ async def test_another_projects_rule_is_not_found(
     assert resp.status == 404
     assert (await client.delete(f"{tag_rules(project)}/{rule_id}",
                                 headers=root.headers)).status == 404
+
+
+async def test_immutable_rules_are_created_and_deleted_by_owners_only(
+    client: TestClient, factory: Factory, project: Project, maintainer: UserWithToken
+) -> None:
+    owner = await member(factory, project, AccessLevel.OWNER, username="olive")
+    immutable = {"tag_name_pattern": "^v", "immutable": True}
+    refused = await client.post(tag_rules(project), json=immutable, headers=maintainer.headers)
+    assert refused.status == 422
+    assert await refused.json() == {
+        "message": "Unauthorized to create an immutable protection rule for container image tags"
+    }
+    made = await client.post(tag_rules(project), json=immutable, headers=owner.headers)
+    assert made.status == 201
+    url = f"{tag_rules(project)}/{(await made.json())['id']}"
+    kept = await client.delete(url, headers=maintainer.headers)
+    assert kept.status == 403
+    assert await kept.json() == {"message": "403 Forbidden"}
+    assert (await client.delete(url, headers=owner.headers)).status == 204
