@@ -124,7 +124,7 @@ async def main(pushes: int, rounds: int) -> None:
         for r in range(rounds):
             for name, (client, _) in setups.items():
                 results[name] += await _push_all(client, "bench/app", pushes, r * pushes)
-        for name, (client, catalog) in setups.items():
+        for client, catalog in setups.values():
             await client.close()
             await catalog.close()
     for name, times in results.items():

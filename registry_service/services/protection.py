@@ -61,7 +61,8 @@ def actor_level(level: int, *, is_admin: bool) -> int:
 
 
 def _describe(level: int) -> str:
-    return RuleLevel(level).wire if level in RuleLevel._value2member_map_ else str(level)
+    # A rule's level is one of RuleLevel (the catalog's CHECK constraint says so).
+    return RuleLevel(level).wire
 
 
 @dataclass(frozen=True)

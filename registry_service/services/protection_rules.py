@@ -42,7 +42,9 @@ TAG_PATTERN_TAKEN = "Tag name pattern has already been taken"
 REPOSITORY_PATTERN_TAKEN = "Repository path pattern has already been taken"
 TOO_MANY_RULES = "Maximum number of protection rules have been reached."
 IMMUTABLE_NOT_UPDATED = "Immutable tag rules cannot be updated; delete the rule and create another"
-IMMUTABLE_NEEDS_OWNER = "Unauthorized to create an immutable protection rule for container image tags"
+IMMUTABLE_NEEDS_OWNER = (
+    "Unauthorized to create an immutable protection rule for container image tags"
+)
 KIND_FIXED = (
     "A protected tag rule keeps both access levels and cannot be made immutable; delete the rule"
     " and create another"
