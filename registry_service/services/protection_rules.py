@@ -165,6 +165,8 @@ async def _managed_project(catalog: Catalog, actor: Actor, ref: str) -> ProjectA
 
 def _tag_pattern_problem(pattern: str) -> str | None:
     """The model's message for a pattern no rule may have."""
+    if not pattern.strip():
+        return "Tag name pattern can't be blank"
     if len(pattern) > MAX_TAG_PATTERN_LENGTH:
         return f"Tag name pattern is too long (maximum is {MAX_TAG_PATTERN_LENGTH} characters)"
     try:
@@ -227,8 +229,10 @@ async def update_tag_rule(
             raise ProtectionRuleInvalid(IMMUTABLE_NOT_UPDATED)
         if change.immutable or change.clears_level:
             raise ProtectionRuleInvalid(KIND_FIXED)
-        pattern = change.tag_name_pattern or rule.tag_name_pattern
-        problem = _tag_pattern_problem(pattern) if change.tag_name_pattern else None
+        pattern = rule.tag_name_pattern if change.tag_name_pattern is None else (
+            change.tag_name_pattern
+        )
+        problem = _tag_pattern_problem(pattern) if change.tag_name_pattern is not None else None
         if problem is not None:
             raise ProtectionRuleInvalid(problem)
         try:
@@ -325,7 +329,8 @@ async def update_repository_rule(
         rule = await rule_rows.select_repository_rule(tx, project_id, rule_id)
         if rule is None:
             raise RecordNotFound()
-        pattern = change.repository_path_pattern or rule.repository_path_pattern
+        sent = change.repository_path_pattern
+        pattern = rule.repository_path_pattern if sent is None else sent
         if change.repository_path_pattern is not None:
             _check_repository_pattern(access.project, pattern)
         push = None if change.clears_push else (change.push_level or rule.push_level)

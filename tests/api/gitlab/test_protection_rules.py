@@ -133,6 +133,7 @@ async def test_bad_tag_rule_parameters_are_400(
 @pytest.mark.parametrize(
     ("pattern", "error"),
     [
+        ("", "Tag name pattern can't be blank"),
         ("v" * 101, "Tag name pattern is too long (maximum is 100 characters)"),
         ("v(", "Tag name pattern not valid RE2 syntax: missing ): v("),
         # Lookahead is Perl's, not RE2's: refused rather than run by another engine.
