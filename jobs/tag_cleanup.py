@@ -117,19 +117,29 @@ async def _run(
     left_alone = list(saved.left_alone_tags or ())
     while done < len(plan):
         batch = plan[done : done + BATCH]
+        # A rule made after the plan holds too: the rules are read again for each batch (two
+        # indexed reads), and a tag one of them matches now is left alone.
+        protection = await protection_rules.load_tag_protection(
+            ctx.catalog.reader, repository.project_id
+        )
+        guarded = {name for name, _ in batch if protection.protects(name)} if protection else set()
+        deletable = [pair for pair in batch if pair[0] not in guarded] if guarded else batch
         async with ctx.catalog.transaction() as tx:
             now = ctx.clock.now()
             # A long run keeps its repository lock (it expires only if this runner dies).
             await lease_rows.acquire_lease(
                 tx, lock_name(repository.id), holder, now + LOCK_LEASE, now
             )
-            went = await tag_rows.delete_tags_if_unchanged(tx, repository.id, batch, now)
+            went = await tag_rows.delete_tags_if_unchanged(tx, repository.id, deletable, now)
             deleted += went
             done += len(batch)
-            counts = replace(counts, processed=done, deleted=deleted)
+            counts = replace(
+                counts, processed=done, deleted=deleted,
+                protected=(counts.protected or 0) + len(guarded),
+            )
             if went < len(batch):
-                # Rare: tags re-pushed since the plan. Saved with the plan, so a resumed run
-                # still reports them; a normal batch does not rewrite the (large) plan.
+                # Rare: tags re-pushed or protected since the plan. Saved with the plan, so a
+                # resumed run still reports them; a normal batch does not rewrite the plan.
                 still = await tag_rows.select_existing_names(
                     tx, repository.id, [name for name, _ in batch]
                 )
@@ -139,20 +149,31 @@ async def _run(
             else:
                 await progress.save(tx, counts)
     skipped = set(left_alone)
-    moved = done - deleted
+    # Protected since the plan: what the counts gained over the plan's own protected tags.
+    late = (counts.protected or 0) - (saved.kept or {}).get(str(KeepReason.PROTECTED), 0)
+    moved = done - deleted - late
     why: str | None = None
     if not plan:
         why = _why_nothing(saved.kept or {})
-    elif not deleted:
+    elif not deleted and not late:
         why = f"all {moved} planned tag(s) were re-pushed after the plan was made"
+    elif not deleted:
+        why = "every planned tag was left alone: " + _left_alone(moved, late)
     # The finished row drops the plan (CleanupResult.dropped_when_finished) and keeps the
     # names instead.
     result = CleanupResult(
         deleted_tags=tuple(filterfalse(skipped.__contains__, map(itemgetter(0), plan))),
-        left_alone=f"{moved} tag(s) were re-pushed after the plan was made" if moved else None,
+        left_alone=_left_alone(moved, late) if moved or late else None,
         nothing_deleted_because=why,
     )
     return Outcome(counts, result)
+
+
+def _left_alone(moved: int, protected: int) -> str:
+    parts = [f"{moved} tag(s) were re-pushed after the plan was made"] if moved else []
+    if protected:
+        parts.append(f"{protected} tag(s) were protected by a rule made after the plan")
+    return "; ".join(parts)
 
 
 def _saved_progress(job: JobRow) -> tuple[CleanupResult | None, CleanupCounts]:

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
+import pytest
+
+from jobs import tag_cleanup
 from jobs.policies import schedule_due_policies
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog import protection_rules as rule_rows
@@ -78,3 +82,35 @@ async def test_a_cleanup_policy_never_deletes_protected_tags(
     assert await tag_names(catalog, repository.id) == {"v1", "v2", "rc-final", "build-1"}
     rows = await fetch_all(catalog.reader, "SELECT counts FROM jobs WHERE kind = 'cleanup_tags'")
     assert [json.loads(r[0])["protected"] for r in rows] == [3]
+
+
+async def test_a_rule_made_while_a_cleanup_runs_keeps_its_tags(
+    runner: RunnerHandle, catalog: Catalog, factory: Factory, clock: SettableClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repository = await make_repository(factory, "group/late")
+    admin = await factory.user(admin=True)
+    await seed_tags(catalog, repository, old_tags(clock))
+    made_plan = tag_cleanup._make_plan
+
+    async def plan_then_protect(*args: Any, **kwargs: Any) -> Any:
+        # A Maintainer protects v1 and v2 between the plan and the first batch.
+        planned = await made_plan(*args, **kwargs)
+        await protect(catalog, repository.project_id, clock)
+        return planned
+
+    monkeypatch.setattr(tag_cleanup, "_make_plan", plan_then_protect)
+    job_id = await submit_job(
+        catalog, runner.queue, CleanupParams(name_regex_delete=".*"),
+        requester_id=admin.user.id, project_id=repository.project_id,
+        repository_id=repository.id, now=clock.now(),
+    )
+    await runner.drain()
+
+    assert await tag_names(catalog, repository.id) == {"v1", "v2", "rc-final"}
+    job = await job_rows.select_job(catalog.reader, job_id)
+    assert job is not None and job.state == "done"
+    counts, result = json.loads(job.counts), json.loads(job.result)
+    assert counts["protected"] == 3 and counts["deleted"] == 3
+    assert result["left_alone"] == "3 tag(s) were protected by a rule made after the plan"
+    assert sorted(result["deleted_tags"]) == ["build-1", "build-2", "build-3"]
