@@ -6,7 +6,8 @@ batches, saving after each batch how far it got. A run after a crash finds the p
 from there, so it deletes exactly what one uninterrupted run would have: ``keep_n`` was counted
 against the tags as they were when the job started. A tag that was re-pushed to another manifest
 since the plan is left alone. One cleanup per repository at a time, across all runners.
-A cleanup policy's run (``jobs/policies.py``) is this job with no requester and ``policy`` set
+Tags a protection rule matches are never deleted: set aside by the plan, and checked again
+against the rules before each batch. A cleanup policy's run (``jobs/policies.py``) is this job with no requester and ``policy`` set
 in its parameters: nobody's rights to re-check, and it stamps the repository's
 ``cleanup_policy_started_at`` when it makes its plan.
 """
