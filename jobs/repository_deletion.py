@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from jobs.context import JobContext
 from jobs.execute import JobFailed, Outcome, Progress, RetryLater
+from registry_service.catalog import deletions as deletion_rows
 from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.rows import JobRow
@@ -45,6 +46,9 @@ async def delete_repository(ctx: JobContext, job: JobRow, progress: Progress) ->
             await repository_rows.mark_deletion_started(tx, repository.id, ctx.clock.now())
         async with ctx.catalog.transaction() as tx:
             await repository_rows.delete_repository_row(tx, repository.id)
+            # The project (group, user) being deleted that this repository was the last
+            # thing holding goes with it, in the same transaction (services/deletion.py).
+            await deletion_rows.delete_drained_rows(tx)
     except Exception as exc:
         failures = repository.failed_deletion_count + 1
         log.exception("deleting repository %d failed (attempt %d)", repository.id, failures)

@@ -46,6 +46,7 @@ from registry_service.services.blobs import Storage
 from registry_service.services.jobs import NO_RUNNER, JobQueue
 from registry_service.settings import Settings
 from registry_service.storage.filesystem import FilesystemBlobStore
+from registry_service.web.routes import add_web_routes
 
 # Manifests are at most 4 MiB; bodies of the GitLab API are small. Blob uploads stream and
 # are not bound by this.
@@ -117,6 +118,8 @@ def create_app(
     add_metrics_routes(app)
     app.add_subapp("/api/v4", create_gitlab_api())
     app.add_subapp("/v2", create_registry_api())
+    # The pages for people (issue 15), on the root app under paths the APIs do not use.
+    add_web_routes(app)
     return app
 
 

@@ -22,7 +22,8 @@ aiohttp.
     ├ Unauthorized                401 UNAUTHORIZED         message "401 Unauthorized"
     │ └ TokenInvalid              401                      error "invalid_token" (+ description)
     ├ Forbidden                   403 DENIED               message "403 Forbidden[ - reason]"
-    │ └ InsufficientScope         403                      error "insufficient_scope"
+    │ ├ InsufficientScope         403                      error "insufficient_scope"
+    │ └ UserBlocked               403                      "… - Your account has been blocked."
     ├ NotFound                    404 NAME_UNKNOWN         message "404 Not Found"
     │ ├ ProjectNotFound           "404 Project Not Found"
     │ ├ GroupNotFound             "404 Group Not Found"
@@ -215,6 +216,13 @@ class InsufficientScope(Forbidden):
 
 
 # --- 404 ------------------------------------------------------------------------------------
+
+
+class UserBlocked(Forbidden):
+    """A valid token of a blocked user (GitLab's API access check)."""
+
+    def __init__(self) -> None:
+        super().__init__("Your account has been blocked.")
 
 
 class NotFound(RegistryError):

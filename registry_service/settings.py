@@ -133,6 +133,12 @@ class FixtureSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    # A web interface session ends this long after sign-in (or earlier with its token).
+    session_ttl_seconds: int = 28800
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
@@ -142,6 +148,7 @@ class Settings:
     cleanup: CleanupSettings = field(default_factory=CleanupSettings)
     gc: GcSettings = field(default_factory=GcSettings)
     fixture: FixtureSettings = field(default_factory=FixtureSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def registry_host(self) -> str:
@@ -170,6 +177,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "cleanup": CleanupSettings,
     "gc": GcSettings,
     "fixture": FixtureSettings,
+    "web": WebSettings,
 }
 
 
@@ -324,6 +332,8 @@ def _check_section(section: str, s: Any) -> None:
             raise SettingsInvalid(f"jobs.redis_url: expected redis://…, got {s.redis_url!r}")
         if s.lease_seconds <= 0:
             raise SettingsInvalid("jobs.lease_seconds: must be greater than 0")
+    elif section == "web" and s.session_ttl_seconds <= 0:
+        raise SettingsInvalid("web.session_ttl_seconds: must be greater than 0")
     elif section == "cleanup" and s.regex_anchoring not in {"gitlab", "full"}:
         raise SettingsInvalid(
             f"cleanup.regex_anchoring: expected gitlab or full, got {s.regex_anchoring!r}"

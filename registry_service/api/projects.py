@@ -55,6 +55,7 @@ async def update_project(request: web.Request) -> web.Response:
         description=params.get("description"),
         policy_changes=params.get("container_expiration_policy_attributes"),
         now=ctx.now(request),
+        registry_access_level=params.get("container_registry_access_level"),
     )
     return ctx.json(_schema(request).dump(view))
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 from aiohttp import web
 
 from registry_service.api import (
+    deletions,
     deploy_tokens,
     groups,
     jobs,
+    member_admin,
     members,
     openapi,
+    personal_access_tokens,
     projects,
     protection_rules,
     repositories,
     tags,
+    user_admin,
     users,
 )
 
@@ -75,3 +79,38 @@ def add_routes(app: web.Application) -> None:
     r.add_post(group_tokens, deploy_tokens.create_group_deploy_token)
     r.add_get(group_tokens + "/{token_id}", deploy_tokens.get_group_deploy_token)
     r.add_delete(group_tokens + "/{token_id}", deploy_tokens.delete_group_deploy_token)
+    _add_management_routes(app)
+
+
+def _add_management_routes(app: web.Application) -> None:
+    """What scripts manage a registry with: users, members, tokens, deletions (issue 14)."""
+    r = app.router
+    r.add_get("/users", user_admin.list_users)
+    r.add_post("/users/{user_id}/block", user_admin.block_user)
+    r.add_post("/users/{user_id}/unblock", user_admin.unblock_user)
+    r.add_delete("/users/{user_id}", user_admin.delete_user)
+    r.add_delete("/projects/{id}", deletions.delete_project)
+    r.add_delete("/groups/{id}", deletions.delete_group)
+    # "/members/all" is registered before "/members/{user_id}", which would take "all".
+    project_members = "/projects/{id}/members"
+    r.add_get(project_members, member_admin.list_project_members)
+    r.add_get(project_members + "/all", member_admin.list_all_project_members)
+    r.add_get(project_members + "/all/{user_id}", member_admin.get_inherited_project_member)
+    r.add_get(project_members + "/{user_id}", member_admin.get_project_member)
+    r.add_put(project_members + "/{user_id}", member_admin.edit_project_member)
+    r.add_delete(project_members + "/{user_id}", member_admin.remove_project_member)
+    group_members = "/groups/{id}/members"
+    r.add_get(group_members, member_admin.list_group_members)
+    r.add_get(group_members + "/all", member_admin.list_all_group_members)
+    r.add_get(group_members + "/all/{user_id}", member_admin.get_inherited_group_member)
+    r.add_get(group_members + "/{user_id}", member_admin.get_group_member)
+    r.add_put(group_members + "/{user_id}", member_admin.edit_group_member)
+    r.add_delete(group_members + "/{user_id}", member_admin.remove_group_member)
+    pats = "/personal_access_tokens"
+    r.add_get(pats, personal_access_tokens.list_tokens)
+    r.add_get(pats + "/self", personal_access_tokens.get_token)
+    r.add_delete(pats + "/self", personal_access_tokens.revoke_token)
+    r.add_post(pats + "/self/rotate", personal_access_tokens.rotate_token)
+    r.add_get(pats + "/{token_id}", personal_access_tokens.get_token)
+    r.add_delete(pats + "/{token_id}", personal_access_tokens.revoke_token)
+    r.add_post(pats + "/{token_id}/rotate", personal_access_tokens.rotate_token)

@@ -160,7 +160,12 @@ async def gitlab_identity_middleware(
     config = request.config_dict
     actor = await tokens.authenticate(config[catalog_key], token, config[clock_key].now())
     scopes = actor.scopes or frozenset()
-    if "api" not in scopes:
+    # Any token may read or revoke itself, whatever its scopes (GitLab's SelfInformation and
+    # SelfRevocation endpoints).
+    about_itself = request.path.endswith("/personal_access_tokens/self") and (
+        request.method in READ_METHODS or request.method == "DELETE"
+    )
+    if "api" not in scopes and not about_itself:
         if request.method not in READ_METHODS:
             raise InsufficientScope("api")
         if "read_api" not in scopes:

@@ -43,14 +43,21 @@ async def namespace_level(catalog: Catalog, actor: Actor, namespace_id: int) -> 
     return AccessLevel(level)
 
 
-async def find_group(catalog: Catalog, actor: Actor, ref: str) -> GroupAccess:
-    """The group named by ``:id``; 404 Group Not Found if missing or hidden from the actor."""
+async def find_group(
+    catalog: Catalog, actor: Actor, ref: str, *, include_marked: bool = False
+) -> GroupAccess:
+    """The group named by ``:id``; 404 Group Not Found if missing or hidden from the actor.
+
+    A group marked for deletion is missing, except to a repeated deletion (``include_marked``).
+    """
     key = parse_ref(ref)
     if isinstance(key, int):
         group = await namespace_rows.select_namespace_by_id(catalog.reader, key)
     else:
         group = await namespace_rows.select_namespace_by_path(catalog.reader, key)
     if group is None or group.kind != "group":
+        raise GroupNotFound()
+    if group.marked_for_deletion_at is not None and not include_marked:
         raise GroupNotFound()
     level = await namespace_level(catalog, actor, group.id)
     if not can_see(actor, Visibility(group.visibility), level):

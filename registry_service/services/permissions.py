@@ -113,6 +113,8 @@ class Actor:
     # None = not limited by a token (internal callers: CLI, jobs, seeding).
     scopes: frozenset[str] | None = None
     deploy_token: DeployTokenGrant | None = None
+    # The personal access token presented, if any (``/personal_access_tokens/self``).
+    token_id: int | None = None
 
     @property
     def is_anonymous(self) -> bool:

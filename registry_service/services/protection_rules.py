@@ -9,12 +9,16 @@ Immutable tag rules are created and deleted, never updated.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from jobs.cleanup import RegexInvalid
+from registry_service.catalog import members as member_rows
+from registry_service.catalog import projects as project_rows
 from registry_service.catalog import protection_rules as rule_rows
+from registry_service.catalog import repositories as repository_rows
+from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.errors import UniqueViolated
 from registry_service.catalog.protection_rules import RepositoryRuleRow, TagRuleRow
@@ -151,6 +155,43 @@ async def guard_for(catalog: Catalog, actor: Actor, project: Project, path: str)
     protection = await load_protection(catalog.reader, project.id)
     level = await level_on(catalog, actor, project) if protection else 0
     return Guard(protection, level, path)
+
+
+async def require_repositories_deletable(
+    db: Reader, actor: Actor, repository_ids: Sequence[int]
+) -> None:
+    """403 unless the rules let ``actor`` delete every one of these repositories: each one's
+    repository rules (delete level), and no tag under an immutable rule (anyone) or a
+    protected one (anyone but an administrator) — GitLab's rule for deleting a container
+    repository. Reads through ``db``, the caller's transaction, so nothing changes between
+    this check and the deletion marks."""
+    guards: dict[int, tuple[Project, Protection, int]] = {}
+    for repository_id in repository_ids:
+        repository = await repository_rows.select_repository_by_id(db, repository_id)
+        if repository is None:
+            continue
+        if repository.project_id not in guards:
+            project = await project_rows.select_project_by_id(db, repository.project_id)
+            if project is None:
+                continue
+            protection = await load_protection(db, project.id)
+            level = 0
+            if actor.is_admin:
+                level = actor_level(0, is_admin=True)
+            elif protection and actor.user_id is not None:
+                level = await member_rows.select_project_level(db, actor.user_id, project.id)
+            guards[project.id] = (project, protection, level)
+        project, protection, level = guards[repository.project_id]
+        if not protection:
+            continue
+        # Every tag, maybe 100,000: read only when there are tag rules to hold them against.
+        names = (
+            await tag_rows.select_tag_names(db, repository.id, after=None, limit=-1)
+            if protection.tags
+            else []
+        )
+        path = project.full_path.lower() + (f"/{repository.name}" if repository.name else "")
+        Guard(protection, level, path).require_repository_deletion(names)
 
 
 async def _managed_project(catalog: Catalog, actor: Actor, ref: str) -> ProjectAccess:

@@ -153,6 +153,11 @@ async def ensure_project(
     now: datetime,
 ) -> tuple[Project, bool]:
     existing = await project_rows.select_project_by_path(tx, full_path)
+    if existing is not None and existing.marked_for_deletion_at is not None:
+        # Nothing may be added below a project or namespace being deleted (services/deletion.py).
+        raise ProvisioningFailed(
+            f"project {full_path!r} is being deleted; leave it out until its deletion is done"
+        )
     if existing is not None:
         return existing, False
     namespace_path, path = _split(full_path)
@@ -163,6 +168,8 @@ async def ensure_project(
         raise ProvisioningFailed(
             f"project {full_path!r}: namespace {namespace_path!r} is missing (a group or a user)"
         )
+    if namespace.marked_for_deletion_at is not None:
+        raise ProvisioningFailed(f"project {full_path!r}: {namespace_path!r} is being deleted")
     if problem := path_problem(path):
         raise ProvisioningFailed(f"project {full_path!r}: path {problem}")
     if visibility not in ("private", "internal", "public"):

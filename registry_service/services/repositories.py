@@ -21,7 +21,7 @@ from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import Project, Repository
 from registry_service.errors import Forbidden, RecordNotFound
-from registry_service.services import groups, projects, protection_rules
+from registry_service.services import deletion, groups, projects
 from registry_service.services.groups import GroupAccess
 from registry_service.services.job_data import RepositoryDeletionParams
 from registry_service.services.jobs import JobKind, JobQueue, submit_job
@@ -163,8 +163,8 @@ async def schedule_deletion(
     between the mark and the submission is mended by the next request.
     """
     projects.require(access, actor, Ability.ADMIN_CONTAINER_IMAGE)
-    await require_deletable(catalog, actor, access.project, repository)
     async with catalog.transaction() as tx:
+        await deletion.ensure_repositories_deletable(tx, actor, [repository.id])
         await repository_rows.mark_deletion_scheduled(tx, repository.id)
         pending = await job_rows.select_open_job_id(tx, JobKind.DELETE_REPOSITORY, repository.id)
     if pending is not None:
@@ -178,24 +178,6 @@ async def schedule_deletion(
         repository_id=repository.id,
         now=now,
     )
-
-
-async def require_deletable(
-    catalog: Catalog, actor: Actor, project: Project, repository: Repository
-) -> None:
-    """403 unless the protection rules let ``actor`` delete the repository: its repository
-    rules' delete level, and no tag under an immutable rule (anyone) or a mutable one
-    (anyone but an administrator) — GitLab's rule for deleting a container repository."""
-    guard = await protection_rules.guard_for(
-        catalog, actor, project, image_path(project, repository)
-    )
-    names: list[str] = []
-    if guard.tags:
-        # Every tag, maybe 100,000: read off the event loop, and only when tag rules exist.
-        names = await tag_rows.select_tag_names(
-            catalog.scan_reader, repository.id, after=None, limit=-1
-        )
-    guard.require_repository_deletion(names)
 
 
 async def _views(

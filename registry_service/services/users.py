@@ -42,7 +42,7 @@ async def current_user(catalog: Catalog, actor: Actor) -> User:
 
 async def get_user(catalog: Catalog, user_id: int) -> User:
     user = await user_rows.select_user_by_id(catalog.reader, user_id)
-    if user is None:
+    if user is None or user.marked_for_deletion_at is not None:
         raise UserNotFound()
     return user
 

@@ -47,6 +47,7 @@ SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
     ("gc", "interval_seconds"): ("0", 0),
     ("fixture", "enabled"): ("true", True),
     ("fixture", "bulk_delete_interval_seconds"): ("3600", 3600),
+    ("web", "session_ttl_seconds"): ("600", 600),
 }
 # Keys that are set both or neither: the test of one sets the other's sample too.
 TOGETHER = {

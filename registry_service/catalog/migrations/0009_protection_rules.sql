@@ -1,4 +1,4 @@
--- Version 7: protection rules of a project's container registry (issue 14, points 3 and 4).
+-- Version 9: protection rules of a project's container registry (issue 14, points 3 and 4).
 --
 -- Access levels are stored as GitLab's numbers, with 60 standing for "admin" (only
 -- administrators), a level no membership reaches.
