@@ -327,3 +327,38 @@ async def test_a_deploy_token_pushes_like_a_role_below_every_rule(
     await expect_error(await registry.put_manifest("acme/web", img, "v1"), 403, "DENIED")
     assert (await registry.put_manifest("acme/web", img, "rel-1")).status == 201
     assert (await registry.put_manifest("acme/web", img, "dev")).status == 201
+
+
+@pytest.mark.parametrize(
+    ("rule", "who", "status"),
+    [
+        (IMMUTABLE_RULE, "admin", 403),
+        (V1_RULE, "owner", 403),
+        (V1_RULE, "admin", 202),
+    ],
+)
+async def test_deleting_a_project_or_group_follows_the_repository_deletion_rule(
+    client: TestClient, team: Team, rule: dict[str, Any], who: str, status: int
+) -> None:
+    for tag in ("v1", "rel-1"):
+        await team.registry(client, "admin").push_image("acme/web/api", image(), tag)
+    await add_rule(client, team, "tag", rule)
+    person: UserWithToken = getattr(team, who)
+    group = await client.get(f"{API}/groups/acme", headers=team.admin.headers)
+    group_resp = await client.delete(
+        f"{API}/groups/{(await group.json())['id']}", headers=person.headers
+    )
+    project_resp = await client.delete(
+        f"{API}/projects/{team.project.id}", headers=person.headers
+    )
+    if status == 403:
+        assert group_resp.status == 403, await group_resp.text()
+        assert project_resp.status == 403, await project_resp.text()
+        assert (await project_resp.json())["message"].startswith(
+            "403 Forbidden - the repository holds tag '"
+        )
+        # Nothing was marked: the project still answers.
+        still = await client.get(f"{API}/projects/{team.project.id}", headers=person.headers)
+        assert still.status == 200
+    else:
+        assert group_resp.status == 202, await group_resp.text()
