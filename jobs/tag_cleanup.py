@@ -7,8 +7,9 @@ from there, so it deletes exactly what one uninterrupted run would have: ``keep_
 against the tags as they were when the job started. A tag that was re-pushed to another manifest
 since the plan is left alone. One cleanup per repository at a time, across all runners.
 Tags a protection rule matches are never deleted: set aside by the plan, and checked again
-against the rules before each batch. A cleanup policy's run (``jobs/policies.py``) is this job with no requester and ``policy`` set
-in its parameters: nobody's rights to re-check, and it stamps the repository's
+against the rules before each batch. A cleanup policy's run (``jobs/policies.py``) is this
+job with no requester and ``policy`` set in its parameters: nobody's rights to re-check, and
+it stamps the repository's
 ``cleanup_policy_started_at`` when it makes its plan.
 """
 
@@ -134,10 +135,11 @@ async def _run(
             went = await tag_rows.delete_tags_if_unchanged(tx, repository.id, deletable, now)
             deleted += went
             done += len(batch)
-            counts = replace(
-                counts, processed=done, deleted=deleted,
-                protected=(counts.protected or 0) + len(guarded),
-            )
+            protected = counts.protected
+            if guarded:
+                # A plan saved before protection rules existed has no count to add to.
+                protected = (protected or 0) + len(guarded)
+            counts = replace(counts, processed=done, deleted=deleted, protected=protected)
             if went < len(batch):
                 # Rare: tags re-pushed or protected since the plan. Saved with the plan, so a
                 # resumed run still reports them; a normal batch does not rewrite the plan.
