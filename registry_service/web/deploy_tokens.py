@@ -109,7 +109,8 @@ async def create_deploy_token(request: web.Request, viewer: Viewer) -> web.Strea
             scopes=form.getall("scopes", []), expires_at=expires_at, now=ctx.now(request),
         )
     except BadRequest as exc:
-        return await _render_tokens(request, viewer, problem=exc.message or exc.gitlab_text, status=400)
+        problem = exc.message or exc.gitlab_text
+        return await _render_tokens(request, viewer, problem=problem, status=400)
     # The value is in this answer only; reloading or going back never shows it again.
     return await _render_tokens(request, viewer, created=created)
 
