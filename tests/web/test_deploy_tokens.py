@@ -84,6 +84,11 @@ async def test_chosen_username_and_the_services_validation_shown_on_the_form(
         {"name": "bad", "scopes": "read_registry", "username": "a b"}, status=400,
     )
     assert "Username can contain only letters" in refused
+    refused = await browser.post_form(
+        tokens_page(project), tokens_page(project),
+        {"name": "bad", "scopes": "read_registry", "expires_at": "31/01/2099"}, status=400,
+    )
+    assert "The expiry date is not a date" in refused
     assert await deploy_token_count(factory) == 0
     answer = await browser.post_form(
         tokens_page(project), tokens_page(project),
