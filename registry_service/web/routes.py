@@ -16,6 +16,7 @@ from aiohttp import web
 from registry_service.web import (
     admin,
     cleanup,
+    deploy_tokens,
     explore,
     filters,
     jobs,
@@ -71,3 +72,9 @@ def add_web_routes(app: web.Application) -> None:
     r.add_get("/tokens", tokens.show_tokens)
     r.add_post("/tokens", tokens.create_token)
     r.add_post("/tokens/{token_id:\\d+}/revoke", tokens.revoke_token)
+    for owner in ("/projects/{project_id:\\d+}", "/groups/{group_id:\\d+}"):
+        r.add_get(owner + "/deploy-tokens", deploy_tokens.show_deploy_tokens)
+        r.add_post(owner + "/deploy-tokens", deploy_tokens.create_deploy_token)
+        r.add_post(
+            owner + "/deploy-tokens/{token_id:\\d+}/revoke", deploy_tokens.revoke_deploy_token
+        )

@@ -95,6 +95,8 @@ async def test_statements_per_page_do_not_depend_on_the_registrys_size(
         "index": f"{base}/tags/multi",
         "cleanup form": f"{base}/cleanup",
         "tokens": "/tokens",
+        "deploy tokens": f"/projects/{project.id}/deploy-tokens",
+        "group deploy tokens": f"/groups/{project.namespace_id}/deploy-tokens",
         "jobs": f"/projects/{project.id}/jobs",
         "job": f"/jobs/{job['id']}",
         "policy": f"/projects/{project.id}/cleanup-policy",
