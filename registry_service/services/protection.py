@@ -249,7 +249,6 @@ class Protection:
         return bool(self.tags) or bool(self.repositories)
 
 
-NO_PROTECTION = Protection()
 NO_TAG_RULES = TagProtection()
 
 
