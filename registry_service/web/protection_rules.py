@@ -23,7 +23,7 @@ from registry_service.errors import (
 from registry_service.http import context as ctx
 from registry_service.services import projects
 from registry_service.services import protection_rules as rules
-from registry_service.services.permissions import Ability, AccessLevel
+from registry_service.services.permissions import AccessLevel
 from registry_service.services.protection import (
     MAX_TAG_PATTERN_LENGTH,
     MAX_TAG_RULES_PER_PROJECT,
@@ -66,8 +66,10 @@ async def _render_rules(
     *,
     problem: str | None = None,
     status: int = 200,
-    form: MultiDict[str] | None = None,
+    refilled: tuple[str, MultiDict[str]] | None = None,
 ) -> web.Response:
+    """The page; ``refilled``: the create form (``tag`` or ``repository``) to show again with
+    what was typed in it."""
     catalog = ctx.catalog(request)
     ref = request.match_info["project_id"]
     # The services check Maintainer+ (404 hidden, 403 below) before reading any rule.
@@ -81,22 +83,28 @@ async def _render_rules(
         "repository_rules": repository_rules,
         # The service's rule: immutable rules bind administrators too, so Owners make them.
         "may_immutable": viewer.actor.is_admin or access.level >= AccessLevel.OWNER,
-        "may_admin": access.can(viewer.actor, Ability.ADMIN_CONTAINER_IMAGE),
         "levels": LEVELS,
         "max_tag_rules": MAX_TAG_RULES_PER_PROJECT,
         "max_pattern": MAX_TAG_PATTERN_LENGTH,
         "wire": lambda level: None if level is None else RuleLevel(level).wire,
         "problem": problem,
-        "form": form or MultiDict(),
+        "tag_form": refilled[1] if refilled and refilled[0] == "tag" else MultiDict(),
+        "repository_form": (
+            refilled[1] if refilled and refilled[0] == "repository" else MultiDict()
+        ),
     }, status=status)
 
 
 async def _refused(
-    request: web.Request, viewer: Viewer, form: MultiDict[str], exc: RegistryError
+    request: web.Request,
+    viewer: Viewer,
+    exc: RegistryError,
+    refilled: tuple[str, MultiDict[str]] | None = None,
 ) -> web.Response:
     """The page again, the service's message above the forms and the API's status."""
     return await _render_rules(
-        request, viewer, problem=exc.message or exc.gitlab_text, status=exc.status, form=form
+        request, viewer, problem=exc.message or exc.gitlab_text, status=exc.status,
+        refilled=refilled,
     )
 
 
@@ -119,7 +127,7 @@ async def create_tag_rule(request: web.Request, viewer: Viewer) -> web.StreamRes
             immutable=immutable, now=ctx.now(request),
         )
     except (BadRequest, ProtectionRuleInvalid) as exc:
-        return await _refused(request, viewer, form, exc)
+        return await _refused(request, viewer, exc, ("tag", form))
     return redirect(_base(request))
 
 
@@ -135,7 +143,7 @@ async def create_repository_rule(request: web.Request, viewer: Viewer) -> web.St
             now=ctx.now(request),
         )
     except (BadRequest, ProtectionRuleInvalid) as exc:
-        return await _refused(request, viewer, form, exc)
+        return await _refused(request, viewer, exc, ("repository", form))
     return redirect(_base(request))
 
 
@@ -161,7 +169,7 @@ async def update_rule(request: web.Request, viewer: Viewer) -> web.StreamRespons
                 ),
             )
     except (BadRequest, ProtectionRuleInvalid) as exc:
-        return await _refused(request, viewer, form, exc)
+        return await _refused(request, viewer, exc)
     return redirect(_base(request))
 
 

@@ -18,6 +18,7 @@ from registry_service.services.permissions import AccessLevel
 from registry_service.services.protection_rules import (
     IMMUTABLE_NEEDS_OWNER,
     IMMUTABLE_NOT_UPDATED,
+    REPOSITORY_LEVEL_NEEDED,
     TOO_MANY_RULES,
 )
 from tests.api.gitlab.conftest import Repo, add_tags, make_repo, member, push
@@ -261,3 +262,28 @@ async def test_repository_and_tag_pages_badge_the_tags_a_rule_matches(
         html = await browser.get(f"{repository_page}/tags/{tag}")
         assert f'id="tag-badge">{badge}<' in html
     assert 'id="tag-badge"' not in await browser.get(f"{repository_page}/tags/latest")
+
+
+async def test_repository_rule_refusals_show_the_services_message_in_their_own_form(
+    browser: Browser, factory: Factory, repo: Repo
+) -> None:
+    maintainer = await member(factory, repo.project, AccessLevel.MAINTAINER, username="maint")
+    await browser.sign_in(maintainer)
+    page = rules_page(repo)
+    elsewhere = await browser.post_form(page, f"{page}/repository", {
+        "repository_path_pattern": "other/app/*", "push_level": "owner", "delete_level": "",
+    }, status=422)
+    assert "Repository path pattern should start with the project&#39;s full path" in elsewhere
+    assert 'id="repository-path-pattern" name="repository_path_pattern" type="text" required' \
+        ' maxlength="255" autocomplete="off" value="other/app/*"' in elsewhere
+    # Only the form that was sent is filled again.
+    # Only the form that was sent is filled again: the tag form keeps its default level.
+    assert re.search(
+        r'<select id="tag-push-level" name="push_level">\s*<option value="maintainer" selected>',
+        elsewhere,
+    ), elsewhere
+    no_level = await browser.post_form(page, f"{page}/repository", {
+        "repository_path_pattern": "team/app/*", "push_level": "", "delete_level": "",
+    }, status=422)
+    assert REPOSITORY_LEVEL_NEEDED in no_level
+    assert 'id="repository-rules"' not in await browser.get(page)
