@@ -35,7 +35,6 @@ from registry_service.web.sessions import Viewer
 
 LEVELS = tuple(level.wire for level in RuleLevel)
 BAD_LEVEL = "An access level must be one of: " + ", ".join(LEVELS) + "."
-KINDS = ("tag", "repository")
 
 
 def _base(request: web.Request) -> str:
