@@ -38,6 +38,7 @@ aiohttp.
     │ └ RouteNotFound             error "404 Not Found"
     ├ MethodNotAllowed            405 UNSUPPORTED          message "405 Method Not Allowed"
     ├ Conflict                    409                      message "409 Conflict"
+    ├ ProtectionRuleInvalid       422                      message {"error": "<reason>"}
     ├ PayloadTooLarge             413 SIZE_INVALID
     ├ RangeNotSatisfiable         416 BLOB_UPLOAD_INVALID  (+ Range header)
     │ └ UploadOutOfOrder          416 BLOB_UPLOAD_INVALID
@@ -301,6 +302,21 @@ class Conflict(RegistryError):
     oci_code = "UNSUPPORTED"
     oci_text = "conflict"
     gitlab_text = "409 Conflict"
+
+
+class ProtectionRuleInvalid(RegistryError):
+    """A protection rule the project cannot have: GitLab's service error, rendered as
+    ``422 {"message": {"error": "<reason>"}}``, or with ``message`` as the endpoint shapes it
+    (creating a tag rule answers the bare text, or the list of the model's messages)."""
+
+    status = 422
+    oci_text = "protection rule invalid"
+    gitlab_text = "422 Unprocessable Entity"
+
+    def __init__(self, reason: str | None = None, *, message: Any = None) -> None:
+        text = reason or self.gitlab_text
+        shown = {"error": text} if message is None else message
+        super().__init__(text, body={"message": shown})
 
 
 class PayloadTooLarge(RegistryError):

@@ -84,6 +84,12 @@ async def test_statements_per_page_do_not_depend_on_the_registrys_size(
         f"{base}/cleanup", f"{base}/cleanup/run", {"name_regex_delete": "nothing"}
     )
     (job,) = await jobs_of(factory.catalog, "cleanup_tags")
+    # Rules in force, so the repository and tag pages match every tag shown against them.
+    rules = f"/projects/{project.id}/protection-rules"
+    await browser.post_form(rules, f"{rules}/tag", {"tag_name_pattern": "^t0", "kind": "immutable"})
+    await browser.post_form(rules, f"{rules}/repository", {
+        "repository_path_pattern": "big/app/*", "push_level": "maintainer",
+    })
     pages = {
         "home": "/",
         "project": f"/projects/{project.id}",
@@ -95,6 +101,9 @@ async def test_statements_per_page_do_not_depend_on_the_registrys_size(
         "index": f"{base}/tags/multi",
         "cleanup form": f"{base}/cleanup",
         "tokens": "/tokens",
+        "deploy tokens": f"/projects/{project.id}/deploy-tokens",
+        "group deploy tokens": f"/groups/{project.namespace_id}/deploy-tokens",
+        "protection rules": rules,
         "jobs": f"/projects/{project.id}/jobs",
         "job": f"/jobs/{job['id']}",
         "policy": f"/projects/{project.id}/cleanup-policy",
