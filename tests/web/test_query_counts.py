@@ -31,16 +31,18 @@ TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
 async def counting(catalog: Catalog, seen: list[str]) -> AsyncIterator[None]:
     """Record every statement run on the loop reader, the scan reader and the writer."""
     loop_conn = catalog.reader._conn
-    threaded = (catalog.scan_reader, catalog._writer)
+    scan_conn = catalog.scan_reader
+    # The writer's connection is used on its own thread only: set its callback there.
+    writer_thread, writer_conn = catalog._thread, catalog._conn
     loop_conn.set_trace_callback(seen.append)
-    for conn in threaded:
-        await conn.set_trace_callback(seen.append)  # type: ignore[union-attr]
+    await scan_conn.set_trace_callback(seen.append)  # type: ignore[attr-defined]
+    await writer_thread.call(writer_conn.set_trace_callback, seen.append)
     try:
         yield
     finally:
         loop_conn.set_trace_callback(None)
-        for conn in threaded:
-            await conn.set_trace_callback(None)  # type: ignore[union-attr]
+        await scan_conn.set_trace_callback(None)  # type: ignore[attr-defined]
+        await writer_thread.call(writer_conn.set_trace_callback, None)
 
 
 async def statements_per_page(browser: Browser, pages: dict[str, str]) -> dict[str, int]:
