@@ -1,8 +1,9 @@
 """The application factory: ``create_app(settings, *, catalog, clock)`` → ``web.Application``.
 
-The root application holds the shared state under typed keys and mounts two sub-applications,
-``/api/v4`` (GitLab JSON errors, token identity) and ``/v2`` (OCI JSON errors, Basic identity),
-each with its own middleware. There is no module-level app and importing this has no effects.
+The root application holds the shared state under typed keys and mounts three sub-applications,
+``/api/v4`` (GitLab JSON errors, token identity), ``/v2`` (OCI JSON errors, Bearer or Basic
+identity) and ``/jwt`` (the docker token endpoint), each with its own middleware. There is no
+module-level app and importing this has no effects.
 """
 
 from __future__ import annotations
@@ -28,22 +29,27 @@ from registry_service.http.middleware import (
     gitlab_identity_middleware,
     registry_identity_middleware,
     request_id_middleware,
+    token_request_identity_middleware,
 )
-from registry_service.http.render import render_gitlab, render_oci
+from registry_service.http.render import render_gitlab, render_oci, render_token_auth
 from registry_service.keys import (
     catalog_key,
     clock_key,
     metrics_key,
     queue_key,
     settings_key,
+    signing_key_key,
     storage_key,
 )
 from registry_service.metrics import Metrics
 from registry_service.oci.base import api_version_middleware
+from registry_service.oci.challenge import challenge_middleware
 from registry_service.oci.routes import add_routes as add_oci_routes
+from registry_service.oci.token_auth import add_routes as add_token_routes
 from registry_service.services import blobs
 from registry_service.services.blobs import Storage
 from registry_service.services.jobs import NO_RUNNER, JobQueue
+from registry_service.services.signing_keys import SigningKeyring
 from registry_service.settings import Settings
 from registry_service.storage.filesystem import FilesystemBlobStore
 
@@ -69,12 +75,22 @@ def create_registry_api() -> web.Application:
         middlewares=[
             api_version_middleware,
             error_middleware(render_oci),
+            challenge_middleware,
             registry_identity_middleware,
         ],
         client_max_size=CLIENT_MAX_SIZE,
     )
     add_oci_routes(registry)
     return registry
+
+
+def create_token_api() -> web.Application:
+    """``/jwt``: GitLab's token endpoint for the docker token flow (``/jwt/auth``)."""
+    token_api = web.Application(
+        middlewares=[error_middleware(render_token_auth), token_request_identity_middleware]
+    )
+    add_token_routes(token_api)
+    return token_api
 
 
 def create_app(
@@ -106,12 +122,21 @@ def create_app(
     app[storage_key] = storage
     # Without a runner, intents wait in the catalog until one sweeps them up.
     app[queue_key] = queue or NO_RUNNER
+    app[signing_key_key] = SigningKeyring(settings.auth.registry_token_key, settings.data_path)
+    app.cleanup_ctx.append(_load_signing_key)
     app.cleanup_ctx.append(_purge_abandoned_uploads)
     add_health_routes(app)
     add_metrics_routes(app)
     app.add_subapp("/api/v4", create_gitlab_api())
     app.add_subapp("/v2", create_registry_api())
+    app.add_subapp("/jwt", create_token_api())
     return app
+
+
+async def _load_signing_key(app: web.Application) -> AsyncIterator[None]:
+    """Read (or on first start create) the token signing key before the first request."""
+    await asyncio.to_thread(app[signing_key_key].get)
+    yield
 
 
 async def _own_storage(app: web.Application) -> AsyncIterator[None]:

@@ -20,9 +20,11 @@ aiohttp.
     │ ├ BlobUploadInvalid         400 BLOB_UPLOAD_INVALID
     │ └ SizeInvalid               400 SIZE_INVALID
     ├ Unauthorized                401 UNAUTHORIZED         message "401 Unauthorized"
-    │ └ TokenInvalid              401                      error "invalid_token" (+ description)
+    │ ├ TokenInvalid              401                      error "invalid_token" (+ description)
+    │ └ BearerTokenInvalid        401 UNAUTHORIZED         /v2 challenge error="invalid_token"
     ├ Forbidden                   403 DENIED               message "403 Forbidden[ - reason]"
-    │ └ InsufficientScope         403                      error "insufficient_scope"
+    │ ├ InsufficientScope         403                      error "insufficient_scope"
+    │ └ BearerScopeInsufficient   403 DENIED               /v2 challenge error="insufficient_scope"
     ├ NotFound                    404 NAME_UNKNOWN         message "404 Not Found"
     │ ├ ProjectNotFound           "404 Project Not Found"
     │ ├ GroupNotFound             "404 Group Not Found"
@@ -63,6 +65,8 @@ class RegistryError(Exception):
     oci_text: ClassVar[str] = "unknown error"
     gitlab_key: ClassVar[str] = "message"
     gitlab_text: ClassVar[str] = "500 Internal Server Error"
+    # The ``error=`` of the /v2 Bearer challenge an answer with this error carries, if any.
+    challenge_error: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -180,6 +184,13 @@ class TokenInvalid(Unauthorized):
         )
 
 
+class BearerTokenInvalid(Unauthorized):
+    """A /v2 Bearer token that is malformed, not ours, expired, or for another service."""
+
+    oci_text = "invalid token"
+    challenge_error = "invalid_token"
+
+
 class Forbidden(RegistryError):
     status = 403
     oci_code = "DENIED"
@@ -206,6 +217,13 @@ class InsufficientScope(Forbidden):
                 "scope": scopes,
             }
         )
+
+
+class BearerScopeInsufficient(Forbidden):
+    """A valid /v2 Bearer token whose ``access`` claim lacks the action asked for. 403 as RFC
+    6750 §3.1 says, with a challenge naming the scope, so a client fetches a wider token."""
+
+    challenge_error = "insufficient_scope"
 
 
 # --- 404 ------------------------------------------------------------------------------------

@@ -15,29 +15,36 @@ from registry_service.http.context import actor as actor
 from registry_service.http.context import catalog as catalog
 from registry_service.http.context import now as now
 from registry_service.http.context import settings as settings
-from registry_service.keys import storage_key
-from registry_service.services import images
+from registry_service.keys import grant_key, storage_key
+from registry_service.services import images, token_grants
 from registry_service.services.blobs import Storage
 from registry_service.services.images import Action, Image
+from registry_service.services.registry_tokens import Grant
 
 # Request bodies are read in pieces of about this size (aiohttp hands over what it has).
 READ_CHUNK_BYTES = 1024 * 1024
-
 
 
 def storage(request: web.Request) -> Storage:
     return request.config_dict[storage_key]
 
 
-
+def grant(request: web.Request) -> Grant | None:
+    """What the caller's Bearer token grants; None when they sent none."""
+    return request.get(grant_key)
 
 
 async def image(request: web.Request, action: Action, name: str | None = None) -> Image:
-    """The image named in the URL (or ``name``), if the caller may ``action`` it."""
+    """The image named in the URL (or ``name``), if the caller may ``action`` it: by their
+    token's grant alone, or else by their identity and the catalog."""
+    path = name if name is not None else request.match_info["name"]
+    granted = grant(request)
+    if granted is not None:
+        return token_grants.granted_image(granted, path, action)
     return await images.resolve(
         catalog(request),
         actor(request),
-        name if name is not None else request.match_info["name"],
+        path,
         action,
         auto_create=settings(request).registry.auto_create_projects,
         now=now(request),
