@@ -21,7 +21,8 @@ aiohttp.
     │ └ SizeInvalid               400 SIZE_INVALID
     ├ Unauthorized                401 UNAUTHORIZED         message "401 Unauthorized"
     │ ├ TokenInvalid              401                      error "invalid_token" (+ description)
-    │ └ BearerTokenInvalid        401 UNAUTHORIZED         /v2 challenge error="invalid_token"
+    │ ├ BearerTokenInvalid        401 UNAUTHORIZED         /v2 challenge error="invalid_token"
+    │ └ AnonymousScopeInsufficient 401 UNAUTHORIZED        /v2 challenge error="insufficient_scope"
     ├ Forbidden                   403 DENIED               message "403 Forbidden[ - reason]"
     │ ├ InsufficientScope         403                      error "insufficient_scope"
     │ └ BearerScopeInsufficient   403 DENIED               /v2 challenge error="insufficient_scope"
@@ -191,6 +192,13 @@ class BearerTokenInvalid(Unauthorized):
     challenge_error = "invalid_token"
 
 
+class AnonymousScopeInsufficient(Unauthorized):
+    """An anonymous /v2 Bearer token that lacks the action asked for: 401, so the client logs
+    in (as an anonymous caller without a token is answered)."""
+
+    challenge_error = "insufficient_scope"
+
+
 class Forbidden(RegistryError):
     status = 403
     oci_code = "DENIED"
@@ -220,8 +228,9 @@ class InsufficientScope(Forbidden):
 
 
 class BearerScopeInsufficient(Forbidden):
-    """A valid /v2 Bearer token whose ``access`` claim lacks the action asked for. 403 as RFC
-    6750 §3.1 says, with a challenge naming the scope, so a client fetches a wider token."""
+    """A signed-in caller's /v2 Bearer token whose ``access`` claim lacks the action asked for:
+    403 as RFC 6750 §3.1 says, with a challenge naming the scope, so a client fetches a wider
+    token (oras-py asks for a new token only after a 403)."""
 
     challenge_error = "insufficient_scope"
 

@@ -19,7 +19,13 @@ from datetime import datetime
 from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import Project
-from registry_service.errors import BearerScopeInsufficient, Forbidden, NameInvalid, NameUnknown
+from registry_service.errors import (
+    AnonymousScopeInsufficient,
+    BearerScopeInsufficient,
+    Forbidden,
+    NameInvalid,
+    NameUnknown,
+)
 from registry_service.names import validate_repository_name
 from registry_service.services import images
 from registry_service.services.images import Action, Image
@@ -159,10 +165,12 @@ def granted_image(grant: Grant, image_path: str, action: Action) -> Image:
     if not (
         isinstance(project_path, str)
         and isinstance(project_id, int)
-        and image_path.startswith(project_path)
+        # Image paths are lowercase; a project's path keeps the case it was created with.
+        and image_path.startswith(project_path.lower())
         and image_path[len(project_path) : len(project_path) + 1] in ("", "/")
     ):
-        raise BearerScopeInsufficient(
+        refused = AnonymousScopeInsufficient if grant.subject == "" else BearerScopeInsufficient
+        raise refused(
             f"{action} access to {image_path!r} is not granted by the token",
             detail={"name": image_path},
         )
@@ -177,5 +185,6 @@ def granted_image(grant: Grant, image_path: str, action: Action) -> Image:
 async def catalog_paths(catalog: Catalog, grant: Grant) -> list[str]:
     """``/v2/_catalog`` for a token: every image path, if it grants the catalog."""
     if grant.find(REGISTRY, CATALOG, ALL_ACTIONS) is None:
-        raise BearerScopeInsufficient("the token does not grant the catalog")
+        refused = AnonymousScopeInsufficient if grant.subject == "" else BearerScopeInsufficient
+        raise refused("the token does not grant the catalog")
     return await images.visible_image_paths(catalog, _CATALOG_READER)
