@@ -62,7 +62,10 @@ def load_signing_key(configured: str, data_dir: Path) -> SigningKey:
     """The configured key, or the data directory's (made now if there is none yet)."""
     path = key_path(configured, data_dir)
     if configured:
-        return _read(path)
+        try:
+            return _read(path)
+        except FileNotFoundError:
+            raise SigningKeyUnusable(f"registry token key {path} does not exist") from None
     try:
         return _read(path)
     except FileNotFoundError:
