@@ -40,6 +40,7 @@ from registry_service.keys import (
     settings_key,
     signing_key_key,
     storage_key,
+    token_verifier_key,
 )
 from registry_service.metrics import Metrics
 from registry_service.oci.base import api_version_middleware
@@ -49,6 +50,7 @@ from registry_service.oci.token_auth import add_routes as add_token_routes
 from registry_service.services import blobs
 from registry_service.services.blobs import Storage
 from registry_service.services.jobs import NO_RUNNER, JobQueue
+from registry_service.services.registry_tokens import TokenVerifier
 from registry_service.services.signing_keys import SigningKeyring
 from registry_service.settings import Settings
 from registry_service.storage.filesystem import FilesystemBlobStore
@@ -122,7 +124,9 @@ def create_app(
     app[storage_key] = storage
     # Without a runner, intents wait in the catalog until one sweeps them up.
     app[queue_key] = queue or NO_RUNNER
-    app[signing_key_key] = SigningKeyring(settings.auth.registry_token_key, settings.data_path)
+    keyring = SigningKeyring(settings.auth.registry_token_key, settings.data_path)
+    app[signing_key_key] = keyring
+    app[token_verifier_key] = TokenVerifier(keyring.get, settings.auth.registry_token_issuer)
     app.cleanup_ctx.append(_load_signing_key)
     app.cleanup_ctx.append(_purge_abandoned_uploads)
     add_health_routes(app)

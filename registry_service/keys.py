@@ -10,7 +10,7 @@ from registry_service.metrics import Metrics
 from registry_service.services.blobs import Storage
 from registry_service.services.jobs import JobQueue
 from registry_service.services.permissions import Actor
-from registry_service.services.registry_tokens import Grant
+from registry_service.services.registry_tokens import Grant, TokenVerifier
 from registry_service.services.signing_keys import SigningKeyring
 from registry_service.settings import Settings
 
@@ -21,6 +21,7 @@ storage_key = web.AppKey("storage", Storage)
 queue_key = web.AppKey("job_queue", JobQueue)
 metrics_key = web.AppKey("metrics", Metrics)
 signing_key_key = web.AppKey("signing_key", SigningKeyring)
+token_verifier_key = web.AppKey("token_verifier", TokenVerifier)
 
 actor_key = web.RequestKey("actor", Actor)
 # What a /v2 Bearer token grants; absent when the caller sent no token (HTTP Basic, anonymous).

@@ -34,10 +34,9 @@ from registry_service.keys import (
     clock_key,
     grant_key,
     request_id_key,
-    settings_key,
-    signing_key_key,
+    token_verifier_key,
 )
-from registry_service.services import registry_tokens, tokens
+from registry_service.services import tokens
 from registry_service.services.permissions import ANONYMOUS, Actor
 
 log = logging.getLogger("registry_service.http")
@@ -206,7 +205,8 @@ async def registry_identity_middleware(
     """Who is calling /v2: a Bearer token from /jwt/auth, HTTP Basic with a username and one of
     its tokens, or anonymous.
 
-    A Bearer token is checked by its signature, issuer, audience and times alone; what it
+    A Bearer token is checked by its signature, issuer, audience and times alone (the
+    signature once per token: ``registry_tokens.TokenVerifier``); what it
     grants is put on the request (``grant_key``) and the actor stays anonymous, so nothing
     reads the catalog to decide. A bad token or bad credentials are 401; which scopes and roles
     an operation needs is decided by the operation.
@@ -216,12 +216,7 @@ async def registry_identity_middleware(
         request[actor_key] = await basic_actor(request)
         return await handler(request)
     config = request.config_dict
-    request[grant_key] = registry_tokens.verify_token(
-        config[signing_key_key].get(),
-        token,
-        issuer=config[settings_key].auth.registry_token_issuer,
-        now=config[clock_key].now(),
-    )
+    request[grant_key] = config[token_verifier_key].verify(token, config[clock_key].now())
     request[actor_key] = ANONYMOUS
     return await handler(request)
 

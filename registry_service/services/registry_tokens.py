@@ -4,14 +4,15 @@ The claims are GitLab's (gitlab-api.md §8 "Token flow"): ``iss`` (``auth.regist
 ``aud`` = the service, ``sub`` = the username ("" when anonymous), ``iat``/``nbf``/``exp``,
 ``jti``, and ``access``, the list of granted ``{type, name, actions, meta}``. A verified token
 is a ``Grant``: what ``/v2`` may let its bearer do, decided from the token alone, with no
-catalog lookup. Signing and checking the signature, audience and issuer are PyJWT's; the times
+catalog lookup (``TokenVerifier`` checks a token's signature once and its times on every use). Signing and checking the signature, audience and issuer are PyJWT's; the times
 are checked here against the injected clock (PyJWT would read the system clock).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -99,6 +100,59 @@ def issue_token(
 def verify_token(key: SigningKey, token: str, *, issuer: str, now: datetime) -> Grant:
     """The grant of a token signed by ``key`` for this service and issuer, valid at ``now``;
     ``BearerTokenInvalid`` otherwise. The reasons name no part of the token."""
+    checked = _decode(key, token, issuer)
+    checked.check_times(now)
+    return checked.grant
+
+
+class TokenVerifier:
+    """``verify_token`` that remembers the tokens whose signature it has checked.
+
+    A client sends one token with every request for its lifetime, and the RSA check costs more
+    than the whole catalog lookup HTTP Basic does; the signature, issuer and audience of a
+    token string cannot change, so they are checked once and its times on every request. Only
+    tokens that passed are kept, at most ``max_entries``, the least recently used leaving first.
+    """
+
+    def __init__(
+        self, key: Callable[[], SigningKey], issuer: str, max_entries: int = 4096
+    ) -> None:
+        # A callable: the key is read (or made) at start-up, after this is built.
+        self._key = key
+        self._issuer = issuer
+        self._max_entries = max_entries
+        self._checked: OrderedDict[str, _CheckedToken] = OrderedDict()
+
+    def verify(self, token: str, now: datetime) -> Grant:
+        checked = self._checked.get(token)
+        if checked is None:
+            checked = _decode(self._key(), token, self._issuer)
+            self._checked[token] = checked
+            if len(self._checked) > self._max_entries:
+                self._checked.popitem(last=False)
+        else:
+            self._checked.move_to_end(token)
+        checked.check_times(now)
+        return checked.grant
+
+
+@dataclass(frozen=True)
+class _CheckedToken:
+    """A token whose signature, issuer and audience are good; its times are checked per use."""
+
+    grant: Grant
+    not_before: float
+    expires: float
+
+    def check_times(self, now: datetime) -> None:
+        timestamp = now.timestamp()
+        if timestamp >= self.expires:
+            raise BearerTokenInvalid("token has expired")
+        if timestamp < self.not_before:
+            raise BearerTokenInvalid("token is not valid yet")
+
+
+def _decode(key: SigningKey, token: str, issuer: str) -> _CheckedToken:
     try:
         claims = jwt.decode(
             token,
@@ -119,14 +173,12 @@ def verify_token(key: SigningKey, token: str, *, issuer: str, now: datetime) -> 
         raise BearerTokenInvalid("token signature is invalid") from None
     except jwt.InvalidTokenError:
         raise BearerTokenInvalid("token is malformed or not issued here") from None
-    timestamp = now.timestamp()
-    if not isinstance(claims["exp"], int | float) or not isinstance(claims["nbf"], int | float):
+    expires, not_before = claims["exp"], claims["nbf"]
+    if not isinstance(expires, int | float) or not isinstance(not_before, int | float):
         raise BearerTokenInvalid("token is malformed or not issued here")
-    if timestamp >= claims["exp"]:
-        raise BearerTokenInvalid("token has expired")
-    if timestamp < claims["nbf"]:
-        raise BearerTokenInvalid("token is not valid yet")
-    return Grant(str(claims["sub"]), _access(claims["access"]))
+    return _CheckedToken(
+        Grant(str(claims["sub"]), _access(claims["access"])), float(not_before), float(expires)
+    )
 
 
 def _access(claim: Any) -> tuple[AccessEntry, ...]:

@@ -10,6 +10,7 @@ knows about HTTP; the key's secret never leaves this module except to sign.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import tempfile
@@ -34,7 +35,7 @@ class SigningKey:
     # The JWT header's ``kid``: lets a verifier tell keys apart after a key change.
     key_id: str
 
-    @property
+    @functools.cached_property
     def public_key(self) -> rsa.RSAPublicKey:
         return self.private_key.public_key()
 
