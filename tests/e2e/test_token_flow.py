@@ -126,3 +126,16 @@ def test_skopeo_with_a_wrong_token_is_turned_away_by_the_token_endpoint(
     assert result.returncode != 0
     assert token_requests(seeded_registry, "401") > refused_before
     assert wrong.token not in seeded_registry.stderr
+
+
+def test_skopeo_login_checks_the_credentials_at_the_token_endpoint(
+    skopeo: Skopeo, seeded_registry: RegistryServer
+) -> None:
+    """``login`` asks /jwt/auth for a token with no scope, as docker and podman do."""
+    host = seeded_registry.host
+    ok(skopeo.run(["login", "--tls-verify=false", "-u", DEV.username, "-p", DEV.token, host]))
+    wrong = skopeo.run(["login", "--tls-verify=false", "-u", DEV.username, "-p",
+                        "glpat-e2e-not-a-token-000000", host])
+    assert wrong.returncode != 0
+    assert "invalid username/password" in wrong.stderr, wrong.stderr
+    assert len(seeded_registry.logged_requests("GET", r"/jwt/auth\?\S*", "401")) >= 1
