@@ -4,8 +4,9 @@ The claims are GitLab's (gitlab-api.md §8 "Token flow"): ``iss`` (``auth.regist
 ``aud`` = the service, ``sub`` = the username ("" when anonymous), ``iat``/``nbf``/``exp``,
 ``jti``, and ``access``, the list of granted ``{type, name, actions, meta}``. A verified token
 is a ``Grant``: what ``/v2`` may let its bearer do, decided from the token alone, with no
-catalog lookup (``TokenVerifier`` checks a token's signature once and its times on every use). Signing and checking the signature, audience and issuer are PyJWT's; the times
-are checked here against the injected clock (PyJWT would read the system clock).
+catalog lookup (``TokenVerifier`` checks a token's signature once and its times on every use).
+Signing and checking the signature, audience and issuer are PyJWT's; the times are checked here
+against the injected clock (PyJWT would read the system clock).
 """
 
 from __future__ import annotations
@@ -44,7 +45,11 @@ class AccessEntry:
         return action in self.actions or ALL_ACTIONS in self.actions
 
     def claim(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"type": self.type, "name": self.name, "actions": list(self.actions)}
+        entry: dict[str, Any] = {
+            "type": self.type,
+            "name": self.name,
+            "actions": list(self.actions),
+        }
         if self.meta is not None:
             entry["meta"] = dict(self.meta)
         return entry

@@ -318,7 +318,7 @@ def test_an_unusable_configured_key_is_refused_by_name(
             serialization.NoEncryption())
     assert isinstance(content, bytes)
     path.write_bytes(content)
-    with pytest.raises(SigningKeyUnusable, match="bad.pem"):
+    with pytest.raises(SigningKeyUnusable, match=r"bad\.pem"):
         load_signing_key(str(path), tmp_path)
-    with pytest.raises(SigningKeyUnusable, match="missing.pem"):
+    with pytest.raises(SigningKeyUnusable, match=r"missing\.pem"):
         load_signing_key(str(tmp_path / "missing.pem"), tmp_path)
