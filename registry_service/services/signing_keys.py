@@ -20,13 +20,17 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from registry_service.settings import SettingsInvalid
+
 DEFAULT_KEY_FILE = "registry_token_key.pem"
 KEY_BITS = 2048
 PRIVATE_FILE_MODE = 0o600
 
 
-class SigningKeyUnusable(ValueError):
-    """The configured key file cannot be read or is not an RSA private key."""
+class SigningKeyUnusable(SettingsInvalid):
+    """The configured key file cannot be read or is not an RSA private key: a configuration
+    error, which the CLI answers with exit code 2 (start-up loads the key before any port is
+    bound)."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ def load_signing_key(configured: str, data_dir: Path) -> SigningKey:
         try:
             return _read(path)
         except FileNotFoundError:
-            raise SigningKeyUnusable(f"registry token key {path} does not exist") from None
+            raise SigningKeyUnusable(f"auth.registry_token_key: {path} does not exist") from None
     try:
         return _read(path)
     except FileNotFoundError:
@@ -79,15 +83,15 @@ def _read(path: Path) -> SigningKey:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise SigningKeyUnusable(f"cannot read registry token key {path}: {exc}") from exc
+        raise SigningKeyUnusable(f"auth.registry_token_key: cannot read {path}: {exc}") from exc
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
         raise SigningKeyUnusable(
-            f"registry token key {path} is not an unencrypted PEM private key"
+            f"auth.registry_token_key: {path} is not an unencrypted PEM private key"
         ) from exc
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise SigningKeyUnusable(f"registry token key {path} is not an RSA key (RS256 needs one)")
+        raise SigningKeyUnusable(f"auth.registry_token_key: {path} is not an RSA key (RS256 needs one)")
     return SigningKey(key, _key_id(key))
 
 

@@ -17,7 +17,7 @@ import requests
 
 from tests.e2e.accounts import DEV, DEV_READ_ONLY, PRIVATE_PROJECT, PUBLIC_PROJECT, Credentials
 from tests.e2e.oci_layout import assert_same_content, build_image, read_layout, write_layout
-from tests.e2e.server import RegistryServer
+from tests.e2e.server import RegistryServer, run_cli
 from tests.e2e.skopeo import Skopeo, ok
 
 pytestmark = pytest.mark.e2e
@@ -139,3 +139,15 @@ def test_skopeo_login_checks_the_credentials_at_the_token_endpoint(
     assert wrong.returncode != 0
     assert "invalid username/password" in wrong.stderr, wrong.stderr
     assert len(seeded_registry.logged_requests("GET", r"/jwt/auth\?\S*", "401")) >= 1
+
+
+def test_serve_refuses_a_configured_key_it_cannot_use_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "token-key.pem"
+    bad.write_text("not a key")
+    result = run_cli(["serve"], {
+        "REGISTRY_SERVICE_DATA_DIR": str(tmp_path / "data"),
+        "REGISTRY_SERVICE_LISTEN": "127.0.0.1:0",
+        "REGISTRY_SERVICE_AUTH_REGISTRY_TOKEN_KEY": str(bad),
+    })
+    assert result.returncode == 2, result.stderr
+    assert f"auth.registry_token_key: {bad}" in result.stderr
