@@ -2,7 +2,8 @@
 
 Both runners call ``execute_job``; neither knows what a job does. A job body is a coroutine
 ``(context, job, progress) → Outcome``. It must be idempotent: after a crash its job is claimed
-again and the body runs from the start, reading back whatever progress it saved.
+again and the body runs from the start, reading back whatever progress it saved. What it saves
+and returns is typed (``services.job_data``), and written as that codec encodes it.
 """
 
 from __future__ import annotations
@@ -10,18 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from jobs.context import JobContext
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog.protocols import Writer
 from registry_service.catalog.rows import JobRow
+from registry_service.services.job_data import JobCounts, JobResult
 
 log = logging.getLogger("registry_service.jobs")
 
@@ -47,16 +47,17 @@ class RetryLater(Exception):
 class JobFailed(Exception):
     """The job ends as ``failed`` with this message, and with the counts given."""
 
-    def __init__(self, reason: str, counts: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, reason: str, counts: JobCounts | None = None) -> None:
         super().__init__(reason)
-        self.counts = dict(counts or {})
+        self.counts = counts
 
 
 @dataclass
 class Outcome:
-    counts: dict[str, Any] = field(default_factory=dict)
-    # Merged over what the job saved as it went; None keeps that as it is.
-    result: dict[str, Any] | None = None
+    # Both are merged over what the job saved as it went: members left unset stay as saved,
+    # and None keeps all of it.
+    counts: JobCounts | None = None
+    result: JobResult | None = None
 
 
 class Progress:
@@ -70,15 +71,15 @@ class Progress:
     async def save(
         self,
         tx: Writer,
-        counts: Mapping[str, Any],
-        result: Mapping[str, Any] | None = None,
+        counts: JobCounts,
+        result: JobResult | None = None,
     ) -> None:
         saved = await job_rows.record_progress(
             tx,
             self._job_id,
             self._owner,
-            json.dumps(counts, sort_keys=True),
-            json.dumps(result, sort_keys=True) if result is not None else None,
+            counts.encode(),
+            result.encode() if result is not None else None,
         )
         if not saved:
             raise LeaseLost(f"job {self._job_id}")
@@ -148,8 +149,8 @@ async def _finish(
             job.id,
             ctx.owner,
             state=state,
-            counts_patch=json.dumps(outcome.counts, sort_keys=True),
-            result_patch=json.dumps(outcome.result) if outcome.result is not None else None,
+            counts_patch=outcome.counts.encode_patch() if outcome.counts is not None else "{}",
+            result_patch=outcome.result.encode_patch() if outcome.result is not None else None,
             error=error,
             now=ctx.clock.now(),
         )

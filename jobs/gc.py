@@ -39,7 +39,12 @@ from registry_service.catalog.db import Catalog, format_time
 from registry_service.catalog.protocols import Writer
 from registry_service.catalog.rows import JobRow
 from registry_service.digests import parse_digest
-from registry_service.services.jobs import JobKind, JobQueue, submit_job
+from registry_service.services.job_data import (
+    CollectionCounts,
+    CollectionParams,
+    CollectionResult,
+)
+from registry_service.services.jobs import JobQueue, submit_job
 from registry_service.settings import GcSettings
 from registry_service.storage.base import BlobStore
 
@@ -73,6 +78,10 @@ class Collected:
 
     def counts(self) -> dict[str, int]:
         return {**asdict(self), "bytes_freed": self.bytes_freed}
+
+    def job_counts(self) -> CollectionCounts:
+        """The counts as the collection job records them."""
+        return CollectionCounts(**self.counts())
 
 
 def _batches(items: Sequence[T], size: int = BATCH) -> list[Sequence[T]]:
@@ -183,13 +192,13 @@ def collection_outcome(done: Collected, gc: GcSettings) -> Outcome:
     """What a collection job records: its counts, and why when it removed nothing."""
     log.info("garbage collection: %s", done.counts())
     if done.manifests or done.blobs or done.orphan_files:
-        return Outcome(done.counts())
+        return Outcome(done.job_counts())
     why = (
         "nothing was garbage: no untagged manifest unreferenced for "
         f"{gc.manifest_grace_seconds}s, no unused blob or uncataloged file older than "
         f"{gc.blob_grace_seconds}s"
     )
-    return Outcome(done.counts(), {"nothing_deleted_because": why})
+    return Outcome(done.job_counts(), CollectionResult(nothing_deleted_because=why))
 
 
 async def schedule_collection(
@@ -223,8 +232,8 @@ def _interval_passed(last: tuple[str, str], gc: GcSettings, now: datetime) -> bo
 async def _insert_collection(tx: Writer, now: datetime) -> int:
     return await job_rows.insert_job(
         tx,
-        kind=JobKind.COLLECT_GARBAGE,
-        params="{}",
+        kind=CollectionParams.kind,
+        params=CollectionParams().encode(),
         requester_id=None,
         project_id=None,
         repository_id=None,
@@ -239,8 +248,8 @@ async def start_collection(ctx: JobContext) -> JobRow:
     async with ctx.catalog.transaction() as tx:
         job_id = await job_rows.insert_claimed_job(
             tx,
-            kind=JobKind.COLLECT_GARBAGE,
-            params="{}",
+            kind=CollectionParams.kind,
+            params=CollectionParams().encode(),
             requester_id=None,
             owner=ctx.owner,
             lease_until=now + lease_for(ctx),
@@ -256,5 +265,5 @@ async def submit_collection(
 ) -> int:
     """A collection on demand, queued for the runners."""
     return await submit_job(
-        catalog, queue, JobKind.COLLECT_GARBAGE, {}, requester_id=requester_id, now=now
+        catalog, queue, CollectionParams(), requester_id=requester_id, now=now
     )

@@ -14,7 +14,6 @@ or once its lease expires (``jobs/tag_cleanup.py``).
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 
@@ -23,7 +22,8 @@ from registry_service.catalog import jobs as job_rows
 from registry_service.catalog import policies as policy_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.policies import CleanupPolicyRow
-from registry_service.services.jobs import JobKind, JobQueue
+from registry_service.services.job_data import CleanupParams
+from registry_service.services.jobs import JobQueue
 from registry_service.services.policies import next_run_after
 
 log = logging.getLogger("registry_service.jobs")
@@ -31,18 +31,17 @@ log = logging.getLogger("registry_service.jobs")
 
 def policy_job_params(
     policy: CleanupPolicyRow, anchoring: Anchoring, now: datetime
-) -> dict[str, object]:
+) -> CleanupParams:
     """The ``cleanup_tags`` parameters of one repository's share of a run."""
-    return {
-        "name_regex_delete": policy.name_regex,
-        "name_regex_keep": policy.name_regex_keep,
-        "keep_n": policy.keep_n,
-        "older_than": policy.older_than,
-        "anchoring": str(anchoring),
+    return CleanupParams(
+        name_regex_delete=policy.name_regex,
+        name_regex_keep=policy.name_regex_keep,
+        keep_n=policy.keep_n,
+        older_than=policy.older_than,
+        anchoring=anchoring,
         # Marks the job as the policy's (no requester to re-check) and names its run.
-        "policy": True,
-        "policy_run_at": now.isoformat(),
-    }
+        policy_run_at=now,
+    )
 
 
 async def schedule_due_policies(
@@ -59,15 +58,15 @@ async def schedule_due_policies(
     async with catalog.transaction() as tx:
         # Read again under the write lock: another runner may have started them meanwhile.
         for policy in await policy_rows.select_due_policies(tx, now):
-            params = json.dumps(policy_job_params(policy, anchoring, now), sort_keys=True)
+            params = policy_job_params(policy, anchoring, now)
             for repository_id in await policy_rows.select_repository_ids_for_run(
                 tx, policy.project_id
             ):
                 job_ids.append(
                     await job_rows.insert_job(
                         tx,
-                        kind=JobKind.CLEANUP_TAGS,
-                        params=params,
+                        kind=params.kind,
+                        params=params.encode(),
                         requester_id=None,
                         project_id=policy.project_id,
                         repository_id=repository_id,

@@ -14,9 +14,14 @@ from datetime import timedelta
 
 from jobs.context import JobContext
 from jobs.execute import JobFailed, Outcome, Progress, RetryLater
+from registry_service.catalog import deletions as deletion_rows
 from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.rows import JobRow
+from registry_service.services.job_data import (
+    RepositoryDeletionCounts,
+    RepositoryDeletionResult,
+)
 
 log = logging.getLogger("registry_service.jobs")
 
@@ -29,18 +34,21 @@ def backoff(failures: int) -> timedelta:
 
 async def delete_repository(ctx: JobContext, job: JobRow, progress: Progress) -> Outcome:
     if job.repository_id is None:
-        return Outcome({"deleted": 0}, {"skipped": "no repository given"})
+        return _skipped("no repository given")
     repository = await repository_rows.select_repository_by_id(
         ctx.catalog.reader, job.repository_id
     )
     if repository is None:
-        return Outcome({"deleted": 0}, {"skipped": "the repository was already deleted"})
+        return _skipped("the repository was already deleted")
     tags = await tag_rows.count_tags(ctx.catalog.reader, repository.id)
     try:
         async with ctx.catalog.transaction() as tx:
             await repository_rows.mark_deletion_started(tx, repository.id, ctx.clock.now())
         async with ctx.catalog.transaction() as tx:
             await repository_rows.delete_repository_row(tx, repository.id)
+            # The project (group, user) being deleted that this repository was the last
+            # thing holding goes with it, in the same transaction (services/deletion.py).
+            await deletion_rows.delete_drained_rows(tx)
     except Exception as exc:
         failures = repository.failed_deletion_count + 1
         log.exception("deleting repository %d failed (attempt %d)", repository.id, failures)
@@ -55,7 +63,12 @@ async def delete_repository(ctx: JobContext, job: JobRow, progress: Progress) ->
         if retry:
             raise RetryLater(backoff(failures), f"{type(exc).__name__}: {exc}") from exc
         raise JobFailed(f"gave up after {failures} attempts: {exc}") from exc
-    result: dict[str, object] = {"deleted_tags_count": tags}
-    if not tags:
-        result["nothing_deleted_because"] = "the repository had no tags; only its record went"
-    return Outcome({"deleted": tags}, result)
+    why = None if tags else "the repository had no tags; only its record went"
+    return Outcome(
+        RepositoryDeletionCounts(deleted=tags),
+        RepositoryDeletionResult(deleted_tags_count=tags, nothing_deleted_because=why),
+    )
+
+
+def _skipped(why: str) -> Outcome:
+    return Outcome(RepositoryDeletionCounts(deleted=0), RepositoryDeletionResult(skipped=why))

@@ -14,14 +14,13 @@ in its parameters: nobody's rights to re-check, and it stamps the repository's
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from itertools import filterfalse
+from operator import itemgetter
 
-from jobs.cleanup import CleanupRules, RegexInvalid
 from jobs.context import JobContext
-from jobs.durations import DurationInvalid
 from jobs.execute import JobFailed, Outcome, Progress, RetryLater
 from registry_service.catalog import leases as lease_rows
 from registry_service.catalog import policies as policy_rows
@@ -29,7 +28,9 @@ from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.rows import JobRow, Repository
 from registry_service.catalog.tags import TagDatesDocument, parse_tag_dates
-from registry_service.services.cleanup_plans import plan_tags, rules_from_params
+from registry_service.services.cleanup_plans import plan_tags
+from registry_service.services.job_codec import JobDataInvalid
+from registry_service.services.job_data import CleanupCounts, CleanupParams, CleanupResult
 from registry_service.services.permissions import Ability
 from registry_service.services.projects import user_can
 
@@ -43,17 +44,20 @@ def lock_name(repository_id: int) -> str:
 
 
 async def cleanup_tags(ctx: JobContext, job: JobRow, progress: Progress) -> Outcome:
+    try:
+        # The codec the API recorded them with, and the preview planned with.
+        params = CleanupParams.decode(job.params)
+    except JobDataInvalid as exc:
+        raise JobFailed(f"invalid parameters: {exc}") from exc
     repository = (
         await repository_rows.select_repository_by_id(ctx.catalog.reader, job.repository_id)
         if job.repository_id is not None
         else None
     )
     if repository is None:
-        return Outcome({"deleted": 0}, {"skipped": "the repository no longer exists"})
-    if not await _requester_may_delete(ctx, job, repository):
-        return Outcome(
-            {"deleted": 0}, {"skipped": "the requester may no longer delete images here"}
-        )
+        return _skipped("the repository no longer exists")
+    if not await _requester_may_delete(ctx, job, params, repository):
+        return _skipped("the requester may no longer delete images here")
     lock = lock_name(repository.id)
     # Held in the job's name, not the runner's: a runner that restarts after a crash claims the
     # job again (the job's own lease makes that exclusive) and must get its lock back at once.
@@ -64,19 +68,25 @@ async def cleanup_tags(ctx: JobContext, job: JobRow, progress: Progress) -> Outc
     if not locked:
         raise RetryLater(BUSY_RETRY, "another cleanup of this repository is running")
     try:
-        return await _run(ctx, job, repository, progress, holder)
+        return await _run(ctx, job, params, repository, progress, holder)
     finally:
         async with ctx.catalog.transaction() as tx:
             await lease_rows.release_lease(tx, lock, holder)
 
 
-def is_policy_job(job: JobRow) -> bool:
+def _skipped(why: str) -> Outcome:
+    return Outcome(CleanupCounts(deleted=0), CleanupResult(skipped=why))
+
+
+def is_policy_job(job: JobRow, params: CleanupParams) -> bool:
     """A cleanup policy's run (``jobs/policies.py``): the system acts, no requester."""
-    return job.requester_id is None and json.loads(job.params).get("policy") is True
+    return job.requester_id is None and params.is_policy
 
 
-async def _requester_may_delete(ctx: JobContext, job: JobRow, repository: Repository) -> bool:
-    if is_policy_job(job):
+async def _requester_may_delete(
+    ctx: JobContext, job: JobRow, params: CleanupParams, repository: Repository
+) -> bool:
+    if is_policy_job(job, params):
         return True
     return job.requester_id is not None and await user_can(
         ctx.catalog, job.requester_id, repository.project_id, Ability.DESTROY_CONTAINER_IMAGE
@@ -84,18 +94,26 @@ async def _requester_may_delete(ctx: JobContext, job: JobRow, repository: Reposi
 
 
 async def _run(
-    ctx: JobContext, job: JobRow, repository: Repository, progress: Progress, holder: str
+    ctx: JobContext,
+    job: JobRow,
+    params: CleanupParams,
+    repository: Repository,
+    progress: Progress,
+    holder: str,
 ) -> Outcome:
-    saved = json.loads(job.result) if job.result else {}
-    counts = json.loads(job.counts) if job.counts else {}
-    if "plan" not in saved:
-        saved, counts = await _make_plan(ctx, job, repository, progress)
-    plan: list[list[Any]] = saved["plan"]
-    done: int = counts.get("processed", 0)
-    deleted: int = counts.get("deleted", 0)
-    left_alone: list[str] = list(saved.get("left_alone_tags", []))
+    try:
+        # A saved plan is up to 100,000 pairs to check: on a thread, not on the event loop.
+        saved, counts = await asyncio.to_thread(_saved_progress, job)
+    except JobDataInvalid as exc:
+        raise JobFailed(f"invalid saved progress: {exc}") from exc
+    if saved is None or saved.plan is None:
+        saved, counts = await _make_plan(ctx, job, params, repository, progress)
+    plan = saved.plan or ()
+    done = counts.processed or 0
+    deleted = counts.deleted or 0
+    left_alone = list(saved.left_alone_tags or ())
     while done < len(plan):
-        batch = [(name, manifest_id) for name, manifest_id in plan[done : done + BATCH]]
+        batch = plan[done : done + BATCH]
         async with ctx.catalog.transaction() as tx:
             now = ctx.clock.now()
             # A long run keeps its repository lock (it expires only if this runner dies).
@@ -105,7 +123,7 @@ async def _run(
             went = await tag_rows.delete_tags_if_unchanged(tx, repository.id, batch, now)
             deleted += went
             done += len(batch)
-            counts = {**counts, "processed": done, "deleted": deleted}
+            counts = replace(counts, processed=done, deleted=deleted)
             if went < len(batch):
                 # Rare: tags re-pushed since the plan. Saved with the plan, so a resumed run
                 # still reports them; a normal batch does not rewrite the (large) plan.
@@ -113,64 +131,71 @@ async def _run(
                     tx, repository.id, [name for name, _ in batch]
                 )
                 left_alone.extend(name for name, _ in batch if name in still)
-                saved = {**saved, "left_alone_tags": left_alone}
+                saved = replace(saved, left_alone_tags=tuple(left_alone))
                 await progress.save(tx, counts, saved)
             else:
                 await progress.save(tx, counts)
     skipped = set(left_alone)
-    # The plan has served its purpose: None takes it out of the finished row (the outcome is
-    # merged as a JSON merge patch), which keeps the names instead.
-    result: dict[str, Any] = {
-        "plan": None,
-        "deleted_tags": [name for name, _ in plan if name not in skipped],
-    }
     moved = done - deleted
-    if moved:
-        result["left_alone"] = f"{moved} tag(s) were re-pushed after the plan was made"
+    why: str | None = None
     if not plan:
-        result["nothing_deleted_because"] = _why_nothing(saved["kept"])
+        why = _why_nothing(saved.kept or {})
     elif not deleted:
-        result["nothing_deleted_because"] = (
-            f"all {moved} planned tag(s) were re-pushed after the plan was made"
-        )
+        why = f"all {moved} planned tag(s) were re-pushed after the plan was made"
+    # The finished row drops the plan (CleanupResult.dropped_when_finished) and keeps the
+    # names instead.
+    result = CleanupResult(
+        deleted_tags=tuple(filterfalse(skipped.__contains__, map(itemgetter(0), plan))),
+        left_alone=f"{moved} tag(s) were re-pushed after the plan was made" if moved else None,
+        nothing_deleted_because=why,
+    )
     return Outcome(counts, result)
 
 
+def _saved_progress(job: JobRow) -> tuple[CleanupResult | None, CleanupCounts]:
+    """What an earlier run of this job saved: its plan, if it made one, and how far it got."""
+    saved = CleanupResult.decode(job.result) if job.result is not None else None
+    return saved, CleanupCounts.decode(job.counts)
+
+
 async def _make_plan(
-    ctx: JobContext, job: JobRow, repository: Repository, progress: Progress
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    try:
-        rules = rules_from_params(json.loads(job.params))
-    except (RegexInvalid, DurationInvalid, ValueError) as exc:
-        raise JobFailed(f"invalid parameters: {exc}") from exc
+    ctx: JobContext,
+    job: JobRow,
+    params: CleanupParams,
+    repository: Repository,
+    progress: Progress,
+) -> tuple[CleanupResult, CleanupCounts]:
     # Many rows: read on the scan connection, off the event loop.
     tags = await tag_rows.select_tag_dates(ctx.catalog.scan_reader, repository.id)
     now = ctx.clock.now()
     # Most of a second of CPU for a large repository: on a thread, so `serve` keeps serving.
-    saved, counts = await asyncio.to_thread(_plan_document, rules, tags, now)
+    saved, counts = await asyncio.to_thread(_plan_document, params, tags, now)
     async with ctx.catalog.transaction() as tx:
-        await progress.save(tx, {**counts, "processed": 0, "deleted": 0}, saved)
-        if is_policy_job(job):
+        await progress.save(tx, counts, saved)
+        if is_policy_job(job, params):
             # GitLab's expiration_policy_started_at: when this repository's run began.
             await policy_rows.update_cleanup_policy_started_at(tx, repository.id, now)
-    return saved, {**counts, "processed": 0, "deleted": 0}
+    return saved, counts
 
 
 def _plan_document(
-    rules: CleanupRules, document: TagDatesDocument, now: datetime
-) -> tuple[dict[str, Any], dict[str, Any]]:
+    params: CleanupParams, document: TagDatesDocument, now: datetime
+) -> tuple[CleanupResult, CleanupCounts]:
     """The plan as the job saves it (each tag with the manifest it was planned against), and
     the counts that go with it."""
     tags = parse_tag_dates(document)
     # The same function the API's preview (dry_run) plans with: the two cannot drift.
-    plan = plan_tags(rules, tags, now)
+    plan = plan_tags(params, tags, now)
     manifest_of = {t.name: t.manifest_id for t in tags}
-    saved = {
-        "plan": [[name, manifest_of[name]] for name in plan.delete],
-        "kept": dict(Counter(str(reason) for reason in plan.keep.values())),
-        "planned_at": now.isoformat(),
-    }
-    return saved, {"tags": len(tags), "planned": len(plan.delete), "kept": len(plan.keep)}
+    saved = CleanupResult(
+        plan=tuple(zip(plan.delete, map(manifest_of.__getitem__, plan.delete), strict=True)),
+        kept=dict(Counter(str(reason) for reason in plan.keep.values())),
+        planned_at=now,
+    )
+    counts = CleanupCounts(
+        tags=len(tags), planned=len(plan.delete), kept=len(plan.keep), processed=0, deleted=0
+    )
+    return saved, counts
 
 
 def _why_nothing(kept: dict[str, int]) -> str:

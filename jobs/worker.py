@@ -32,6 +32,7 @@ from registry_service.services.blobs import Storage
 from registry_service.services.jobs import NO_RUNNER
 from registry_service.settings import Settings
 from registry_service.storage.filesystem import FilesystemBlobStore
+from registry_service.storage.reserve import Reserve
 
 log = logging.getLogger("registry_service.jobs")
 
@@ -58,7 +59,8 @@ async def sweep(ctx: dict[str, Any]) -> int:
 
 async def _startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
-    catalog = await Catalog.open_in(settings.data_path)
+    reserve = Reserve(settings.data_path, settings.storage.reserve_bytes)
+    catalog = await Catalog.open_in(settings.data_path, before_write=reserve.keep_room)
     store = FilesystemBlobStore(settings.data_path)
     ctx["job_context"] = JobContext(
         catalog=catalog,

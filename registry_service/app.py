@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -54,6 +54,7 @@ from registry_service.services.registry_tokens import TokenVerifier
 from registry_service.services.signing_keys import SigningKeyring
 from registry_service.settings import Settings
 from registry_service.storage.filesystem import FilesystemBlobStore
+from registry_service.web.routes import add_web_routes
 
 # Manifests are at most 4 MiB; bodies of the GitLab API are small. Blob uploads stream and
 # are not bound by this.
@@ -102,11 +103,15 @@ def create_app(
     clock: Clock | None = None,
     storage: Storage | None = None,
     queue: JobQueue | None = None,
+    resources: contextlib.AsyncExitStack | None = None,
 ) -> web.Application:
-    """The whole service over an open catalog; the caller owns (and closes) the catalog.
+    """The whole service over an open catalog, which the caller owns: it closes it, or hands
+    it over in ``resources``.
 
     Without ``storage`` the app opens the filesystem blob store in the data directory and
-    closes it on cleanup.
+    closes it on cleanup. ``resources`` is what the caller opened for the app and hands over
+    (``build_app``: the catalog, the store, the jobs): the app closes it last on cleanup, and
+    at once when its own start-up fails.
     """
     metrics = Metrics()
     app = web.Application(
@@ -118,37 +123,55 @@ def create_app(
     app[settings_key] = settings
     app[catalog_key] = catalog
     app[clock_key] = clock or SystemClock()
+    own_storage = storage is None
     if storage is None:
-        storage = Storage.on(FilesystemBlobStore(settings.data_path))
-        app.cleanup_ctx.append(_own_storage)
+        storage = Storage.on(
+            FilesystemBlobStore(settings.data_path, min_free_bytes=settings.storage.min_free_bytes)
+        )
     app[storage_key] = storage
     # Without a runner, intents wait in the catalog until one sweeps them up.
     app[queue_key] = queue or NO_RUNNER
     keyring = SigningKeyring(settings.auth.registry_token_key, settings.data_path)
     app[signing_key_key] = keyring
     app[token_verifier_key] = TokenVerifier(keyring.get, settings.auth.registry_token_issuer)
-    app.cleanup_ctx.append(_load_signing_key)
-    app.cleanup_ctx.append(_purge_abandoned_uploads)
+    app.cleanup_ctx.append(_lifetime(resources, own_storage=own_storage))
     add_health_routes(app)
     add_metrics_routes(app)
     app.add_subapp("/api/v4", create_gitlab_api())
     app.add_subapp("/v2", create_registry_api())
     app.add_subapp("/jwt", create_token_api())
+    # The pages for people (issue 15), on the root app under paths the APIs do not use.
+    add_web_routes(app)
     return app
 
 
-async def _load_signing_key(app: web.Application) -> AsyncIterator[None]:
-    """Read (or on first start create) the token signing key before the first request."""
-    await asyncio.to_thread(app[signing_key_key].get)
-    yield
+def _lifetime(
+    resources: contextlib.AsyncExitStack | None, *, own_storage: bool
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The app's one cleanup context: what it owns, opened in order and closed in reverse.
+
+    One context rather than one per resource because a runner does not clean up after a
+    failed start-up (``web.run_app`` does not call ``cleanup()`` then): a step that fails here
+    closes the steps before it itself, before the error propagates.
+    """
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            if resources is not None:
+                await stack.enter_async_context(resources)
+            if own_storage:
+                stack.push_async_callback(app[storage_key].store.aclose)
+            # Read (or on first start create) the token signing key before the first request;
+            # an unusable configured key stops start-up here.
+            await asyncio.to_thread(app[signing_key_key].get)
+            await stack.enter_async_context(_purging_abandoned_uploads(app))
+            yield
+
+    return lifetime
 
 
-async def _own_storage(app: web.Application) -> AsyncIterator[None]:
-    yield
-    await app[storage_key].store.aclose()
-
-
-async def _purge_abandoned_uploads(app: web.Application) -> AsyncIterator[None]:
+@contextlib.asynccontextmanager
+async def _purging_abandoned_uploads(app: web.Application) -> AsyncIterator[None]:
     """Remove what a crash leaves behind at start-up — temp files, abandoned upload sessions —
     and then abandoned sessions hourly."""
 

@@ -4,25 +4,25 @@
 creates the administrator on first start, applies a seed if asked, wires everything into
 ``create_app`` and serves until SIGTERM/SIGINT, letting in-flight requests finish; over HTTPS
 when ``server.tls_cert`` is set (``tls.py``; SIGHUP reloads the certificate).
-``admin`` and ``seed`` work on the catalog file directly (safe while ``serve`` runs: SQLite
-WAL). Jobs run in-process inside ``serve`` by default; with ``jobs.redis_url`` set, ``serve``
-only enqueues and ``worker`` runs them (arq). ``serve --fixture`` (or ``fixture.enabled``) is
-fixture mode: a ``ShiftedClock`` and the ``/-/fixture/`` routes; ``build_app`` is also what the
-pytest plugin serves in-process.
+``admin`` (its commands live in ``admin_commands``) and ``seed`` work on the catalog file
+directly (safe while ``serve`` runs: SQLite WAL). Jobs run in-process inside ``serve`` by
+default; with ``jobs.redis_url`` set, ``serve`` only enqueues and ``worker`` runs them (arq).
+``serve --fixture`` (or ``fixture.enabled``) is fixture mode: a ``ShiftedClock`` and the
+``/-/fixture/`` routes; ``build_app`` is also what the pytest plugin serves in-process.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -39,12 +39,10 @@ from jobs.gc import (
 from jobs.runner import InProcessRunner
 from jobs.schedule import schedule_due_work
 from jobs.worker import create_worker
+from registry_service.admin_commands import add_admin_parser, run_admin
 from registry_service.app import create_app
-from registry_service.catalog import namespaces as namespace_rows
-from registry_service.catalog import projects as project_rows
-from registry_service.catalog import users as user_rows
 from registry_service.catalog.db import Catalog
-from registry_service.catalog.rows import JobRow, Namespace, Project
+from registry_service.catalog.rows import JobRow
 from registry_service.clock import ShiftedClock, SystemClock
 from registry_service.fixture.routes import PREFIX as FIXTURE_PREFIX
 from registry_service.fixture.routes import create_fixture_api
@@ -56,18 +54,12 @@ from registry_service.services.blobs import Storage
 from registry_service.services.bootstrap import ensure_root
 from registry_service.services.fixture import FixtureControl
 from registry_service.services.jobs import JobKind, JobQueue
-from registry_service.services.permissions import AccessLevel
-from registry_service.services.provisioning import (
-    ProvisioningFailed,
-    ensure_group,
-    ensure_project,
-    ensure_user,
-    set_membership,
-)
+from registry_service.services.provisioning import ProvisioningFailed
 from registry_service.services.seeding import SeedInvalid, SeedReport, seed_file
 from registry_service.settings import Settings, SettingsInvalid, load
 from registry_service.storage.base import BlobStore
 from registry_service.storage.filesystem import FilesystemBlobStore
+from registry_service.storage.reserve import Reserve
 from registry_service.tls import load_server_tls
 
 EXIT_OK = 0
@@ -102,8 +94,13 @@ async def build_app(settings: Settings, seed: Path | None) -> web.Application:
                 f"(for this run):\n  {settings.auth.admin_token}",
                 flush=True,
             )
-    catalog = await Catalog.open_in(settings.data_path)
+    # Opened in order, closed in reverse: at once if building fails, else by the app (last of
+    # its cleanup, after the requests; and also when its start-up fails).
+    resources = contextlib.AsyncExitStack()
+    reserve = Reserve(settings.data_path, settings.storage.reserve_bytes)
     try:
+        catalog = await Catalog.open_in(settings.data_path, before_write=reserve.keep_room)
+        resources.push_async_callback(catalog.close)
         generated = await ensure_root(
             catalog, admin_token=settings.auth.admin_token, now=clock.now()
         )
@@ -116,39 +113,34 @@ async def build_app(settings: Settings, seed: Path | None) -> web.Application:
         if seed is not None:
             report = await seed_with_store(catalog, settings, seed, clock.now())
             log.info("seeded from %s: created %s", seed, report.summary())
-    except BaseException:
-        await catalog.close()
-        raise
-    store = FilesystemBlobStore(settings.data_path)
-    storage = Storage.on(store)
-    queue: JobQueue
-    runner: InProcessRunner | None = None
-    if settings.jobs.redis_url:
-        arq_queue = ArqQueue(settings.jobs.redis_url)
-        queue, stop_jobs = arq_queue, arq_queue.close
-    else:
-        runner = InProcessRunner(JobContext(catalog, storage, clock, settings))
-        await runner.start()
-        queue, stop_jobs = runner, runner.stop
-    app = create_app(settings, catalog=catalog, clock=clock, storage=storage, queue=queue)
-    if fixture:
-        # Settings refuse fixture mode with a Redis URL: the runner is in-process.
-        assert runner is not None and isinstance(clock, ShiftedClock)
-        app.add_subapp(
-            FIXTURE_PREFIX,
-            create_fixture_api(_fixture_control(settings, seed, catalog, clock, runner)),
+        store = FilesystemBlobStore(
+            settings.data_path, min_free_bytes=settings.storage.min_free_bytes, reserve=reserve
         )
-
-    async def stop_job_runner(_: web.Application) -> None:
-        # on_shutdown: before on_cleanup closes the storage and the catalog jobs use.
-        await stop_jobs()
-
-    async def close_catalog(_: web.Application) -> None:
-        await store.aclose()
-        await catalog.close()
-
-    app.on_shutdown.append(stop_job_runner)
-    app.on_cleanup.append(close_catalog)
+        resources.push_async_callback(store.aclose)
+        storage = Storage.on(store)
+        queue: JobQueue
+        runner: InProcessRunner | None = None
+        if settings.jobs.redis_url:
+            queue = ArqQueue(settings.jobs.redis_url)
+            resources.push_async_callback(queue.close)
+        else:
+            runner = queue = InProcessRunner(JobContext(catalog, storage, clock, settings))
+            await runner.start()
+            resources.push_async_callback(runner.stop)
+        app = create_app(
+            settings, catalog=catalog, clock=clock, storage=storage, queue=queue,
+            resources=resources,
+        )
+        if fixture:
+            # Settings refuse fixture mode with a Redis URL: the runner is in-process.
+            assert runner is not None and isinstance(clock, ShiftedClock)
+            app.add_subapp(
+                FIXTURE_PREFIX,
+                create_fixture_api(_fixture_control(settings, seed, catalog, clock, runner)),
+            )
+    except BaseException:
+        await resources.aclose()
+        raise
     return app
 
 
@@ -311,218 +303,20 @@ def _size(n: int) -> str:
     raise AssertionError("unreachable")
 
 
-# --- admin ----------------------------------------------------------------------------------
+# --- catalog commands -----------------------------------------------------------------------
 
 
 async def with_catalog(settings: Settings, work: Callable[[Catalog], Awaitable[int]]) -> int:
-    catalog = await Catalog.open_in(settings.data_path)
+    # The reserve is kept here too: `gc` and the admin commands must work on a full disk.
+    reserve = Reserve(settings.data_path, settings.storage.reserve_bytes)
+    catalog = await Catalog.open_in(settings.data_path, before_write=reserve.keep_room)
     try:
         return await work(catalog)
     finally:
         await catalog.close()
 
 
-def _print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(rows, indent=2, default=str))
-        return
-    if not rows:
-        print("(none)")
-        return
-    columns = list(rows[0])
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
-    for row in rows:
-        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns).rstrip())
-
-
-async def run_admin(args: argparse.Namespace, catalog: Catalog) -> int:
-    now = SystemClock().now()
-    what, action = args.what, args.action
-    if what == "users" and action == "create":
-        async with catalog.transaction() as tx:
-            user, new = await ensure_user(
-                tx,
-                username=args.username,
-                name=args.name,
-                email=args.email,
-                is_admin=args.admin,
-                external=args.external,
-                now=now,
-            )
-        if not new:
-            raise CommandFailed(f"user {args.username!r} already exists (id {user.id})")
-        print(f"created user {user.username} (id {user.id})")
-    elif what == "users":
-        users = await user_rows.select_users(catalog.reader)
-        _print_rows(
-            [
-                {"id": u.id, "username": u.username, "name": u.name, "admin": u.is_admin,
-                 "state": u.state}
-                for u in users
-            ],
-            args.json,
-        )
-    elif what == "tokens" and action == "create":
-        user = await _user(catalog, args.username)
-        try:
-            minted = await tokens.create_token(
-                catalog,
-                user_id=user.id,
-                name=args.name,
-                scopes=args.scopes.split(","),
-                expires_at=args.expires_at,
-                now=now,
-                value=args.value,
-            )
-        except ValueError as exc:
-            raise CommandFailed(str(exc)) from None
-        print(minted.value)
-    elif what == "tokens" and action == "revoke":
-        if not await tokens.revoke_token(catalog, args.token_id):
-            raise CommandFailed(f"no token with id {args.token_id}")
-        print(f"revoked token {args.token_id}")
-    elif what == "tokens":
-        user_id = (await _user(catalog, args.username)).id if args.username else None
-        found = await user_rows.select_tokens(catalog.reader, user_id)
-        _print_rows(
-            [
-                {"id": t.id, "user_id": t.user_id, "name": t.name, "scopes": ",".join(t.scopes),
-                 "expires_at": t.expires_at or "-", "revoked": t.revoked,
-                 "expired": tokens.is_expired(t, now)}
-                for t in found
-            ],
-            args.json,
-        )
-    elif what in ("groups", "projects") and action == "create":
-        made: Namespace | Project
-        async with catalog.transaction() as tx:
-            if what == "groups":
-                made, new = await ensure_group(
-                    tx, full_path=args.path, name=args.name, visibility=args.visibility,
-                    description="", now=now,
-                )
-            else:
-                made, new = await ensure_project(
-                    tx, full_path=args.path, name=args.name, visibility=args.visibility,
-                    registry_access_level=args.registry_access_level, description="",
-                    creator_id=None, now=now,
-                )
-        if not new:
-            raise CommandFailed(f"{args.path!r} already exists (id {made.id})")
-        print(f"created {what[:-1]} {made.full_path} (id {made.id})")
-    elif what == "groups":
-        groups, _ = await namespace_rows.select_groups_page(
-            catalog.reader, user_id=None, see_all=True, signed_in_non_external=True,
-            membership_only=False, search=None, top_level_only=False, order_by="path",
-            sort="asc", limit=-1, offset=0,
-        )
-        _print_rows(
-            [{"id": g.id, "full_path": g.full_path, "visibility": g.visibility} for g in groups],
-            args.json,
-        )
-    elif what == "projects":
-        projects = await project_rows.select_all_projects(catalog.reader)
-        _print_rows(
-            [
-                {"id": p.id, "full_path": p.full_path, "visibility": p.visibility,
-                 "registry": p.container_registry_access_level}
-                for p in projects
-            ],
-            args.json,
-        )
-    elif what == "members":
-        user = await _user(catalog, args.username)
-        try:
-            level = AccessLevel.parse(args.access_level)
-        except ValueError as exc:
-            raise CommandFailed(str(exc)) from None
-        async with catalog.transaction() as tx:
-            if args.project:
-                project = await project_rows.select_project_by_path(tx, args.project)
-                if project is None:
-                    raise CommandFailed(f"no project {args.project!r}")
-                await set_membership(tx, user=user, project=project, access_level=level, now=now)
-            else:
-                group = await namespace_rows.select_namespace_by_path(tx, args.group)
-                if group is None or group.kind != "group":
-                    raise CommandFailed(f"no group {args.group!r}")
-                await set_membership(tx, user=user, namespace=group, access_level=level, now=now)
-        print(f"{user.username} is {level.name.lower()} of {args.project or args.group}")
-    return EXIT_OK
-
-
-async def _user(catalog: Catalog, username: str) -> Any:
-    user = await user_rows.select_user_by_username(catalog.reader, username)
-    if user is None:
-        raise CommandFailed(f"no user {username!r}")
-    return user
-
-
 # --- argument parsing -----------------------------------------------------------------------
-
-
-def _admin_parser(sub: Any) -> None:
-    admin = sub.add_parser("admin", help="manage users, tokens, groups, projects, members")
-    things = admin.add_subparsers(dest="what", required=True)
-
-    users = things.add_parser("users", help="create and list users").add_subparsers(
-        dest="action", required=True
-    )
-    create = users.add_parser("create", help="create a user")
-    create.add_argument("username")
-    create.add_argument("--name")
-    create.add_argument("--email")
-    create.add_argument("--admin", action="store_true", help="make an administrator")
-    create.add_argument("--external", action="store_true")
-    users.add_parser("list", help="list users").add_argument("--json", action="store_true")
-
-    toks = things.add_parser("tokens", help="create, list and revoke tokens").add_subparsers(
-        dest="action", required=True
-    )
-    create = toks.add_parser("create", help="create a personal access token; prints it")
-    create.add_argument("username")
-    create.add_argument("--name", default="cli")
-    create.add_argument(
-        "--scopes", default="api", help="comma-separated: api,read_api,read_registry,write_registry"
-    )
-    create.add_argument("--expires-at", type=date.fromisoformat, help="YYYY-MM-DD")
-    create.add_argument("--value", help="use this token value instead of a random one")
-    listing = toks.add_parser("list", help="list tokens (never their values)")
-    listing.add_argument("username", nargs="?")
-    listing.add_argument("--json", action="store_true")
-    toks.add_parser("revoke", help="revoke a token by id").add_argument("token_id", type=int)
-
-    for kind in ("groups", "projects"):
-        actions = things.add_parser(kind, help=f"create and list {kind}").add_subparsers(
-            dest="action", required=True
-        )
-        create = actions.add_parser("create", help=f"create a {kind[:-1]} by full path")
-        example = "acme/platform/web" if kind == "projects" else "acme/platform"
-        create.add_argument("path", help=f"full path, e.g. {example}")
-        create.add_argument("--name")
-        create.add_argument(
-            "--visibility", choices=["private", "internal", "public"], default="private"
-        )
-        if kind == "projects":
-            create.add_argument(
-                "--registry-access-level",
-                choices=["enabled", "private", "disabled"],
-                default="enabled",
-            )
-        actions.add_parser("list", help=f"list {kind}").add_argument("--json", action="store_true")
-
-    members = things.add_parser("members", help="add members").add_subparsers(
-        dest="action", required=True
-    )
-    add = members.add_parser("add", help="give a user a role in a project or group")
-    add.add_argument("username")
-    target = add.add_mutually_exclusive_group(required=True)
-    target.add_argument("--project", help="project full path")
-    target.add_argument("--group", help="group full path")
-    add.add_argument(
-        "--access-level", required=True, help="guest|reporter|developer|maintainer|owner or 10..50"
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -546,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fixture mode (as fixture.enabled): settable clock, /-/fixture/ routes for tests",
     )
     sub.add_parser("worker", help="run an arq worker for background jobs (needs a Redis URL)")
-    _admin_parser(sub)
+    add_admin_parser(sub)
     seed_p = sub.add_parser("seed", help="load a fixture seed file into the catalog")
     seed_p.add_argument("file", type=Path)
     gc = sub.add_parser(

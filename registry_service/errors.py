@@ -25,7 +25,8 @@ aiohttp.
     │ └ AnonymousScopeInsufficient 401 UNAUTHORIZED        /v2 challenge error="insufficient_scope"
     ├ Forbidden                   403 DENIED               message "403 Forbidden[ - reason]"
     │ ├ InsufficientScope         403                      error "insufficient_scope"
-    │ └ BearerScopeInsufficient   403 DENIED               /v2 challenge error="insufficient_scope"
+    │ ├ BearerScopeInsufficient   403 DENIED               /v2 challenge error="insufficient_scope"
+    │ └ UserBlocked               403                      "… - Your account has been blocked."
     ├ NotFound                    404 NAME_UNKNOWN         message "404 Not Found"
     │ ├ ProjectNotFound           "404 Project Not Found"
     │ ├ GroupNotFound             "404 Group Not Found"
@@ -44,11 +45,13 @@ aiohttp.
     ├ RangeNotSatisfiable         416 BLOB_UPLOAD_INVALID  (+ Range header)
     │ └ UploadOutOfOrder          416 BLOB_UPLOAD_INVALID
     ├ TooManyRequests             429 TOOMANYREQUESTS      (+ Retry-After)
-    └ Unavailable                 503 UNAVAILABLE
+    ├ Unavailable                 503 UNAVAILABLE
+    └ InsufficientStorage         507 UNKNOWN              message "507 Insufficient Storage"
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -66,6 +69,9 @@ class RegistryError(Exception):
     oci_text: ClassVar[str] = "unknown error"
     gitlab_key: ClassVar[str] = "message"
     gitlab_text: ClassVar[str] = "500 Internal Server Error"
+    # Errors the operator must hear about (not the client's fault) are logged at this level
+    # by the error middleware, one line without a traceback; None: the answer says it all.
+    log_level: ClassVar[int | None] = None
     # The ``error=`` of the /v2 Bearer challenge an answer with this error carries, if any.
     challenge_error: ClassVar[str | None] = None
 
@@ -238,6 +244,13 @@ class BearerScopeInsufficient(Forbidden):
 # --- 404 ------------------------------------------------------------------------------------
 
 
+class UserBlocked(Forbidden):
+    """A valid token of a blocked user (GitLab's API access check)."""
+
+    def __init__(self) -> None:
+        super().__init__("Your account has been blocked.")
+
+
 class NotFound(RegistryError):
     status = 404
     oci_code = "NAME_UNKNOWN"
@@ -347,3 +360,18 @@ class Unavailable(RegistryError):
     oci_code = "UNAVAILABLE"
     oci_text = "service unavailable"
     gitlab_text = "503 Service Unavailable"
+
+
+class InsufficientStorage(RegistryError):
+    """The data directory is out of space (ENOSPC, EDQUOT, SQLite's SQLITE_FULL), or below
+    ``storage.min_free_bytes`` for a new upload.
+
+    The OCI specification has no code for it and distribution answers a full disk with a bare
+    500; ``UNKNOWN`` is the code every client already knows, and its message says what is
+    wrong. The operator is told at WARNING: only they can make room.
+    """
+
+    status = 507
+    oci_text = "the registry is out of storage space; try again once space has been freed"
+    gitlab_text = "507 Insufficient Storage"
+    log_level = logging.WARNING

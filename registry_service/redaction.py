@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 import re2
 
+from registry_service.services.deploy_credentials import DEPLOY_TOKEN_PREFIX
 from registry_service.services.tokens import TOKEN_PREFIX
 
 FILTERED = "[FILTERED]"
@@ -68,7 +69,9 @@ _HEADER = re2.compile(rf"""(?i)({_NAMES})(["']?[ \t]*:[ \t]*["']?)([^\r\n"']*)""
 # Credentials after an HTTP auth scheme, wherever they appear; 16 characters or more, so that
 # prose such as "Basic credentials" stays readable (the shortest token is 20 characters).
 _SCHEME_CREDENTIALS = re2.compile(r"(?i)\b(basic|bearer)([ \t]+)[A-Za-z0-9._~+/-]{16,}=*")
-_TOKEN_SHAPE = re2.compile(re2.escape(TOKEN_PREFIX) + r"[A-Za-z0-9_-]+")
+_TOKEN_SHAPE = re2.compile(
+    f"(?:{re2.escape(TOKEN_PREFIX)}|{re2.escape(DEPLOY_TOKEN_PREFIX)})" + r"[A-Za-z0-9_-]+"
+)
 # The password of a URL's user information (``redis://:secret@host:6379``).
 _URL_PASSWORD = re2.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/:@]*:)[^\s/@]+@")
 # Text that holds none of these (once lower-cased) cannot match a pattern above: a name
@@ -77,7 +80,7 @@ _URL_PASSWORD = re2.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/:@]*:)[^\s/@]+@")
 _MARKERS = tuple(
     sorted(
         {name.rsplit("_", 1)[-1] for name in SECRET_NAMES}
-        | {"basic", "bearer", TOKEN_PREFIX.lower(), "://"}
+        | {"basic", "bearer", TOKEN_PREFIX.lower(), DEPLOY_TOKEN_PREFIX, "://"}
     )
 )
 

@@ -78,6 +78,18 @@ class RegistrySettings:
 
 
 @dataclass(frozen=True)
+class StorageSettings:
+    # New blob uploads are refused (507) when they would leave less than this free on the data
+    # directory's filesystem, so the catalog, tag deletes and garbage collection keep room to
+    # work on a full disk. 0 = off.
+    min_free_bytes: int = 256 * 1024 * 1024
+    # Space held back in <data>/reserve (and left free by uploads) and given up when the disk
+    # is full anyway, so that tag deletes and garbage collection can still write the catalog;
+    # new uploads are refused until it is back. 0 = none.
+    reserve_bytes: int = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class AuthSettings:
     # Token for the bootstrap administrator `root`; empty = generate one and print it once.
     admin_token: str = ""
@@ -128,14 +140,22 @@ class FixtureSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    # A web interface session ends this long after sign-in (or earlier with its token).
+    session_ttl_seconds: int = 28800
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     jobs: JobsSettings = field(default_factory=JobsSettings)
     cleanup: CleanupSettings = field(default_factory=CleanupSettings)
     gc: GcSettings = field(default_factory=GcSettings)
     fixture: FixtureSettings = field(default_factory=FixtureSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def registry_host(self) -> str:
@@ -158,11 +178,13 @@ class Settings:
 _SECTIONS: dict[str, type[Any]] = {
     "server": ServerSettings,
     "registry": RegistrySettings,
+    "storage": StorageSettings,
     "auth": AuthSettings,
     "jobs": JobsSettings,
     "cleanup": CleanupSettings,
     "gc": GcSettings,
     "fixture": FixtureSettings,
+    "web": WebSettings,
 }
 
 
@@ -322,6 +344,8 @@ def _check_section(section: str, s: Any) -> None:
             raise SettingsInvalid(f"jobs.redis_url: expected redis://…, got {s.redis_url!r}")
         if s.lease_seconds <= 0:
             raise SettingsInvalid("jobs.lease_seconds: must be greater than 0")
+    elif section == "web" and s.session_ttl_seconds <= 0:
+        raise SettingsInvalid("web.session_ttl_seconds: must be greater than 0")
     elif section == "cleanup" and s.regex_anchoring not in {"gitlab", "full"}:
         raise SettingsInvalid(
             f"cleanup.regex_anchoring: expected gitlab or full, got {s.regex_anchoring!r}"

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from registry_service.catalog import namespaces
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import Namespace, Project, User
-from registry_service.services import provisioning
+from registry_service.services import deploy_tokens, provisioning
 
 _counter = itertools.count(1)
 
@@ -137,4 +137,27 @@ class Factory:
         async with self.catalog.transaction() as tx:
             await provisioning.set_membership(
                 tx, user=user, access_level=level, project=project, namespace=group, now=self.now
+            )
+
+    async def deploy_token(
+        self,
+        *,
+        project: Project | None = None,
+        group: Namespace | None = None,
+        scopes: tuple[str, ...] = ("read_registry",),
+        expires_at: datetime | None = None,
+        username: str | None = None,
+        name: str = "deploy",
+    ) -> deploy_tokens.NewDeployToken:
+        """A deploy token of ``project`` or ``group``, with its value."""
+        async with self.catalog.transaction() as tx:
+            return await deploy_tokens.insert_deploy_token(
+                tx,
+                project_id=project.id if project else None,
+                namespace_id=group.id if group else None,
+                name=name,
+                username=username,
+                scopes=list(scopes),
+                expires_at=expires_at,
+                now=self.now,
             )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from registry_service.api import context as ctx
 from registry_service.api.entities import GroupSchema
 from registry_service.api.params import CreateGroupParams, GroupListParams
+from registry_service.http import context as ctx
 from registry_service.http.fields import parse_params
 from registry_service.services import groups
 

@@ -49,11 +49,11 @@ class JobSchema(Schema):
     id = fields.Function(lambda v: v.job.id, metadata=T.INT)
     kind = fields.Function(lambda v: v.job.kind, metadata=T.STR)
     state = fields.Function(lambda v: v.job.state, metadata=T.STR)
-    params = fields.Function(lambda v: v.params, metadata=T.OBJECT)
+    params = fields.Function(lambda v: v.params.to_json(), metadata=T.OBJECT)
     requester = fields.Method("get_requester", metadata=REQUESTER)
     project_id = fields.Function(lambda v: v.job.project_id, metadata=T.INT_OR_NULL)
     repository_id = fields.Function(lambda v: v.job.repository_id, metadata=T.INT_OR_NULL)
-    counts = fields.Function(lambda v: v.counts, metadata=T.OBJECT)
+    counts = fields.Function(lambda v: v.counts.to_json(), metadata=T.OBJECT)
     deleted_tags = fields.Function(
         lambda v: list(v.deleted_tags) if v.deleted_tags is not None else None,
         metadata=STR_LIST_OR_NULL,
@@ -86,7 +86,7 @@ class JobSchema(Schema):
 
 class CleanupPreviewSchema(Schema):
     dry_run = fields.Constant(True, metadata=T.BOOL)
-    params = fields.Function(lambda p: dict(p.params), metadata=T.OBJECT)
+    params = fields.Function(lambda p: p.params.to_json(), metadata=T.OBJECT)
     would_delete = fields.Function(lambda p: list(p.would_delete), metadata=T.STR_LIST)
     kept = fields.Method("get_kept", metadata=KEPT)
     kept_by_reason = fields.Function(lambda p: dict(p.kept_by_reason), metadata=T.OBJECT)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from registry_service.api import context as ctx
 from registry_service.api.job_entities import JobSchema
 from registry_service.api.registry_params import JobIdParams, ProjectJobsParams
+from registry_service.http import context as ctx
 from registry_service.http.fields import parse_params
 from registry_service.services import job_views
 from registry_service.services.users import require_signed_in

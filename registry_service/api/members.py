@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from registry_service.api import context as ctx
 from registry_service.api.entities import MemberSchema
 from registry_service.api.params import AddMemberParams
+from registry_service.http import context as ctx
 from registry_service.http.fields import parse_params
 from registry_service.services import members
 from registry_service.services.permissions import AccessLevel

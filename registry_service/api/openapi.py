@@ -21,16 +21,32 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
-from registry_service.api import context as ctx
-from registry_service.api import groups, jobs, members, projects, repositories, tags, users
+from registry_service.api import admin_params as ap
+from registry_service.api import (
+    deletions,
+    deploy_tokens,
+    groups,
+    jobs,
+    member_admin,
+    members,
+    personal_access_tokens,
+    projects,
+    repositories,
+    tags,
+    user_admin,
+    users,
+)
+from registry_service.api import deploy_token_params as dp
 from registry_service.api import params as p
 from registry_service.api import registry_params as rp
+from registry_service.api.deploy_token_entities import DeployTokenSchema, NewDeployTokenSchema
 from registry_service.api.entities import (
     CurrentUserSchema,
     GroupSchema,
     MemberSchema,
     NewTokenSchema,
     ProjectSchema,
+    TokenSchema,
     UserSchema,
 )
 from registry_service.api.job_entities import CleanupPreviewSchema, JobSchema
@@ -40,6 +56,7 @@ from registry_service.api.registry_entities import (
     TagDetailsSchema,
     TagSchema,
 )
+from registry_service.http import context as ctx
 from registry_service.http.fields import (
     GitLabBool,
     GitLabDate,
@@ -58,6 +75,7 @@ FIELD_TYPES: dict[type[Any], tuple[str, str | None]] = {
     GitLabStr: ("string", None),
     GitLabDate: ("string", "date"),
     GitLabStrList: ("array", None),
+    dp.GitLabDateTime: ("string", "date-time"),
 }
 
 # Every error answer is GitLab's JSON object: {"message": ...} from helpers, {"error": ...} from
@@ -90,6 +108,7 @@ PATH_PARAMETERS = {
     "repository_id": {"type": "integer", "minimum": 1},
     "tag_name": {"type": "string", "example": "latest"},
     "job_id": {"type": "integer", "minimum": 1},
+    "token_id": {"type": "integer", "minimum": 1},
 }
 PAGINATION_HEADERS = ("X-Per-Page", "X-Page", "X-Next-Page", "X-Prev-Page", "X-Total",
                       "X-Total-Pages", "Link")
@@ -99,8 +118,9 @@ PAGINATION_HEADERS = ("X-Per-Page", "X-Page", "X-Next-Page", "X-Prev-Page", "X-T
 class Operation:
     summary: str
     params: type[Schema] | None = None
-    # An entity schema, "count" for GitLab's bare-number bodies, or None for no body.
-    response: Schema | str | None = None
+    # An entity schema, a JSON schema, "count" for GitLab's bare-number bodies, or None for
+    # no body.
+    response: Schema | dict[str, Any] | str | None = None
     many: bool = False
     status: int = 200
     errors: tuple[int, ...] = (400, 401, 403, 404)
@@ -118,6 +138,49 @@ def _host(cls: type[Schema], **kwargs: Any) -> Schema:
 
 _URL = {"base_url": "http://registry.invalid"}
 _HOST = {"registry_host": "registry.invalid"}
+
+_NOW = datetime.now(UTC)
+
+
+def _deploy_token_operations() -> dict[Handler, Operation]:
+    """The same five operations under a project and under a group, and the admin list."""
+    token = DeployTokenSchema(now=_NOW)
+    operations: dict[Handler, Operation] = {
+        deploy_tokens.list_all_deploy_tokens: Operation(
+            "Every deploy token (administrators)", dp.DeployTokenListParams, token, many=True,
+            errors=(400, 401, 403), tag="deploy_tokens",
+        ),
+    }
+    for kind, handlers in (
+        ("project", (deploy_tokens.list_project_deploy_tokens,
+                     deploy_tokens.create_project_deploy_token,
+                     deploy_tokens.get_project_deploy_token,
+                     deploy_tokens.delete_project_deploy_token)),
+        ("group", (deploy_tokens.list_group_deploy_tokens,
+                   deploy_tokens.create_group_deploy_token,
+                   deploy_tokens.get_group_deploy_token,
+                   deploy_tokens.delete_group_deploy_token)),
+    ):
+        list_, create, get, delete = handlers
+        operations[list_] = Operation(
+            f"A {kind}'s deploy tokens; Maintainer+", dp.DeployTokenListParams, token,
+            many=True, tag="deploy_tokens",
+        )
+        operations[create] = Operation(
+            f"Create a {kind} deploy token (its value is in this answer only); Maintainer+",
+            dp.CreateDeployTokenParams, NewDeployTokenSchema(now=_NOW), status=201,
+            tag="deploy_tokens",
+        )
+        operations[get] = Operation(
+            f"One of a {kind}'s deploy tokens; Maintainer+", dp.DeployTokenIdParams, token,
+            tag="deploy_tokens",
+        )
+        operations[delete] = Operation(
+            f"Delete one of a {kind}'s deploy tokens; Maintainer+", dp.DeployTokenIdParams,
+            None, status=204, tag="deploy_tokens",
+        )
+    return operations
+
 
 OPERATIONS: dict[Handler, Operation] = {
     users.get_current_user: Operation(
@@ -210,7 +273,95 @@ OPERATIONS: dict[Handler, Operation] = {
     tags.delete_tag: Operation(
         "Delete one tag (E8)", rp.RepositoryIdParams, "count",
     ),
+    **_deploy_token_operations(),
 }
+
+
+# The management calls of issue 14: users, members, personal access tokens, deletions.
+_MEMBER = _host(MemberSchema, **_URL)
+_ACCEPTED: dict[str, Any] = {
+    "type": "object", "properties": {"message": {"type": "string", "enum": ["202 Accepted"]}},
+}
+OPERATIONS.update({
+    user_admin.list_users: Operation(
+        "Users: all for administrators (with state filters), active ones for others",
+        ap.UserListParams, _host(CurrentUserSchema, **_URL), many=True, errors=(400, 401),
+        tag="users",
+    ),
+    user_admin.block_user: Operation(
+        "Block a user (administrators): true, or null if already blocked",
+        response={"type": "boolean", "nullable": True}, status=201, errors=(401, 403, 404),
+        tag="users",
+    ),
+    user_admin.unblock_user: Operation(
+        "Unblock a user (administrators): true, or false if not blocked",
+        response={"type": "boolean"}, status=201, errors=(401, 403, 404), tag="users",
+    ),
+    user_admin.delete_user: Operation(
+        "Delete a user, their personal projects and (hard_delete) the groups only they own",
+        ap.DeleteUserParams, status=204, errors=(400, 401, 403, 404, 409), tag="users",
+    ),
+    deletions.delete_project: Operation(
+        "Delete a project and its container repositories, in the background (Owner)",
+        response=_ACCEPTED, status=202, errors=(401, 403, 404), tag="projects",
+    ),
+    deletions.delete_group: Operation(
+        "Delete a group, its subgroups and all their projects, in the background (Owner)",
+        response=_ACCEPTED, status=202, errors=(401, 403, 404), tag="groups",
+    ),
+    personal_access_tokens.list_tokens: Operation(
+        "Personal access tokens: the caller's; everyone's (or user_id's) for administrators",
+        ap.TokenListParams, TokenSchema(now=datetime.now(UTC)), many=True,
+        errors=(400, 401, 404), tag="personal_access_tokens",
+    ),
+    personal_access_tokens.get_token: Operation(
+        "One personal access token (by id, or the one in use: self)",
+        response=TokenSchema(now=datetime.now(UTC)), errors=(401, 404),
+        tag="personal_access_tokens",
+    ),
+    personal_access_tokens.revoke_token: Operation(
+        "Revoke a personal access token (by id, or self)", status=204,
+        errors=(400, 401, 404), tag="personal_access_tokens",
+    ),
+    personal_access_tokens.rotate_token: Operation(
+        "Rotate a personal access token: a new value, shown once; the old one is revoked",
+        ap.RotateTokenParams, NewTokenSchema(now=datetime.now(UTC)),
+        errors=(400, 401, 404), tag="personal_access_tokens",
+    ),
+})
+
+
+def _member_operations(kind: str, *handlers: Handler) -> dict[Handler, Operation]:
+    """The six member operations of projects or groups, handlers in route-table order."""
+    tag = kind + "s"
+    listing, inherited, inherited_one, one, edit, remove = handlers
+    return {
+        listing: Operation(f"A {kind}'s direct members", ap.MemberListParams, _MEMBER,
+                           many=True, errors=(400, 401, 404), tag=tag),
+        inherited: Operation(f"A {kind}'s members, inherited ones included (highest level"
+                             " wins)", ap.MemberListParams, _MEMBER, many=True,
+                             errors=(400, 401, 404), tag=tag),
+        inherited_one: Operation(f"One member of a {kind}, inherited membership included",
+                           response=_MEMBER, errors=(401, 404), tag=tag),
+        one: Operation(f"One direct member of a {kind}", response=_MEMBER, errors=(401, 404),
+                       tag=tag),
+        edit: Operation(f"Change a {kind} member's access level or expiry",
+                        ap.EditMemberParams, _MEMBER, tag=tag),
+        remove: Operation(f"Remove a member from a {kind}", status=204, tag=tag),
+    }
+
+
+OPERATIONS.update(_member_operations(
+    "project", member_admin.list_project_members, member_admin.list_all_project_members,
+    member_admin.get_inherited_project_member, member_admin.get_project_member,
+    member_admin.edit_project_member, member_admin.remove_project_member,
+))
+OPERATIONS.update(_member_operations(
+    "group", member_admin.list_group_members, member_admin.list_all_group_members,
+    member_admin.get_inherited_group_member, member_admin.get_group_member,
+    member_admin.edit_group_member, member_admin.remove_group_member,
+))
+
 
 
 def build_openapi(api: web.Application, server_url: str) -> dict[str, Any]:
@@ -303,6 +454,8 @@ def _success(op: Operation) -> dict[str, Any]:
     if op.response == "count":
         # GitLab answers a delete with the status code itself as the JSON body.
         schema: Any = {"type": "integer", "enum": [op.status]}
+    elif isinstance(op.response, dict):
+        schema = op.response
     elif op.response is None:
         return {"description": "no body"}
     else:

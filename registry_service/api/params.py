@@ -109,7 +109,8 @@ class AddMemberParams(GitLabParams):
 POLICY_ATTRIBUTES = "container_expiration_policy_attributes"
 # The names PUT /projects/:id reads here; GitLab's ``at_least_one_of`` lists all of its own.
 AT_LEAST_ONE_UPDATE = (
-    f"{POLICY_ATTRIBUTES}, description are missing, at least one parameter must be provided"
+    f"{POLICY_ATTRIBUTES}, container_registry_access_level, description are missing,"
+    " at least one parameter must be provided"
 )
 # Sent alongside the parameters but not parameters of the endpoint.
 NOT_UPDATE_KEYS = frozenset({"id", "private_token", "access_token", "job_token"})
@@ -141,6 +142,7 @@ class ContainerExpirationPolicyParams(Schema):
 
 class UpdateProjectParams(GitLabParams):
     description = GitLabStr()
+    container_registry_access_level = GitLabStr(validate=one_of(REGISTRY_LEVELS))
     container_expiration_policy_attributes = fields.Nested(ContainerExpirationPolicyParams)
 
     @pre_load

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from registry_service.api import context as ctx
 from registry_service.api.entities import ProjectSchema
 from registry_service.api.params import (
     CreateProjectParams,
     ProjectListParams,
     UpdateProjectParams,
 )
+from registry_service.http import context as ctx
 from registry_service.http.fields import parse_params
 from registry_service.services import projects
 
@@ -55,6 +55,7 @@ async def update_project(request: web.Request) -> web.Response:
         description=params.get("description"),
         policy_changes=params.get("container_expiration_policy_attributes"),
         now=ctx.now(request),
+        registry_access_level=params.get("container_registry_access_level"),
     )
     return ctx.json(_schema(request).dump(view))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from registry_service.api import context as ctx
 from registry_service.api.jobs import job_id_header
 from registry_service.api.registry_entities import RepositorySchema
 from registry_service.api.registry_params import (
@@ -18,6 +17,7 @@ from registry_service.api.registry_params import (
     RepositoryIdParams,
     RepositoryParams,
 )
+from registry_service.http import context as ctx
 from registry_service.http.fields import parse_params
 from registry_service.services import repositories
 from registry_service.services.users import require_signed_in

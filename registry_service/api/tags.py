@@ -12,7 +12,6 @@ from typing import Any
 from aiohttp import web
 
 from jobs.cleanup import Anchoring
-from registry_service.api import context as ctx
 from registry_service.api.job_entities import CleanupPreviewSchema
 from registry_service.api.jobs import job_id_header
 from registry_service.api.registry_entities import TagDetailsSchema, TagSchema
@@ -22,9 +21,11 @@ from registry_service.api.registry_params import (
     TagListParams,
 )
 from registry_service.catalog.rows import Repository
+from registry_service.http import context as ctx
 from registry_service.http.fields import parse_params
 from registry_service.http.pagination import keyset_link_header
 from registry_service.services import cleanup_plans, repositories, tags
+from registry_service.services.job_data import CleanupParams
 from registry_service.services.projects import ProjectAccess
 
 # Grape's ``status`` with no body of its own: the bare number goes out (Decision 8).
@@ -105,22 +106,23 @@ async def delete_tag(request: web.Request) -> web.Response:
 async def bulk_delete_tags(request: web.Request) -> web.Response:
     access, params, repository = await _repository(request, BulkDeleteTagsParams)
     cleanup = ctx.settings(request).cleanup
-    anchoring = Anchoring(cleanup.regex_anchoring)
-    wanted = tags.CleanupRequest(
+    wanted = CleanupParams(
         name_regex_delete=params["name_regex_delete"],
         name_regex=params["name_regex"],
         name_regex_keep=params["name_regex_keep"],
         keep_n=params["keep_n"],
         older_than=params["older_than"],
+        # The job compiles the regexes again; it must anchor them as configured now.
+        anchoring=Anchoring(cleanup.regex_anchoring),
     )
     catalog, actor, now = ctx.catalog(request), ctx.actor(request), ctx.now(request)
     if params["dry_run"]:
         preview = await cleanup_plans.preview_cleanup(
-            catalog, actor, access, repository, wanted.job_params(anchoring), now
+            catalog, actor, access, repository, wanted, now
         )
         return ctx.json(CleanupPreviewSchema().dump(preview))
     job_id = await tags.request_cleanup(
         catalog, ctx.queue(request), actor, access, repository, wanted,
-        interval_s=cleanup.bulk_delete_interval_seconds, anchoring=anchoring, now=now,
+        interval_s=cleanup.bulk_delete_interval_seconds, now=now,
     )
     return ctx.json(ACCEPTED, status=ACCEPTED, headers=job_id_header(job_id))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from registry_service.api import context as ctx
 from registry_service.api.entities import CurrentUserSchema, NewTokenSchema, UserSchema
 from registry_service.api.params import CreateTokenParams, CreateUserParams
 from registry_service.errors import UserNotFound
+from registry_service.http import context as ctx
 from registry_service.http.fields import parse_params
 from registry_service.services import tokens, users
 from registry_service.services.refs import parse_id

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +23,7 @@ import aiosqlite
 from registry_service.catalog.errors import ConstraintViolated, ForeignKeyViolated, UniqueViolated
 from registry_service.catalog.migrate import apply_migrations
 from registry_service.catalog.protocols import Params, Reader, Row, Writer
-from registry_service.errors import Unavailable
+from registry_service.errors import InsufficientStorage, Unavailable
 
 CATALOG_FILENAME = "registry.sqlite3"
 BUSY_TIMEOUT_MS = 30_000
@@ -175,8 +175,12 @@ class Catalog:
         writer: aiosqlite.Connection,
         scan_reader: aiosqlite.Connection,
         reader: LoopReader,
+        before_write: Callable[[], Awaitable[None]] | None = None,
     ):
         self.path = path
+        # Run before each write transaction begins: the composition root hands in the
+        # storage reserve's ``keep_room``, so that SQLite finds room even on a full disk.
+        self._before_write = before_write
         self._writer = writer
         self._unit = SqliteWriter(writer)
         self._scan_reader = scan_reader
@@ -187,7 +191,13 @@ class Catalog:
         self._committer: asyncio.Future[None] | None = None
 
     @classmethod
-    async def open(cls, path: Path, *, migrate_to: int | None = None) -> Catalog:
+    async def open(
+        cls,
+        path: Path,
+        *,
+        migrate_to: int | None = None,
+        before_write: Callable[[], Awaitable[None]] | None = None,
+    ) -> Catalog:
         """Open (creating if needed) the catalog file and bring its schema up to date."""
         require_sqlite(sqlite3.sqlite_version_info)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -198,11 +208,13 @@ class Catalog:
         except BaseException:
             await writer.close()
             raise
-        return cls(path, writer, scan_reader, _connect_loop_reader(path))
+        return cls(path, writer, scan_reader, _connect_loop_reader(path), before_write)
 
     @classmethod
-    async def open_in(cls, data_dir: Path) -> Catalog:
-        return await cls.open(data_dir / CATALOG_FILENAME)
+    async def open_in(
+        cls, data_dir: Path, *, before_write: Callable[[], Awaitable[None]] | None = None
+    ) -> Catalog:
+        return await cls.open(data_dir / CATALOG_FILENAME, before_write=before_write)
 
     async def close(self) -> None:
         self._reader.close()
@@ -220,18 +232,22 @@ class Catalog:
         only once its COMMIT is durable, and raises if that COMMIT fails (a deferred foreign
         key, checked at COMMIT, raises ``ForeignKeyViolated`` there).
         """
-        async with self._write_lock:
-            group = await self._open_unit()
-            try:
-                yield self._unit
-            except BaseException:
-                await _to_the_end(self._close_unit(rollback=True))
-                raise
-            await _to_the_end(self._close_unit(rollback=False))
         try:
-            await asyncio.shield(group)
-        except sqlite3.IntegrityError as exc:
-            raise constraint_violated(exc) from exc
+            async with self._write_lock:
+                group = await self._open_unit()
+                try:
+                    yield self._unit
+                except BaseException:
+                    await _to_the_end(self._close_unit(rollback=True))
+                    raise
+                await _to_the_end(self._close_unit(rollback=False))
+            try:
+                await asyncio.shield(group)
+            except sqlite3.IntegrityError as exc:
+                raise constraint_violated(exc) from exc
+        except sqlite3.OperationalError as exc:
+            raise_if_disk_full(exc)
+            raise
 
     async def _open_unit(self) -> asyncio.Future[None]:
         """BEGIN the group if none is open, then SAVEPOINT this unit; the group's COMMIT.
@@ -252,6 +268,8 @@ class Catalog:
 
     async def _begin_unit(self) -> asyncio.Future[None]:
         if self._group is None:
+            if self._before_write is not None:
+                await self._before_write()
             await self._writer.execute("BEGIN IMMEDIATE")
             self._group = asyncio.get_running_loop().create_future()
             # Runs after every writer already waiting for the lock (the lock is FIFO).
@@ -261,6 +279,8 @@ class Catalog:
         return group
 
     async def _close_unit(self, *, rollback: bool) -> None:
+        if not self._writer.in_transaction:
+            return  # SQLite rolled the whole transaction back itself (it may on SQLITE_FULL)
         if rollback:
             await self._writer.execute("ROLLBACK TO unit")
         await self._writer.execute("RELEASE unit")
@@ -299,6 +319,13 @@ class Catalog:
             await self._reader.execute_fetchall("SELECT 1")
         except sqlite3.Error as exc:
             raise Unavailable(f"catalog: {exc}") from exc
+
+
+def raise_if_disk_full(exc: sqlite3.Error) -> None:
+    """Raise InsufficientStorage (caused by ``exc``) if ``exc`` is SQLite's SQLITE_FULL,
+    "database or disk is full": the one place the catalog's full disk becomes a domain error."""
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        raise InsufficientStorage(detail={"reason": "database or disk is full"}) from exc
 
 
 async def _to_the_end(step: Awaitable[T]) -> T:

@@ -97,7 +97,8 @@ def _group_filter(
             + (" OR g.visibility = 'internal'" if signed_in_non_external else "")
             + " OR g.id IN (SELECT id FROM member_ns)"
         )
-    where = [f"g.kind = 'group' AND ({visible})"]
+    # A group marked for deletion is gone already (catalog/deletions.py).
+    where = [f"g.kind = 'group' AND g.marked_for_deletion_at IS NULL AND ({visible})"]
     if search:
         where.append("(g.name LIKE :search ESCAPE '\\' OR g.path LIKE :search ESCAPE '\\')")
         params["search"] = "%" + escape_like(search) + "%"

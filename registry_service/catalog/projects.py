@@ -53,6 +53,14 @@ async def update_project_description(
     await execute(tx, "UPDATE projects SET description = ? WHERE id = ?", (description, project_id))
 
 
+async def update_registry_access_level(tx: Writer, project_id: int, level: str) -> None:
+    await execute(
+        tx,
+        "UPDATE projects SET container_registry_access_level = ? WHERE id = ?",
+        (level, project_id),
+    )
+
+
 async def select_project_by_path(db: Reader, full_path: str) -> Project | None:
     row = await fetch_one(db, "SELECT * FROM projects WHERE full_path = ?", (full_path,))
     return Project.from_row(row) if row else None
@@ -111,7 +119,8 @@ async def select_projects_page(
             + " OR "
             + member
         )
-    where = [f"({visible})"]
+    # A project marked for deletion is gone already (catalog/deletions.py).
+    where = [f"({visible})", "p.marked_for_deletion_at IS NULL"]
     if visibility:
         where.append("p.visibility = :visibility")
         params["visibility"] = visibility

@@ -29,6 +29,8 @@ class User:
     external: bool
     state: str
     created_at: datetime
+    # Set while the user's deletion waits for their projects' repositories (version 7).
+    marked_for_deletion_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> User:
@@ -41,6 +43,7 @@ class User:
             external=bool(row["external"]),
             state=row["state"],
             created_at=_required_time(row, "created_at"),
+            marked_for_deletion_at=_time(row, "marked_for_deletion_at"),
         )
 
 
@@ -83,6 +86,7 @@ class Namespace:
     visibility: str
     description: str
     created_at: datetime
+    marked_for_deletion_at: datetime | None = None
 
     @property
     def full_name(self) -> str:
@@ -101,6 +105,7 @@ class Namespace:
             visibility=row["visibility"],
             description=row["description"],
             created_at=_required_time(row, "created_at"),
+            marked_for_deletion_at=_time(row, "marked_for_deletion_at"),
         )
 
 
@@ -116,6 +121,7 @@ class Project:
     description: str
     creator_id: int | None
     created_at: datetime
+    marked_for_deletion_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> Project:
@@ -130,6 +136,7 @@ class Project:
             description=row["description"],
             creator_id=row["creator_id"],
             created_at=_required_time(row, "created_at"),
+            marked_for_deletion_at=_time(row, "marked_for_deletion_at"),
         )
 
 
@@ -247,7 +254,8 @@ class Upload:
 
 @dataclass(frozen=True)
 class JobRow:
-    """A job's intent and its progress (``params``, ``counts`` and ``result`` are JSON text)."""
+    """A job's intent and its progress (``params``, ``counts`` and ``result`` are JSON text,
+    written and read by ``services/job_data.py``)."""
 
     id: int
     kind: str

@@ -63,6 +63,17 @@ def error_middleware(render: Callable[[RegistryError], web.Response]) -> Middlew
         try:
             return await handler(request)
         except RegistryError as exc:
+            if exc.log_level is not None:
+                log.log(
+                    exc.log_level,
+                    "%s %s (request %s): %s: %s %s",
+                    request.method,
+                    request.path,
+                    request.get(request_id_key, "-"),
+                    type(exc).__name__,
+                    exc,
+                    exc.detail or "",
+                )
             return render(exc)
         except web.HTTPNotFound:
             return render(RouteNotFound())
@@ -156,7 +167,12 @@ async def gitlab_identity_middleware(
     config = request.config_dict
     actor = await tokens.authenticate(config[catalog_key], token, config[clock_key].now())
     scopes = actor.scopes or frozenset()
-    if "api" not in scopes:
+    # Any token may read or revoke itself, whatever its scopes (GitLab's SelfInformation and
+    # SelfRevocation endpoints).
+    about_itself = request.path.endswith("/personal_access_tokens/self") and (
+        request.method in READ_METHODS or request.method == "DELETE"
+    )
+    if "api" not in scopes and not about_itself:
         if request.method not in READ_METHODS:
             raise InsufficientScope("api")
         if "read_api" not in scopes:

@@ -8,8 +8,9 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from registry_service.errors import NameUnknown, PaginationInvalid
+from registry_service.http import context
 from registry_service.manifests.media_types import OCI_INDEX
-from registry_service.oci import context
+from registry_service.oci import inputs, urls
 from registry_service.services import images, manifests, token_grants
 from registry_service.services.images import Action
 
@@ -33,19 +34,20 @@ def _next_link(path: str, limit: int, last: str) -> str:
 
 
 async def list_tags(request: web.Request) -> web.Response:
-    image, repository = await context.repository(request, Action.PULL)
+    image, repository = await inputs.repository(request, Action.PULL)
     limit = _page_size(request)
     names, more = await manifests.list_tag_names(
         context.catalog(request), repository, limit=limit, after=request.query.get("last")
     )
     headers = {}
     if more and limit and names:
-        headers["Link"] = _next_link(f"/v2/{image.path}/tags/list", limit, names[-1])
+        path = urls.path_for(request, urls.TAGS, name=image.path)
+        headers["Link"] = _next_link(path, limit, names[-1])
     return web.json_response({"name": image.path, "tags": names}, headers=headers)
 
 
 async def list_repositories(request: web.Request) -> web.Response:
-    grant = context.grant(request)
+    grant = inputs.grant(request)
     if grant is not None:
         paths = await token_grants.catalog_paths(context.catalog(request), grant)
     else:
@@ -57,15 +59,16 @@ async def list_repositories(request: web.Request) -> web.Response:
     headers = {}
     if limit is not None:
         if len(paths) > limit and limit:
-            headers["Link"] = _next_link("/v2/_catalog", limit, paths[limit - 1])
+            path = urls.path_for(request, urls.CATALOG)
+            headers["Link"] = _next_link(path, limit, paths[limit - 1])
         paths = paths[:limit]
     return web.json_response({"repositories": paths}, headers=headers)
 
 
 async def list_referrers(request: web.Request) -> web.Response:
     """Always 200 for a digest (an empty index when nothing refers to it); 400 for a bad one."""
-    image = await context.image(request, Action.PULL)
-    subject = context.digest_param(request.match_info["digest"])
+    image = await inputs.image(request, Action.PULL)
+    subject = inputs.digest_param(request.match_info["digest"])
     artifact_type = request.query.get("artifactType") or None
     try:
         repository = await images.find_repository(context.catalog(request), image)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 from multidict import CIMultiDict
 
-from registry_service.http import metrics
+from registry_service.http import context, metrics
 from registry_service.manifests.media_types import content_type_to_serve, normalize_content_type
-from registry_service.oci import context
+from registry_service.oci import inputs, urls
 from registry_service.services import images, manifests
 from registry_service.services.images import Action
 
 
 async def get_manifest(request: web.Request) -> web.Response:
-    _, repository = await context.repository(request, Action.PULL)
+    _, repository = await inputs.repository(request, Action.PULL)
     pulled = await manifests.pull_manifest(
         context.catalog(request), repository, request.match_info["reference"]
     )
@@ -30,9 +30,9 @@ async def get_manifest(request: web.Request) -> web.Response:
 
 
 async def put_manifest(request: web.Request) -> web.Response:
-    image = await context.image(request, Action.PUSH)
+    image = await inputs.image(request, Action.PUSH)
     catalog, now = context.catalog(request), context.now(request)
-    payload = await context.read_capped(request, manifests.MAX_MANIFEST_BYTES)
+    payload = await inputs.read_capped(request, manifests.MAX_MANIFEST_BYTES)
     repository = await images.ensure_repository(catalog, image, now)
     extra_tags = request.query.getall("tag", [])
     pushed = await manifests.push_manifest(
@@ -48,7 +48,9 @@ async def put_manifest(request: web.Request) -> web.Response:
     metrics.count_pushed(request, "manifest", len(payload))
     headers: CIMultiDict[str] = CIMultiDict(
         {
-            "Location": f"/v2/{image.path}/manifests/{pushed.digest}",
+            "Location": urls.path_for(
+                request, urls.MANIFEST, name=image.path, reference=str(pushed.digest)
+            ),
             "Docker-Content-Digest": str(pushed.digest),
         }
     )
@@ -60,7 +62,7 @@ async def put_manifest(request: web.Request) -> web.Response:
 
 
 async def delete_manifest(request: web.Request) -> web.Response:
-    _, repository = await context.repository(request, Action.DELETE)
+    _, repository = await inputs.repository(request, Action.DELETE)
     await manifests.delete_manifest(
         context.catalog(request),
         repository,

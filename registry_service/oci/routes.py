@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from registry_service.oci import base, blobs, listings, manifests, uploads
+from registry_service.oci.urls import BLOB, CATALOG, MANIFEST, TAGS, UPLOAD, UPLOADS
 
 NAME = "{name:[^{}]+?}"
 
@@ -16,16 +17,19 @@ NAME = "{name:[^{}]+?}"
 def add_routes(app: web.Application) -> None:
     router = app.router
     router.add_get("/", base.check_api_version)
-    router.add_get("/_catalog", listings.list_repositories)
-    router.add_get(f"/{NAME}/tags/list", listings.list_tags)
+    router.add_get("/_catalog", listings.list_repositories, name=CATALOG)
+    router.add_get(f"/{NAME}/tags/list", listings.list_tags, name=TAGS)
     router.add_get(f"/{NAME}/referrers/{{digest}}", listings.list_referrers)
-    router.add_get(f"/{NAME}/manifests/{{reference}}", manifests.get_manifest)
-    router.add_put(f"/{NAME}/manifests/{{reference}}", manifests.put_manifest)
-    router.add_delete(f"/{NAME}/manifests/{{reference}}", manifests.delete_manifest)
-    router.add_post(f"/{NAME}/blobs/uploads/", uploads.start_upload)
-    router.add_get(f"/{NAME}/blobs/uploads/{{session}}", uploads.upload_status)
-    router.add_patch(f"/{NAME}/blobs/uploads/{{session}}", uploads.upload_chunk)
-    router.add_put(f"/{NAME}/blobs/uploads/{{session}}", uploads.finish_upload)
-    router.add_delete(f"/{NAME}/blobs/uploads/{{session}}", uploads.cancel_upload)
-    router.add_get(f"/{NAME}/blobs/{{digest}}", blobs.get_blob)
-    router.add_delete(f"/{NAME}/blobs/{{digest}}", blobs.delete_blob)
+    manifest = f"/{NAME}/manifests/{{reference}}"
+    router.add_get(manifest, manifests.get_manifest, name=MANIFEST)
+    router.add_put(manifest, manifests.put_manifest, name=MANIFEST)
+    router.add_delete(manifest, manifests.delete_manifest, name=MANIFEST)
+    router.add_post(f"/{NAME}/blobs/uploads/", uploads.start_upload, name=UPLOADS)
+    upload = f"/{NAME}/blobs/uploads/{{session}}"
+    router.add_get(upload, uploads.upload_status, name=UPLOAD)
+    router.add_patch(upload, uploads.upload_chunk, name=UPLOAD)
+    router.add_put(upload, uploads.finish_upload, name=UPLOAD)
+    router.add_delete(upload, uploads.cancel_upload, name=UPLOAD)
+    blob = f"/{NAME}/blobs/{{digest}}"
+    router.add_get(blob, blobs.get_blob, name=BLOB)
+    router.add_delete(blob, blobs.delete_blob, name=BLOB)

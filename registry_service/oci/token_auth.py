@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from registry_service.http import context
 from registry_service.keys import signing_key_key
-from registry_service.oci import context
 from registry_service.services import token_grants
 from registry_service.services.registry_tokens import SERVICE
 

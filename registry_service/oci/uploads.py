@@ -11,8 +11,8 @@ from aiohttp import web
 from registry_service.catalog.rows import Repository
 from registry_service.digests import DEFAULT_ALGORITHM, Digest, new_hasher
 from registry_service.errors import BlobUploadInvalid, RegistryError
-from registry_service.http import metrics
-from registry_service.oci import context
+from registry_service.http import context, metrics
+from registry_service.oci import inputs, urls
 from registry_service.services import blobs, images
 from registry_service.services.images import Action, Image
 from registry_service.storage.base import BlobInfo
@@ -22,23 +22,21 @@ from registry_service.storage.sessions import range_header
 CHUNK_MIN_LENGTH = 1
 
 
-def _session_location(image: Image, session_id: str) -> str:
-    return f"/v2/{image.path}/blobs/uploads/{session_id}"
-
-
-def _session_headers(image: Image, session_id: str, size: int) -> dict[str, str]:
+def _session_headers(
+    request: web.Request, image: Image, session_id: str, size: int
+) -> dict[str, str]:
     return {
-        "Location": _session_location(image, session_id),
+        "Location": urls.path_for(request, urls.UPLOAD, name=image.path, session=session_id),
         "Range": range_header(size),
         "Docker-Upload-UUID": session_id,
     }
 
 
-def _created(image: Image, info: BlobInfo) -> web.Response:
+def _created(request: web.Request, image: Image, info: BlobInfo) -> web.Response:
     return web.Response(
         status=201,
         headers={
-            "Location": f"/v2/{image.path}/blobs/{info.digest}",
+            "Location": urls.path_for(request, urls.BLOB, name=image.path, digest=str(info.digest)),
             "Docker-Content-Digest": str(info.digest),
         },
     )
@@ -46,27 +44,27 @@ def _created(image: Image, info: BlobInfo) -> web.Response:
 
 async def start_upload(request: web.Request) -> web.Response:
     """POST: mount (``mount`` + ``from``), monolithic (``digest``), or a new session."""
-    image = await context.image(request, Action.PUSH)
+    image = await inputs.image(request, Action.PUSH)
     catalog, storage, now = context.catalog(request), context.storage(request), context.now(request)
     repository = await images.ensure_repository(catalog, image, now)
     query = request.query
     if "mount" in query:
-        digest = context.digest_param(query.get("mount"), "mount")
+        digest = inputs.digest_param(query.get("mount"), "mount")
         source = query.get("from")
         if source:
             mounted = await _mount(request, source, repository, digest)
             if mounted is not None:
-                return _created(image, mounted)
+                return _created(request, image, mounted)
     elif "digest" in query:
-        digest = context.digest_param(query.get("digest"))
-        body = metrics.CountedChunks(context.body_chunks(request))
+        digest = inputs.digest_param(query.get("digest"))
+        body = metrics.CountedChunks(inputs.body_chunks(request))
         info = await blobs.ingest_blob(catalog, storage, repository, body, digest, now)
         metrics.count_pushed(request, "blob", body.size_bytes)
-        return _created(image, info)
+        return _created(request, image, info)
     algorithm = query.get("digest-algorithm", DEFAULT_ALGORITHM)
     new_hasher(algorithm)  # DIGEST_INVALID for an algorithm we cannot verify
     session_id = await blobs.start_upload(catalog, storage, repository, algorithm, now)
-    headers = _session_headers(image, session_id, 0)
+    headers = _session_headers(request, image, session_id, 0)
     headers["OCI-Chunk-Min-Length"] = str(CHUNK_MIN_LENGTH)
     return web.Response(status=202, headers=headers)
 
@@ -78,7 +76,7 @@ async def _mount(
     client then gets an upload session, as the spec asks)."""
     catalog = context.catalog(request)
     try:
-        source_image = await context.image(request, Action.PULL, name=source_path)
+        source_image = await inputs.image(request, Action.PULL, name=source_path)
         source = await images.find_repository(catalog, source_image)
     except RegistryError:
         return None
@@ -110,10 +108,10 @@ def _start_offset(request: web.Request) -> int | None:
 
 
 async def upload_chunk(request: web.Request) -> web.Response:
-    image, repository = await context.repository(request, Action.PUSH)
+    image, repository = await inputs.repository(request, Action.PUSH)
     session_id = request.match_info["session"]
     start = _start_offset(request)
-    chunk = metrics.CountedChunks(context.body_chunks(request))
+    chunk = metrics.CountedChunks(inputs.body_chunks(request))
     size = await blobs.append_chunk(
         context.catalog(request),
         context.storage(request),
@@ -124,16 +122,16 @@ async def upload_chunk(request: web.Request) -> web.Response:
         context.now(request),
     )
     metrics.count_pushed(request, "blob", chunk.size_bytes)
-    return web.Response(status=202, headers=_session_headers(image, session_id, size))
+    return web.Response(status=202, headers=_session_headers(request, image, session_id, size))
 
 
 async def finish_upload(request: web.Request) -> web.Response:
-    image, repository = await context.repository(request, Action.PUSH)
+    image, repository = await inputs.repository(request, Action.PUSH)
     session_id = request.match_info["session"]
-    digest = context.digest_param(request.query.get("digest"))
+    digest = inputs.digest_param(request.query.get("digest"))
     body = None
-    if context.has_body(request):
-        body = metrics.CountedChunks(context.body_chunks(request))
+    if inputs.has_body(request):
+        body = metrics.CountedChunks(inputs.body_chunks(request))
     info = await blobs.finish_upload(
         context.catalog(request),
         context.storage(request),
@@ -146,20 +144,20 @@ async def finish_upload(request: web.Request) -> web.Response:
     )
     if body is not None:
         metrics.count_pushed(request, "blob", body.size_bytes)
-    return _created(image, info)
+    return _created(request, image, info)
 
 
 async def upload_status(request: web.Request) -> web.Response:
-    image, repository = await context.repository(request, Action.PUSH)
+    image, repository = await inputs.repository(request, Action.PUSH)
     session_id = request.match_info["session"]
     size = await blobs.upload_progress(
         context.catalog(request), context.storage(request), repository, session_id
     )
-    return web.Response(status=204, headers=_session_headers(image, session_id, size))
+    return web.Response(status=204, headers=_session_headers(request, image, session_id, size))
 
 
 async def cancel_upload(request: web.Request) -> web.Response:
-    _, repository = await context.repository(request, Action.PUSH)
+    _, repository = await inputs.repository(request, Action.PUSH)
     await blobs.cancel_upload(
         context.catalog(request),
         context.storage(request),

@@ -17,9 +17,10 @@ point at nothing.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from registry_service.catalog import blobs as blob_rows
@@ -27,7 +28,13 @@ from registry_service.catalog import uploads as upload_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import Repository, Upload
 from registry_service.digests import Digest
-from registry_service.errors import BlobUnknown, BlobUploadUnknown, DigestInvalid
+from registry_service.errors import (
+    BlobUnknown,
+    BlobUploadUnknown,
+    DigestInvalid,
+    InsufficientStorage,
+)
+from registry_service.services.config_dates import ConfigDates
 from registry_service.storage.base import BlobInfo, BlobStore, PendingBlob, UploadSessionStore
 
 
@@ -37,6 +44,7 @@ class Storage:
 
     store: BlobStore
     sessions: UploadSessionStore
+    config_dates: ConfigDates = field(default_factory=ConfigDates, compare=False)
 
     @classmethod
     def on(cls, store: BlobStore) -> Storage:
@@ -117,9 +125,14 @@ async def start_upload(
 ) -> str:
     """Open an upload session for ``repository``; its id goes into the ``Location`` URL."""
     session_id = uuid.uuid4().hex
+    # Folder first, row second: removing a folder needs no space, deleting a row may.
     await storage.sessions.create(session_id, algorithm)
-    async with catalog.transaction() as tx:
-        await upload_rows.insert_upload(tx, session_id, repository.id, algorithm, now)
+    try:
+        async with catalog.transaction() as tx:
+            await upload_rows.insert_upload(tx, session_id, repository.id, algorithm, now)
+    except BaseException:
+        await storage.sessions.cancel(session_id)
+        raise
     return session_id
 
 
@@ -150,9 +163,16 @@ async def append_chunk(
 ) -> int:
     """Append one chunk; return the new size. 416 when it does not start at the current end."""
     await find_upload(catalog, repository, session_id)
-    size = await storage.sessions.append(session_id, chunks, start_offset)
-    async with catalog.transaction() as tx:
-        await upload_rows.update_upload_offset(tx, session_id, size, now)
+    try:
+        size = await storage.sessions.append(session_id, chunks, start_offset)
+        async with catalog.transaction() as tx:
+            await upload_rows.update_upload_offset(tx, session_id, size, now)
+    except InsufficientStorage:
+        # Out of space: the session gives its bytes back at once (storage/sessions.py).
+        with contextlib.suppress(BlobUploadUnknown):
+            await storage.sessions.cancel(session_id)
+        await _forget_upload(catalog, session_id)
+        raise
     return size
 
 
@@ -176,8 +196,9 @@ async def finish_upload(
         return await storage.sessions.finish(
             session_id, expected, final_chunks, start_offset=start_offset, commit=commit
         )
-    except (DigestInvalid, BlobUploadUnknown):
-        # The session is gone either way (a wrong digest cancels it, as distribution does).
+    except (DigestInvalid, BlobUploadUnknown, InsufficientStorage):
+        # The session is gone either way (a wrong digest cancels it, as distribution does;
+        # one that ran out of space gives its bytes back).
         await _forget_upload(catalog, session_id)
         raise
 

@@ -1,11 +1,12 @@
-"""A bulk delete's plan from its recorded parameters, and the preview of one (issue 6).
+"""A bulk delete's plan, and the preview of one (issue 6).
 
-``rules_from_params`` and ``plan_tags`` are the one path from a bulk delete's parameters and a
-repository's tag rows to a ``CleanupPlan``: the cleanup job makes its plan with them, and so
-does ``preview_cleanup`` — so a preview cannot drift from what the job then deletes. The preview
-also warns about parameters that probably do not mean what the caller thinks (an alternation
-anchored GitLab's way, a regex that matches nothing, a ``keep_n`` that keeps every candidate).
-It takes no lease, records no job and changes nothing.
+``plan_tags`` is the one path from a bulk delete's parameters (``job_data.CleanupParams``, as
+the job decodes them from its row) and a repository's tag rows to a ``CleanupPlan``: the
+cleanup job makes its plan with it, and so does ``preview_cleanup`` — so a preview cannot drift
+from what the job then deletes. The preview also warns about parameters that probably do not
+mean what the caller thinks (an alternation anchored GitLab's way, a regex that matches
+nothing, ``name_regex`` ignored beside ``name_regex_delete``, a ``keep_n`` that keeps every
+candidate). It takes no lease, records no job and changes nothing.
 """
 
 from __future__ import annotations
@@ -15,22 +16,20 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from jobs.cleanup import (
     Anchoring,
     CleanupPlan,
-    CleanupRules,
     KeepReason,
     compile_tag_regex,
     plan_cleanup,
 )
-from jobs.durations import parse_duration
 from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import Repository
 from registry_service.catalog.tags import TagDates, TagDatesDocument, parse_tag_dates
 from registry_service.services import projects
+from registry_service.services.job_data import CleanupParams
 from registry_service.services.permissions import Ability, Actor
 from registry_service.services.projects import ProjectAccess
 
@@ -40,30 +39,10 @@ WARNING_TAGS_SHOWN = 20
 CANDIDATE_REASONS = frozenset({KeepReason.KEEP_N, KeepReason.NEWER, KeepReason.UNDATED})
 
 
-def rules_from_params(params: Mapping[str, Any]) -> CleanupRules:
-    """The planner's rules from a job's recorded parameters (GitLab's names).
-
-    ``name_regex_delete`` wins over its deprecated alias ``name_regex``. Raises RegexInvalid,
-    DurationInvalid or ValueError for what the API should have refused.
-    """
-    delete = params.get("name_regex_delete")
-    if delete is None:
-        delete = params.get("name_regex")
-    older_than = params.get("older_than")
-    return CleanupRules(
-        name_regex_delete=delete,
-        name_regex_keep=params.get("name_regex_keep"),
-        keep_n=params.get("keep_n"),
-        older_than=parse_duration(older_than) if older_than else None,
-        anchoring=Anchoring(params.get("anchoring", Anchoring.GITLAB)),
-        keep_latest=params.get("keep_latest", True),
-    )
-
-
-def plan_tags(rules: CleanupRules, tags: Iterable[TagDates], now: datetime) -> CleanupPlan:
+def plan_tags(params: CleanupParams, tags: Iterable[TagDates], now: datetime) -> CleanupPlan:
     """The plan for these tags: a tag's date is its image's build date (Decision 4), its push
     time only breaks ties (Decision 3)."""
-    return plan_cleanup(tags, rules, now)
+    return plan_cleanup(tags, params.rules(), now)
 
 
 @dataclass(frozen=True)
@@ -79,7 +58,7 @@ class PreviewWarning:
 class CleanupPreview:
     """What a bulk delete with these parameters would do, were it run now."""
 
-    params: Mapping[str, Any]
+    params: CleanupParams
     tags_total: int
     # Tags past the name filters (latest, keep regex, delete regex): what keep_n ranks.
     candidates: int
@@ -95,55 +74,39 @@ async def preview_cleanup(
     actor: Actor,
     access: ProjectAccess,
     repository: Repository,
-    params: Mapping[str, Any],
+    params: CleanupParams,
     now: datetime,
 ) -> CleanupPreview:
-    """The plan the cleanup job would make from ``params`` (as the job records them), for the
-    caller who may start it (Maintainer+), with warnings; no lease, no job, no change."""
+    """The plan the cleanup job would make from ``params``, for the caller who may start it
+    (Maintainer+), with warnings; no lease, no job, no change."""
     projects.require(access, actor, Ability.ADMIN_CONTAINER_IMAGE)
-    rules = rules_from_params(params)
     # Many rows, as in the job: read on the scan connection, off the event loop.
     document = await tag_rows.select_tag_dates(catalog.scan_reader, repository.id)
     # Most of a second of CPU for a large repository: on a thread, so other requests are served.
-    return await asyncio.to_thread(_preview, params, rules, document, now)
+    return await asyncio.to_thread(_preview, params, document, now)
 
 
-def _preview(
-    params: Mapping[str, Any], rules: CleanupRules, document: TagDatesDocument, now: datetime
-) -> CleanupPreview:
+def _preview(params: CleanupParams, document: TagDatesDocument, now: datetime) -> CleanupPreview:
     tags = parse_tag_dates(document)
-    plan = plan_tags(rules, tags, now)
+    plan = plan_tags(params, tags, now)
     kept = tuple(sorted(plan.keep.items()))
     candidates = len(plan.delete) + sum(1 for r in plan.keep.values() if r in CANDIDATE_REASONS)
     names = sorted(t.name for t in tags)
     return CleanupPreview(
-        params=dict(params),
+        params=params,
         tags_total=len(tags),
         candidates=candidates,
         would_delete=tuple(sorted(plan.delete)),
         kept=kept,
         kept_by_reason=dict(sorted(Counter(str(r) for _, r in kept).items())),
         warnings=(
-            *_anchoring_warnings(params, rules, names),
-            *_matches_nothing_warnings(params, rules, names),
+            *_anchoring_warnings(params, names),
+            *_matches_nothing_warnings(params, names),
             *_alias_warnings(params),
-            *_keep_n_warnings(rules, candidates),
+            *_keep_n_warnings(params, candidates),
         ),
         planned_at=now,
     )
-
-
-def _given_regexes(params: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(parameter, pattern) of the patterns the plan uses: the deprecated ``name_regex`` only
-    when ``name_regex_delete`` is absent, as in ``rules_from_params``."""
-    given: list[tuple[str, str]] = []
-    if params.get("name_regex_delete") is not None:
-        given.append(("name_regex_delete", params["name_regex_delete"]))
-    elif params.get("name_regex") is not None:
-        given.append(("name_regex", params["name_regex"]))
-    if params.get("name_regex_keep") is not None:
-        given.append(("name_regex_keep", params["name_regex_keep"]))
-    return given
 
 
 def _shown(names: Sequence[str]) -> tuple[tuple[str, ...], int]:
@@ -151,14 +114,12 @@ def _shown(names: Sequence[str]) -> tuple[tuple[str, ...], int]:
     return tuple(ordered[:WARNING_TAGS_SHOWN]), len(ordered)
 
 
-def _anchoring_warnings(
-    params: Mapping[str, Any], rules: CleanupRules, names: Sequence[str]
-) -> list[PreviewWarning]:
+def _anchoring_warnings(params: CleanupParams, names: Sequence[str]) -> list[PreviewWarning]:
     # Decision 1: GitLab anchors "a|b" as "\Aa|b\z" (start of the first branch, end of the
     # last only); where that and whole-name anchoring disagree on a tag, the caller should know
     # which one this server applies.
     found: list[PreviewWarning] = []
-    for parameter, pattern in _given_regexes(params):
+    for parameter, pattern in params.regexes():
         gitlab = compile_tag_regex(pattern, Anchoring.GITLAB)
         full = compile_tag_regex(pattern, Anchoring.FULL)
         differ = [n for n in names if gitlab.matches(n) != full.matches(n)]
@@ -172,7 +133,7 @@ def _anchoring_warnings(
                 message=(
                     f"{parameter} {pattern!r} matches {total} tag(s) differently under GitLab's"
                     f" anchoring ({gitlab.pattern}) and full anchoring ({full.pattern});"
-                    f" this server applies {rules.anchoring.value!r} anchoring"
+                    f" this server applies {params.anchoring.value!r} anchoring"
                 ),
                 tags=shown,
                 tags_total=total,
@@ -182,11 +143,11 @@ def _anchoring_warnings(
 
 
 def _matches_nothing_warnings(
-    params: Mapping[str, Any], rules: CleanupRules, names: Sequence[str]
+    params: CleanupParams, names: Sequence[str]
 ) -> list[PreviewWarning]:
     found: list[PreviewWarning] = []
-    for parameter, pattern in _given_regexes(params):
-        regex = compile_tag_regex(pattern, rules.anchoring)
+    for parameter, pattern in params.regexes():
+        regex = compile_tag_regex(pattern, params.anchoring)
         if not any(regex.matches(n) for n in names):
             what = "deletes nothing" if parameter != "name_regex_keep" else "keeps nothing"
             found.append(
@@ -200,8 +161,8 @@ def _matches_nothing_warnings(
     return found
 
 
-def _alias_warnings(params: Mapping[str, Any]) -> list[PreviewWarning]:
-    if params.get("name_regex_delete") is None or params.get("name_regex") is None:
+def _alias_warnings(params: CleanupParams) -> list[PreviewWarning]:
+    if not params.alias_ignored:
         return []
     return [
         PreviewWarning(
@@ -212,14 +173,14 @@ def _alias_warnings(params: Mapping[str, Any]) -> list[PreviewWarning]:
     ]
 
 
-def _keep_n_warnings(rules: CleanupRules, candidates: int) -> list[PreviewWarning]:
-    if rules.keep_n is None or rules.keep_n <= candidates:
+def _keep_n_warnings(params: CleanupParams, candidates: int) -> list[PreviewWarning]:
+    if params.keep_n is None or params.keep_n <= candidates:
         return []
     return [
         PreviewWarning(
             code="keep_n_exceeds_candidates",
             parameter="keep_n",
-            message=f"keep_n is {rules.keep_n} but only {candidates} tag(s) pass the name "
+            message=f"keep_n is {params.keep_n} but only {candidates} tag(s) pass the name "
             "filters: keep_n keeps them all",
         )
     ]

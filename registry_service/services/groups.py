@@ -43,14 +43,21 @@ async def namespace_level(catalog: Catalog, actor: Actor, namespace_id: int) -> 
     return AccessLevel(level)
 
 
-async def find_group(catalog: Catalog, actor: Actor, ref: str) -> GroupAccess:
-    """The group named by ``:id``; 404 Group Not Found if missing or hidden from the actor."""
+async def find_group(
+    catalog: Catalog, actor: Actor, ref: str, *, include_marked: bool = False
+) -> GroupAccess:
+    """The group named by ``:id``; 404 Group Not Found if missing or hidden from the actor.
+
+    A group marked for deletion is missing, except to a repeated deletion (``include_marked``).
+    """
     key = parse_ref(ref)
     if isinstance(key, int):
         group = await namespace_rows.select_namespace_by_id(catalog.reader, key)
     else:
         group = await namespace_rows.select_namespace_by_path(catalog.reader, key)
     if group is None or group.kind != "group":
+        raise GroupNotFound()
+    if group.marked_for_deletion_at is not None and not include_marked:
         raise GroupNotFound()
     level = await namespace_level(catalog, actor, group.id)
     if not can_see(actor, Visibility(group.visibility), level):
@@ -163,3 +170,21 @@ async def list_groups(
         limit=limit,
         offset=offset,
     )
+
+
+async def list_all_groups(catalog: Catalog) -> list[Namespace]:
+    """Every group by full path (the operator's view: no actor, nothing hidden)."""
+    groups, _ = await namespace_rows.select_groups_page(
+        catalog.reader,
+        user_id=None,
+        see_all=True,
+        signed_in_non_external=True,
+        membership_only=False,
+        search=None,
+        top_level_only=False,
+        order_by="path",
+        sort="asc",
+        limit=-1,
+        offset=0,
+    )
+    return groups

@@ -163,7 +163,7 @@ async def may_create_project(catalog: Catalog, actor: Actor, full_path: str) -> 
     """
     if actor.is_admin:
         return True
-    if actor.is_anonymous:
+    if actor.is_anonymous or actor.deploy_token is not None:
         return False
     components = full_path.split("/")[:-1]
     for depth in range(len(components), 0, -1):

@@ -4,15 +4,14 @@ A job is visible to whoever could have started it — a project's job (bulk dele
 deletion) to users with ``admin_container_image`` on its project, a job without a project
 (garbage collection) to no one but instance administrators — and to administrators. An
 invisible job is as missing as an unknown id (``JobNotFound``), so ids leak nothing. What the
-job bodies wrote as JSON (``params``, ``counts``, ``result``) is read back here into a
-``JobView``; nothing here changes a job.
+job bodies wrote (``params``, ``counts``, ``result``) is decoded by ``services.job_data``, the
+codec they wrote it with, into a ``JobView``; nothing here changes a job.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 from dataclasses import dataclass
-from typing import Any
 
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog import projects as project_rows
@@ -21,20 +20,25 @@ from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import JobRow, User
 from registry_service.errors import JobNotFound
 from registry_service.services import projects
+from registry_service.services.job_data import (
+    CleanupResult,
+    JobCounts,
+    JobData,
+    JobParams,
+    decode_job,
+)
 from registry_service.services.permissions import Ability, Actor
 from registry_service.services.projects import ProjectAccess
 
 # A cleanup of a big repository can delete 100k tags; the view shows the first ones by name.
 DELETED_TAGS_SHOWN = 1000
-# What a job body writes to say why it deleted nothing, in the order they are looked for.
-REASON_KEYS = ("nothing_deleted_because", "skipped")
 
 
 @dataclass(frozen=True)
 class JobView:
     job: JobRow
-    params: dict[str, Any]
-    counts: dict[str, Any]
+    params: JobParams
+    counts: JobCounts
     requester: User | None
     # None when the job's kind does not record names, or it has not finished.
     deleted_tags: tuple[str, ...] | None
@@ -93,27 +97,26 @@ async def _views(catalog: Catalog, jobs: list[JobRow]) -> list[JobView]:
     users: dict[int, User | None] = {}
     for requester_id in {j.requester_id for j in jobs if j.requester_id is not None}:
         users[requester_id] = await user_rows.select_user_by_id(catalog.reader, requester_id)
-    return [_view(job, users.get(job.requester_id) if job.requester_id else None) for job in jobs]
+    # A running cleanup's row holds its whole plan (megabytes): decoded off the event loop.
+    decoded = await asyncio.to_thread(lambda: [decode_job(job) for job in jobs])
+    return [
+        _view(job, data, users.get(job.requester_id) if job.requester_id else None)
+        for job, data in zip(jobs, decoded, strict=True)
+    ]
 
 
-def _json_object(text: str | None) -> dict[str, Any]:
-    value = json.loads(text) if text else {}
-    return value if isinstance(value, dict) else {}
-
-
-def _view(job: JobRow, requester: User | None) -> JobView:
-    result = _json_object(job.result)
-    names = result.get("deleted_tags")
+def _view(job: JobRow, data: JobData, requester: User | None) -> JobView:
+    result = data.result
     deleted: tuple[str, ...] | None = None
-    if isinstance(names, list) and job.state in ("done", "failed"):
-        deleted = tuple(sorted(str(n) for n in names))
-    reason = next((str(result[k]) for k in REASON_KEYS if result.get(k)), None)
+    finished = job.state in ("done", "failed")
+    if finished and isinstance(result, CleanupResult) and result.deleted_tags is not None:
+        deleted = tuple(sorted(result.deleted_tags))
     return JobView(
         job=job,
-        params=_json_object(job.params),
-        counts=_json_object(job.counts),
+        params=data.params,
+        counts=data.counts,
         requester=requester,
         deleted_tags=deleted[:DELETED_TAGS_SHOWN] if deleted is not None else None,
         deleted_tags_truncated=deleted is not None and len(deleted) > DELETED_TAGS_SHOWN,
-        reason=reason,
+        reason=result.reason if result is not None else None,
     )

@@ -8,17 +8,20 @@ passes in; services never import the runners.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.errors import ForeignKeyViolated
 from registry_service.catalog.rows import JobRow
 from registry_service.errors import RecordNotFound
+
+if TYPE_CHECKING:
+    # job_data names its kinds with JobKind, from here; only its types are needed here.
+    from registry_service.services.job_data import JobParams
 
 log = logging.getLogger("registry_service.jobs")
 
@@ -55,15 +58,14 @@ NO_RUNNER: JobQueue = _NoRunner()
 async def submit_job(
     catalog: Catalog,
     queue: JobQueue,
-    kind: JobKind,
-    params: dict[str, Any],
+    params: JobParams,
     *,
     requester_id: int | None,
     project_id: int | None = None,
     repository_id: int | None = None,
     now: datetime,
 ) -> int:
-    """Record a job's intent and enqueue it; returns the job id.
+    """Record a job's intent (its kind is the parameters') and enqueue it; returns the job id.
 
     RecordNotFound if the repository (or project, or requester) it names was deleted since the
     caller looked it up — a concurrent repository deletion can finish in between.
@@ -72,8 +74,8 @@ async def submit_job(
         async with catalog.transaction() as tx:
             job_id = await job_rows.insert_job(
                 tx,
-                kind=kind,
-                params=json.dumps(params, sort_keys=True),
+                kind=params.kind,
+                params=params.encode(),
                 requester_id=requester_id,
                 project_id=project_id,
                 repository_id=repository_id,

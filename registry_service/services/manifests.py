@@ -11,7 +11,6 @@ The checks and the insert run in one catalog transaction, so a blob cannot be un
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -147,30 +146,19 @@ async def _created_of(storage: Storage, parsed: Manifest | Index) -> datetime | 
         config = parsed.config
         if config.data is not None:
             return parse_image_config_created(config.data)
-        if config.digest in _config_created:
-            created = _config_created[config.digest]
+        known = storage.config_dates
+        if config.digest in known:
+            created = known.get(config.digest)
         elif config.size <= MAX_CONFIG_READ_BYTES:
             raw = await _read_small_blob(storage, config.digest)
             created = None if raw is None else parse_image_config_created(raw)
             if raw is not None:
-                _remember_config(config.digest, created)
+                known.remember(config.digest, created)
         else:
             created = None
         if created is not None:
             return created
     return annotation_created(parsed.annotations)
-
-
-# A config's bytes never change, so neither does its date: tagging one image many times (CI
-# pipelines do) should not read its config from disk every time.
-_config_created: OrderedDict[Digest, datetime | None] = OrderedDict()
-CONFIG_CACHE_ENTRIES = 4096
-
-
-def _remember_config(digest: Digest, created: datetime | None) -> None:
-    _config_created[digest] = created
-    if len(_config_created) > CONFIG_CACHE_ENTRIES:
-        _config_created.popitem(last=False)
 
 
 async def _read_small_blob(storage: Storage, digest: Digest) -> bytes | None:

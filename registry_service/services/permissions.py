@@ -58,6 +58,7 @@ class Ability(StrEnum):
     CREATE_SUBGROUP = "create_subgroup"
     CREATE_PROJECTS = "create_projects"
     ADMIN_GROUP_MEMBER = "admin_group_member"
+    ADMIN_DEPLOY_TOKEN = "admin_deploy_token"
 
 
 # The least role a member needs for each ability on a private resource. Public and internal
@@ -71,6 +72,7 @@ PROJECT_MIN_LEVEL: dict[Ability, AccessLevel] = {
     Ability.DESTROY_CONTAINER_IMAGE: AccessLevel.DEVELOPER,
     Ability.ADMIN_CONTAINER_IMAGE: AccessLevel.MAINTAINER,
     Ability.ADMIN_PROJECT_MEMBER: AccessLevel.MAINTAINER,
+    Ability.ADMIN_DEPLOY_TOKEN: AccessLevel.MAINTAINER,
 }
 GROUP_MIN_LEVEL: dict[Ability, AccessLevel] = {
     Ability.READ_GROUP: AccessLevel.GUEST,
@@ -78,6 +80,7 @@ GROUP_MIN_LEVEL: dict[Ability, AccessLevel] = {
     Ability.CREATE_SUBGROUP: AccessLevel.MAINTAINER,
     Ability.CREATE_PROJECTS: AccessLevel.MAINTAINER,
     Ability.ADMIN_GROUP_MEMBER: AccessLevel.OWNER,
+    Ability.ADMIN_DEPLOY_TOKEN: AccessLevel.MAINTAINER,
 }
 REGISTRY_ABILITIES = frozenset(
     {
@@ -90,8 +93,18 @@ REGISTRY_ABILITIES = frozenset(
 
 
 @dataclass(frozen=True)
+class DeployTokenGrant:
+    """What a deploy token reaches: the projects it was made for (its project, or every
+    project below its group when it was presented)."""
+
+    token_id: int
+    project_ids: frozenset[int]
+
+
+@dataclass(frozen=True)
 class Actor:
-    """Who is asking: a user (with the scopes of the token used), or anonymous."""
+    """Who is asking: a user (with the scopes of the token used), a deploy token (no user; its
+    scopes and reach), or anonymous."""
 
     user_id: int | None = None
     username: str | None = None
@@ -99,10 +112,13 @@ class Actor:
     external: bool = False
     # None = not limited by a token (internal callers: CLI, jobs, seeding).
     scopes: frozenset[str] | None = None
+    deploy_token: DeployTokenGrant | None = None
+    # The personal access token presented, if any (``/personal_access_tokens/self``).
+    token_id: int | None = None
 
     @property
     def is_anonymous(self) -> bool:
-        return self.user_id is None
+        return self.user_id is None and self.deploy_token is None
 
 
 ANONYMOUS = Actor()
@@ -159,3 +175,44 @@ def group_can(
     if actor.is_anonymous:
         return False
     return level >= GROUP_MIN_LEVEL[ability]
+
+
+# What each deploy-token scope grants on a project the token reaches. Deploy tokens never
+# delete: GitLab's registry token service has no deploy-token branch for ``delete``.
+DEPLOY_TOKEN_ABILITIES: dict[str, Ability] = {
+    "read_registry": Ability.READ_CONTAINER_IMAGE,
+    "write_registry": Ability.CREATE_CONTAINER_IMAGE,
+}
+
+
+def deploy_token_can(
+    actor: Actor,
+    ability: Ability,
+    *,
+    project_id: int,
+    visibility: Visibility,
+    registry: RegistryAccess,
+) -> bool:
+    """The ability table for an actor that is a deploy token.
+
+    On a project it reaches, a token sees the project and has exactly what its scopes grant
+    (unless the registry is disabled). Anywhere else it is an anonymous caller, as in GitLab,
+    where the registry's ``user_can_pull?`` runs with no user: a public project's images stay
+    pullable with the pull secret a cluster sends for every image of this host, and nothing
+    private, internal or writable is opened.
+    """
+    grant = actor.deploy_token
+    assert grant is not None
+    granted = {DEPLOY_TOKEN_ABILITIES.get(scope) for scope in actor.scopes or ()}
+    if project_id not in grant.project_ids:
+        if ability is Ability.READ_CONTAINER_IMAGE and ability not in granted:
+            return False
+        if ability not in (Ability.READ_PROJECT, Ability.READ_CONTAINER_IMAGE):
+            return False
+        return project_can(
+            ANONYMOUS, ability, visibility=visibility, registry=registry,
+            level=AccessLevel.NO_ACCESS,
+        )
+    if ability is Ability.READ_PROJECT:
+        return True
+    return registry is not RegistryAccess.DISABLED and ability in granted

@@ -28,6 +28,7 @@ from registry_service.services.permissions import (
     RegistryAccess,
     Visibility,
     can_see,
+    deploy_token_can,
     project_can,
 )
 from registry_service.services.policies import (
@@ -50,6 +51,14 @@ class ProjectAccess:
     level: AccessLevel
 
     def can(self, actor: Actor, ability: Ability) -> bool:
+        if actor.deploy_token is not None:
+            return deploy_token_can(
+                actor,
+                ability,
+                project_id=self.project.id,
+                visibility=Visibility(self.project.visibility),
+                registry=RegistryAccess(self.project.container_registry_access_level),
+            )
         return project_can(
             actor,
             ability,
@@ -74,16 +83,26 @@ async def project_level(catalog: Catalog, actor: Actor, project_id: int) -> Acce
     )
 
 
-async def lookup_project(catalog: Catalog, ref: str) -> Project | None:
+async def lookup_project(
+    catalog: Catalog, ref: str, *, include_marked: bool = False
+) -> Project | None:
+    """The project ``ref`` names; one marked for deletion is gone (for /v2 too) except to a
+    repeated deletion (``include_marked``)."""
     key = parse_ref(ref)
     if isinstance(key, int):
-        return await project_rows.select_project_by_id(catalog.reader, key)
-    return await project_rows.select_project_by_path(catalog.reader, key)
+        project = await project_rows.select_project_by_id(catalog.reader, key)
+    else:
+        project = await project_rows.select_project_by_path(catalog.reader, key)
+    if project is not None and project.marked_for_deletion_at is not None and not include_marked:
+        return None
+    return project
 
 
-async def find_project(catalog: Catalog, actor: Actor, ref: str) -> ProjectAccess:
+async def find_project(
+    catalog: Catalog, actor: Actor, ref: str, *, include_marked: bool = False
+) -> ProjectAccess:
     """The project named by ``:id``; 404 Project Not Found if missing or hidden."""
-    project = await lookup_project(catalog, ref)
+    project = await lookup_project(catalog, ref, include_marked=include_marked)
     if project is None:
         raise ProjectNotFound()
     level = await project_level(catalog, actor, project.id)
@@ -112,9 +131,11 @@ async def update_project(
     description: str | None,
     policy_changes: Mapping[str, Any] | None,
     now: datetime,
+    registry_access_level: str | None = None,
 ) -> ProjectView:
-    """GitLab's PUT /projects/:id for what this registry keeps: the description and the
-    cleanup policy (``container_expiration_policy_attributes``). Maintainer+ (admin_project)."""
+    """GitLab's PUT /projects/:id for what this registry keeps: the description, the
+    registry's access level and the cleanup policy (``container_expiration_policy_attributes``).
+    Maintainer+ (admin_project)."""
     require_signed_in(actor)  # GitLab's authenticate_non_get!: 401 before any 404 or 403
     access = await find_project(catalog, actor, ref)
     require(access, actor, Ability.ADMIN_PROJECT)
@@ -128,7 +149,20 @@ async def update_project(
         if found is None:
             raise ProjectNotFound()
         project = found
+    if registry_access_level is not None:
+        project = await set_registry_access_level(catalog, project, registry_access_level)
     return await view(catalog, project)
+
+
+async def set_registry_access_level(catalog: Catalog, project: Project, level: str) -> Project:
+    """``enabled`` (as the project's visibility), ``private`` (members only) or ``disabled``;
+    the registry enforces it through ``permissions.project_can``."""
+    async with catalog.transaction() as tx:
+        await project_rows.update_registry_access_level(tx, project.id, RegistryAccess(level))
+        found = await project_rows.select_project_by_id(tx, project.id)
+    if found is None:
+        raise ProjectNotFound()
+    return found
 
 
 async def create_project(
@@ -150,7 +184,7 @@ async def create_project(
         assert namespace is not None, "every user has a personal namespace"
     else:
         found = await namespace_rows.select_namespace_by_id(catalog.reader, namespace_id)
-        if found is None:
+        if found is None or found.marked_for_deletion_at is not None:
             raise ValidationFailed({"namespace": ["is not valid"]})
         if found.kind == "group":
             group = await find_group(catalog, actor, str(found.id))
@@ -240,6 +274,11 @@ async def list_projects(
     return [
         ProjectView(p, namespaces[p.namespace_id], policies[p.id]) for p in projects
     ], total
+
+
+async def list_all_projects(catalog: Catalog) -> list[Project]:
+    """Every project, in creation order (the operator's view: no actor, nothing hidden)."""
+    return await project_rows.select_all_projects(catalog.reader)
 
 
 async def user_can(catalog: Catalog, user_id: int, project_id: int, ability: Ability) -> bool:

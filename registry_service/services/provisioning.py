@@ -153,6 +153,11 @@ async def ensure_project(
     now: datetime,
 ) -> tuple[Project, bool]:
     existing = await project_rows.select_project_by_path(tx, full_path)
+    if existing is not None and existing.marked_for_deletion_at is not None:
+        # Nothing may be added below a project or namespace being deleted (services/deletion.py).
+        raise ProvisioningFailed(
+            f"project {full_path!r} is being deleted; leave it out until its deletion is done"
+        )
     if existing is not None:
         return existing, False
     namespace_path, path = _split(full_path)
@@ -163,6 +168,8 @@ async def ensure_project(
         raise ProvisioningFailed(
             f"project {full_path!r}: namespace {namespace_path!r} is missing (a group or a user)"
         )
+    if namespace.marked_for_deletion_at is not None:
+        raise ProvisioningFailed(f"project {full_path!r}: {namespace_path!r} is being deleted")
     if problem := path_problem(path):
         raise ProvisioningFailed(f"project {full_path!r}: path {problem}")
     if visibility not in ("private", "internal", "public"):
@@ -220,3 +227,27 @@ async def set_membership(
         now=now,
     )
     return True
+
+
+async def set_membership_by_path(
+    tx: Writer,
+    *,
+    user: User,
+    access_level: int,
+    project_path: str | None = None,
+    group_path: str | None = None,
+    now: datetime,
+) -> bool:
+    """``set_membership`` in the project or the group with this full path (one of the two)."""
+    if project_path is not None:
+        project = await project_rows.select_project_by_path(tx, project_path)
+        if project is None:
+            raise ProvisioningFailed(f"no project {project_path!r}")
+        return await set_membership(
+            tx, user=user, project=project, access_level=access_level, now=now
+        )
+    assert group_path is not None
+    group = await namespace_rows.select_namespace_by_path(tx, group_path)
+    if group is None or group.kind != "group":
+        raise ProvisioningFailed(f"no group {group_path!r}")
+    return await set_membership(tx, user=user, namespace=group, access_level=access_level, now=now)

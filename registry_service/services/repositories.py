@@ -21,8 +21,9 @@ from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import Project, Repository
 from registry_service.errors import Forbidden, RecordNotFound
-from registry_service.services import groups, projects
+from registry_service.services import deletion, groups, projects
 from registry_service.services.groups import GroupAccess
+from registry_service.services.job_data import RepositoryDeletionParams
 from registry_service.services.jobs import JobKind, JobQueue, submit_job
 from registry_service.services.permissions import Ability, Actor
 from registry_service.services.projects import ProjectAccess
@@ -163,6 +164,7 @@ async def schedule_deletion(
     """
     projects.require(access, actor, Ability.ADMIN_CONTAINER_IMAGE)
     async with catalog.transaction() as tx:
+        await deletion.ensure_repositories_deletable(tx, actor, [repository.id])
         await repository_rows.mark_deletion_scheduled(tx, repository.id)
         pending = await job_rows.select_open_job_id(tx, JobKind.DELETE_REPOSITORY, repository.id)
     if pending is not None:
@@ -170,8 +172,7 @@ async def schedule_deletion(
     return await submit_job(
         catalog,
         queue,
-        JobKind.DELETE_REPOSITORY,
-        {},
+        RepositoryDeletionParams(),
         requester_id=actor.user_id,
         project_id=access.project.id,
         repository_id=repository.id,

@@ -1,5 +1,6 @@
 """Fixture seeding: a TOML document of users (with fixed tokens), groups, projects and
-memberships, and images with their tags, loaded into the catalog in one transaction. Loading
+memberships (and deploy tokens with fixed values), and images with their tags, loaded into the
+catalog in one transaction. Loading
 the same file twice changes nothing; entities that already exist are left as they are and
 memberships are set to the level the file names. The format is documented in
 ``config/seed.example.toml``.
@@ -15,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from registry_service.catalog import users as user_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.protocols import Writer
+from registry_service.services.deploy_tokens import DeployTokenInvalid, ensure_deploy_token
 from registry_service.services.image_seeding import (
     ImagePlan,
     plan_images,
@@ -213,6 +215,38 @@ async def _apply_accounts(
                     now=now,
                     **scope,
                 )
+            for token in entry.get("deploy_tokens", []):
+                created["tokens"] += await _seed_deploy_token(
+                    tx, kind, full_path, token, f"{kind}.{full_path}.deploy_tokens", now
+                )
+
+
+async def _seed_deploy_token(
+    tx: Writer, kind: str, full_path: str, token: dict[str, Any], where: str, now: datetime
+) -> bool:
+    """A deploy token with a fixed value; False if it is there already. Counted as a token."""
+    expires_at = token.get("expires_at")
+    if isinstance(expires_at, date) and not isinstance(expires_at, datetime):
+        expires_at = datetime(expires_at.year, expires_at.month, expires_at.day, tzinfo=UTC)
+    elif isinstance(expires_at, datetime) and expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    elif expires_at is not None and not isinstance(expires_at, datetime):
+        raise SeedInvalid(f"{where}: expires_at must be a TOML date or date-time")
+    try:
+        minted = await ensure_deploy_token(
+            tx,
+            project_path=full_path if kind == "projects" else None,
+            group_path=full_path if kind == "groups" else None,
+            name=token.get("name", "seed"),
+            username=token.get("username"),
+            scopes=list(token.get("scopes", ["read_registry"])),
+            expires_at=expires_at,
+            now=now,
+            value=_required(token, "value", where),
+        )
+    except DeployTokenInvalid as exc:
+        raise SeedInvalid(f"{where}: {exc}") from None
+    return minted is not None
 
 
 async def _start_images(

@@ -91,7 +91,9 @@ def _read(path: Path) -> SigningKey:
             f"auth.registry_token_key: {path} is not an unencrypted PEM private key"
         ) from exc
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise SigningKeyUnusable(f"auth.registry_token_key: {path} is not an RSA key (RS256 needs one)")
+        raise SigningKeyUnusable(
+            f"auth.registry_token_key: {path} is not an RSA key (RS256 needs one)"
+        )
     return SigningKey(key, _key_id(key))
 
 

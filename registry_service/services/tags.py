@@ -10,9 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from jobs.cleanup import Anchoring
 from registry_service.catalog import leases as lease_rows
 from registry_service.catalog import manifests as manifest_rows
 from registry_service.catalog import tags as tag_rows
@@ -20,7 +18,8 @@ from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import Repository
 from registry_service.errors import CleanupThrottled, TagNotFound
 from registry_service.services import projects
-from registry_service.services.jobs import JobKind, JobQueue, submit_job
+from registry_service.services.job_data import CleanupParams
+from registry_service.services.jobs import JobQueue, submit_job
 from registry_service.services.permissions import Ability, Actor
 from registry_service.services.projects import ProjectAccess
 
@@ -41,29 +40,6 @@ class KeysetPage:
     names: list[str]
     # The name to continue after, when there is a next page.
     next_last: str | None
-
-
-@dataclass(frozen=True)
-class CleanupRequest:
-    """A bulk delete's parameters as validated by the API (GitLab's names)."""
-
-    name_regex_delete: str | None
-    name_regex: str | None
-    name_regex_keep: str | None
-    keep_n: int | None
-    older_than: str | None
-
-    def job_params(self, anchoring: Anchoring) -> dict[str, Any]:
-        """The parameters as the cleanup job records them; the preview plans from the same."""
-        return {
-            "name_regex_delete": self.name_regex_delete,
-            "name_regex": self.name_regex,
-            "name_regex_keep": self.name_regex_keep,
-            "keep_n": self.keep_n,
-            "older_than": self.older_than,
-            # The job compiles the regexes again; it must anchor them as configured here.
-            "anchoring": str(anchoring),
-        }
 
 
 def cleanup_lease_name(repository_id: int) -> str:
@@ -134,10 +110,9 @@ async def request_cleanup(
     actor: Actor,
     access: ProjectAccess,
     repository: Repository,
-    request: CleanupRequest,
+    params: CleanupParams,
     *,
     interval_s: int,
-    anchoring: Anchoring,
     now: datetime,
 ) -> int:
     """Queue a bulk tag delete (Maintainer+), at most once per ``interval_s`` per repository.
@@ -164,8 +139,7 @@ async def request_cleanup(
     return await submit_job(
         catalog,
         queue,
-        JobKind.CLEANUP_TAGS,
-        request.job_params(anchoring),
+        params,
         requester_id=actor.user_id,
         project_id=access.project.id,
         repository_id=repository.id,

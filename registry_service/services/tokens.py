@@ -15,8 +15,10 @@ from datetime import date, datetime
 
 from registry_service.catalog import users as user_rows
 from registry_service.catalog.db import Catalog
+from registry_service.catalog.errors import UniqueViolated
 from registry_service.catalog.rows import Token, User
-from registry_service.errors import TokenInvalid, Unauthorized
+from registry_service.errors import TokenInvalid, Unauthorized, UserBlocked
+from registry_service.services.deploy_credentials import deploy_token_actor
 from registry_service.services.permissions import Actor
 
 TOKEN_PREFIX = "glpat-"
@@ -57,6 +59,10 @@ def check_scopes(scopes: list[str]) -> list[str]:
     return sorted(set(scopes), key=VALID_SCOPES.index)
 
 
+class TokenValueTaken(ValueError):
+    """A chosen token value (``admin tokens create --value``) that another token already has."""
+
+
 async def create_token(
     catalog: Catalog,
     *,
@@ -67,19 +73,27 @@ async def create_token(
     now: datetime,
     value: str | None = None,
 ) -> NewToken:
-    """Mint (or, with ``value``, register a chosen) token for a user."""
+    """Mint (or, with ``value``, register a chosen) token for a user.
+
+    Raises TokenValueTaken when a chosen ``value`` is already some token's."""
+    chosen = value is not None
     value = value or new_token_value()
-    async with catalog.transaction() as tx:
-        token_id = await user_rows.insert_token(
-            tx,
-            user_id=user_id,
-            name=name,
-            token_digest=token_digest(value),
-            scopes=check_scopes(scopes),
-            expires_at=expires_at,
-            now=now,
-        )
-        token = await user_rows.select_token_by_id(tx, token_id)
+    try:
+        async with catalog.transaction() as tx:
+            token_id = await user_rows.insert_token(
+                tx,
+                user_id=user_id,
+                name=name,
+                token_digest=token_digest(value),
+                scopes=check_scopes(scopes),
+                expires_at=expires_at,
+                now=now,
+            )
+            token = await user_rows.select_token_by_id(tx, token_id)
+    except UniqueViolated:
+        if not chosen:
+            raise
+        raise TokenValueTaken("that token value is already registered") from None
     assert token is not None
     return NewToken(token, value)
 
@@ -89,18 +103,25 @@ async def revoke_token(catalog: Catalog, token_id: int) -> bool:
         return await user_rows.update_token_revoked(tx, token_id)
 
 
-def actor_for(user: User, scopes: frozenset[str] | None) -> Actor:
+async def list_tokens(catalog: Catalog, user_id: int | None) -> list[Token]:
+    """The tokens of one user, or of everyone, in creation order; never their values."""
+    return await user_rows.select_tokens(catalog.reader, user_id)
+
+
+def actor_for(user: User, scopes: frozenset[str] | None, token_id: int | None = None) -> Actor:
     return Actor(
         user_id=user.id,
         username=user.username,
         is_admin=user.is_admin,
         external=user.external,
         scopes=scopes,
+        token_id=token_id,
     )
 
 
 async def authenticate(catalog: Catalog, presented: str, now: datetime) -> Actor:
-    """The actor a token stands for; 401 if it is unknown, expired or revoked."""
+    """The actor a token stands for; 401 if it is unknown, expired or revoked, 403 (GitLab's
+    /api/v4 answer) if its user is blocked."""
     digest = token_digest(presented)
     token = await user_rows.select_token_by_digest(catalog.reader, digest)
     if token is None or not hmac.compare_digest(token.token_digest, digest):
@@ -114,16 +135,26 @@ async def authenticate(catalog: Catalog, presented: str, now: datetime) -> Actor
             "Token is expired. You can either do re-authorization or token refresh."
         )
     user = await user_rows.select_user_by_id(catalog.reader, token.user_id)
-    if user is None or user.state != "active":
+    if user is None or user.marked_for_deletion_at is not None:
         raise Unauthorized()
-    return actor_for(user, frozenset(token.scopes))
+    if user.state != "active":
+        raise UserBlocked()
+    return actor_for(user, frozenset(token.scopes), token.id)
 
 
 async def authenticate_basic(
     catalog: Catalog, username: str, password: str, now: datetime
 ) -> Actor:
-    """HTTP Basic for /v2: a username and one of that user's tokens."""
-    actor = await authenticate(catalog, password, now)
+    """HTTP Basic for /v2: a username and one of that user's tokens, or a deploy token's
+    username and value. A blocked user is 401 there, as an unknown one (the registry's
+    challenge is the only answer /v2 has)."""
+    deploy_token = await deploy_token_actor(catalog, username, token_digest(password), now)
+    if deploy_token is not None:
+        return deploy_token
+    try:
+        actor = await authenticate(catalog, password, now)
+    except UserBlocked:
+        raise Unauthorized() from None
     if actor.username is None or actor.username.lower() != username.lower():
         raise Unauthorized()
     return actor

@@ -42,9 +42,18 @@ async def current_user(catalog: Catalog, actor: Actor) -> User:
 
 async def get_user(catalog: Catalog, user_id: int) -> User:
     user = await user_rows.select_user_by_id(catalog.reader, user_id)
-    if user is None:
+    if user is None or user.marked_for_deletion_at is not None:
         raise UserNotFound()
     return user
+
+
+async def lookup_user(catalog: Catalog, username: str) -> User | None:
+    return await user_rows.select_user_by_username(catalog.reader, username)
+
+
+async def list_users(catalog: Catalog) -> list[User]:
+    """Every user, in creation order (the operator's view: no actor, nothing hidden)."""
+    return await user_rows.select_users(catalog.reader)
 
 
 async def insert_user_with_namespace(

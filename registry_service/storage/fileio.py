@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from registry_service.digests import Hasher, new_hasher
+from registry_service.storage.space import translating_no_space
 
 # Largest batch written or read per worker job; also the read size of ranges and re-hashes.
 BATCH_BYTES = 1 << 20
@@ -39,12 +40,16 @@ class IOThreads:
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="blob-io")
 
     def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
-        """Start ``fn(*args)`` on a worker; the caller awaits (or abandons) the returned job."""
-        return self._executor.submit(fn, *args)
+        """Start ``fn(*args)`` on a worker; the caller awaits (or abandons) the returned job.
+
+        Every blocking file call passes here, so this is where a full disk (ENOSPC, EDQUOT)
+        becomes ``InsufficientStorage``, once for the whole storage layer.
+        """
+        return self._executor.submit(translating_no_space(fn), *args)
 
     async def run(self, fn: Callable[..., T], /, *args: Any) -> T:
         """Run ``fn(*args)`` on a worker and return its result."""
-        return await asyncio.wrap_future(self._executor.submit(fn, *args))
+        return await asyncio.wrap_future(self.submit(fn, *args))
 
     async def aclose(self) -> None:
         """Let running jobs finish, then stop the threads."""
@@ -89,10 +94,19 @@ class StreamAppender:
     hold part of the stream — not necessarily the same part.
     """
 
-    def __init__(self, io: IOThreads, path: Path, hasher: Hasher) -> None:
+    def __init__(
+        self,
+        io: IOThreads,
+        path: Path,
+        hasher: Hasher,
+        room: Callable[[int], None] | None = None,
+    ) -> None:
         self._io = io
         self._path = path
         self._hasher = hasher
+        # Called with a batch's size before it is written; raises to refuse it (the floor of
+        # free space), so a long stream stops there rather than filling the disk.
+        self._room = room
         self.running: list[Future[Any]] = []
         self._running_bytes = 0
         self.written_bytes = 0
@@ -118,7 +132,7 @@ class StreamAppender:
     async def _submit(self, batch: bytes) -> None:
         await self._drain()
         self.running = [
-            self._io.submit(append_bytes, self._path, batch),
+            self._io.submit(_append_with_room, self._room, self._path, batch),
             self._io.submit(self._hasher.update, batch),
         ]
         self._running_bytes = len(batch)
@@ -132,6 +146,12 @@ class StreamAppender:
 
 
 # --- blocking primitives (run on IOThreads only) --------------------------------------------
+
+
+def _append_with_room(room: Callable[[int], None] | None, path: Path, data: bytes) -> None:
+    if room is not None:
+        room(len(data))
+    append_bytes(path, data)
 
 
 def append_bytes(path: Path, data: bytes) -> None:

@@ -39,14 +39,26 @@ from registry_service.storage.fileio import (
     read_at,
     sync_filesystem,
 )
+from registry_service.storage.reserve import Reserve
 from registry_service.storage.sessions import UploadSessions
+from registry_service.storage.space import SpaceFloor
 
 
 class FilesystemBlobStore:
     """Content-addressed blobs under ``root`` (the service's data directory)."""
 
-    def __init__(self, root: Path, *, io: IOThreads | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        io: IOThreads | None = None,
+        min_free_bytes: int = 0,
+        reserve: Reserve | None = None,
+    ) -> None:
         self.root = root
+        # Where new uploads stop (``storage.min_free_bytes``, the reserve; shared with the
+        # sessions).
+        self.space = SpaceFloor(root, min_free_bytes, reserve)
         # Shared with UploadSessions, which writes under the same root.
         self.io = io or IOThreads()
         # Temp files being written by this process right now; purge_temp leaves them alone.
@@ -136,14 +148,17 @@ class FilesystemBlobStore:
         ``commit`` to be renamed into place.
 
         On DigestInvalid (or any error, or cancellation) the temp file is removed: nothing is
-        left in ``blobs/`` or ``tmp/``. An already stored blob is kept and the temp discarded.
+        left in ``blobs/`` or ``tmp/``, so a write that ran out of space (InsufficientStorage,
+        also raised up front below ``storage.min_free_bytes``) gives its bytes back at once.
+        An already stored blob is kept and the temp discarded.
         """
         hasher = new_hasher(_algorithm_for(expected, algorithm))
+        await self.io.run(self.space.check)  # refused before a byte is written
         temp = layout.new_temp_path(self.root)
         self._active_temps.add(temp)
         try:
             await self.io.run(_create_temp, temp)
-            size = await StreamAppender(self.io, temp, hasher).append(chunks)
+            size = await StreamAppender(self.io, temp, hasher, self.space.check).append(chunks)
             computed = digest_from_hasher(hasher)
             if expected is not None and computed != expected:
                 raise DigestInvalid(

@@ -17,9 +17,11 @@ on the same filesystem as the blob it becomes and ``os.replace`` into place is a
     │  └─ <session id>/
     │     ├─ session.json            {"algorithm": "sha256"}; written before ``data``
     │     └─ data                    the bytes received so far; its size is the upload offset
-    └─ tmp/                          single-request ingests being streamed (``<uuid>.part``)
-                                     and batches of small blobs (``<uuid>-<n>.part``); files
-                                     here are never visible as blobs and are purged at startup
+    ├─ tmp/                          single-request ingests being streamed (``<uuid>.part``)
+    │                                and batches of small blobs (``<uuid>-<n>.part``); files
+    │                                here are never visible as blobs and are purged at startup
+    └─ reserve                       ``storage.reserve_bytes`` of allocated space, given up
+                                     when the disk is full (``reserve.py``)
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from registry_service.errors import BlobUploadUnknown, DigestInvalid
 BLOBS = "blobs"
 UPLOADS = "uploads"
 TMP = "tmp"
+RESERVE = "reserve"
 SESSION_STATE = "session.json"
 SESSION_DATA = "data"
 TEMP_SUFFIX = ".part"
@@ -129,3 +132,8 @@ def new_temp_batch() -> str:
 def batch_temp_name(batch: str, position: int) -> str:
     """The name, in ``tmp_dir``, of the temp file ``position`` of ``batch``."""
     return f"{batch}{position}{TEMP_SUFFIX}"
+
+
+def reserve_path(root: Path) -> Path:
+    """The reserve file (space held back for a full disk)."""
+    return root / RESERVE

@@ -30,7 +30,12 @@ from registry_service.digests import (
     digest_from_hasher,
     new_hasher,
 )
-from registry_service.errors import BlobUploadUnknown, DigestInvalid, UploadOutOfOrder
+from registry_service.errors import (
+    BlobUploadUnknown,
+    DigestInvalid,
+    InsufficientStorage,
+    UploadOutOfOrder,
+)
 from registry_service.storage import layout
 from registry_service.storage.base import BlobInfo, Commit, place_only
 from registry_service.storage.fileio import (
@@ -79,12 +84,14 @@ class UploadSessions:
         self._store = store
         self._root = store.root
         self._io = store.io
+        self._space = store.space
         self._live: dict[str, _Live] = {}
 
     async def create(self, session_id: str, algorithm: str = DEFAULT_ALGORITHM) -> None:
         """Start an empty session; DigestInvalid for an unsupported algorithm."""
         hasher = new_hasher(algorithm)
         layout.session_dir(self._root, session_id)
+        await self._io.run(self._space.check)
         await self._io.run(_create_session, self._root, session_id, algorithm)
         self._live[session_id] = _Live(algorithm=algorithm, hasher=hasher)
 
@@ -148,7 +155,13 @@ class UploadSessions:
                     f"digest {expected} does not match the uploaded content ({computed})",
                     detail={"expected": str(expected), "computed": str(computed)},
                 )
-            info = await self._store.commit_upload(session_id, expected, commit)
+            try:
+                info = await self._store.commit_upload(session_id, expected, commit)
+            except InsufficientStorage:
+                # The catalog had no room for the blob's rows: drop the session as a failed
+                # append does (any bytes already renamed in are garbage collection's).
+                await self._remove(session_id, live)
+                raise
             await self._remove(session_id, live)
             return info
 
@@ -210,16 +223,19 @@ class UploadSessions:
             )
         hasher = await self._hasher_at(session_id, live, size)
         data = layout.session_data_path(self._root, session_id)
-        appender = StreamAppender(self._io, data, hasher)
+        appender = StreamAppender(self._io, data, hasher, self._space.check)
         try:
+            await self._io.run(self._space.check)  # refused before a byte is written
             written = await appender.append(chunks)
             # Durable before the client hears 202: the offset it is told survives a crash.
             await self._io.run(fsync_file, data)
-        except BaseException:
+        except BaseException as exc:
             # The file may hold part of this chunk and the hasher may not match it: forget the
             # hash state, so the next operation re-reads the file once the write has stopped.
             live.hasher = None
             live.abandoned = appender.running
+            if isinstance(exc, InsufficientStorage):
+                await self._drop_for_space(session_id, live)
             raise
         live.offset_bytes = size + written
         return live.offset_bytes
@@ -258,6 +274,18 @@ class UploadSessions:
         other, _ = await self._io.run(hash_file, data, algorithm)
         return digest_from_hasher(other)
 
+    async def _drop_for_space(self, session_id: str, live: _Live) -> None:
+        """Remove a session whose write failed for lack of space, bytes and all.
+
+        Dropped rather than kept resumable at its last durable offset: on a full disk the
+        bytes it holds are what other writes (the catalog's above all) need now, and a
+        client that was refused a chunk restarts the blob anyway. Later requests for it
+        answer BLOB_UPLOAD_UNKNOWN.
+        """
+        await settle(live.abandoned)
+        live.abandoned = []
+        await self._remove(session_id, live)
+
     async def _remove(self, session_id: str, live: _Live) -> bool:
         live.gone = True
         live.hasher = None
@@ -274,12 +302,18 @@ def _create_session(root: Path, session_id: str, algorithm: str) -> None:
     ensure_dir(layout.uploads_dir(root))
     directory = layout.session_dir(root, session_id)
     directory.mkdir()
-    state = layout.session_state_path(root, session_id)
-    state.write_text(json.dumps({"algorithm": algorithm}), encoding="utf-8")
-    fsync_file(state)
-    create_empty(layout.session_data_path(root, session_id))
-    fsync_dir(directory)
-    fsync_dir(directory.parent)
+    try:
+        state = layout.session_state_path(root, session_id)
+        state.write_text(json.dumps({"algorithm": algorithm}), encoding="utf-8")
+        fsync_file(state)
+        create_empty(layout.session_data_path(root, session_id))
+        fsync_dir(directory)
+        fsync_dir(directory.parent)
+    except BaseException:
+        # A half-made session (a full disk leaves an empty session.json) is nobody's: the
+        # caller hears the error and never learns the id.
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
 
 
 def _read_algorithm(state: Path) -> str:

@@ -167,7 +167,11 @@ async def test_a_disabled_policy_may_keep_an_invalid_regex_as_gitlab_allows(
         ({ATTRS: {"keep_n": "x", "cadence": []}}, f"{ATTRS}[cadence] is invalid, "
                                                    f"{ATTRS}[keep_n] is invalid"),
         ({ATTRS: "1d"}, f"{ATTRS} is invalid"),
-        ({}, f"{ATTRS}, description are missing, at least one parameter must be provided"),
+        (
+            {},
+            f"{ATTRS}, container_registry_access_level, description are missing,"
+            " at least one parameter must be provided",
+        ),
     ],
 )
 async def test_coercion_errors_are_grapes_with_bracketed_names(

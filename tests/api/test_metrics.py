@@ -11,7 +11,8 @@ from jobs.runner import InProcessRunner
 from registry_service.catalog.db import Catalog, fetch_one
 from registry_service.clock import SettableClock
 from registry_service.keys import storage_key
-from registry_service.services.jobs import NO_RUNNER, JobKind, submit_job
+from registry_service.services.job_data import CleanupParams
+from registry_service.services.jobs import NO_RUNNER, submit_job
 from registry_service.settings import Settings
 from tests import oci_content as oc
 from tests.factories import Factory
@@ -85,8 +86,7 @@ async def test_metrics_show_a_push_a_pull_and_a_cleanup(
     repository = await fetch_one(catalog.reader, "SELECT id, project_id FROM repositories")
     assert repository is not None
     await submit_job(
-        catalog, NO_RUNNER, JobKind.CLEANUP_TAGS,
-        {"name_regex_delete": "old-.*"},
+        catalog, NO_RUNNER, CleanupParams(name_regex_delete="old-.*"),
         requester_id=admin.user.id, project_id=repository["project_id"],
         repository_id=repository["id"], now=clock.now(),
     )

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from jobs.cleanup import CleanupRules, TagInfo, plan_cleanup
-from jobs.durations import parse_duration
 from jobs.tag_cleanup import BATCH
 from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog.db import Catalog
-from registry_service.services.jobs import NO_RUNNER, JobKind, submit_job
+from registry_service.services.job_data import CleanupParams
+from registry_service.services.jobs import NO_RUNNER, submit_job
 from tests.e2e.server import REPO_ROOT, STOP_TIMEOUT_S, base_env
 from tests.factories import Factory
 from tests.jobs.tagsets import SeedTag, make_repository, seed_tags
@@ -44,25 +44,28 @@ RECENT = 8_000  # newer than older_than: KEEP_N_COUNT of them by keep_n, the res
 KEEP_N_COUNT = 3_000
 OLD = TAG_COUNT - 1 - RELEASES - RECENT  # "latest" is the 1; every old build is deleted
 OLDER_THAN = "7d"
-PARAMS: dict[str, Any] = {
-    "name_regex_delete": ".*",
-    "name_regex_keep": "release-.*",
-    "keep_n": KEEP_N_COUNT,
-    "older_than": OLDER_THAN,
-}
+PARAMS = CleanupParams(
+    name_regex_delete=".*",
+    name_regex_keep="release-.*",
+    keep_n=KEEP_N_COUNT,
+    older_than=OLDER_THAN,
+)
 # No tag is dated within this much of a boundary, so a plan made this much later (or
 # earlier) than ``prepare_cleanup`` ran is the same plan.
 MARGIN = timedelta(hours=6)
 PROJECT_PATH = "crash/big"
 
 
+# PARAMS as the bulk delete's query (anchoring is the server's setting, not a parameter).
+QUERY = {
+    name: str(value)
+    for name, value in PARAMS.to_json().items()
+    if value is not None and name != "anchoring"
+}
+
+
 def rules() -> CleanupRules:
-    return CleanupRules(
-        name_regex_delete=PARAMS["name_regex_delete"],
-        name_regex_keep=PARAMS["name_regex_keep"],
-        keep_n=PARAMS["keep_n"],
-        older_than=parse_duration(PARAMS["older_than"]),
-    )
+    return PARAMS.rules()
 
 
 def cleanup_tags(now: datetime) -> list[SeedTag]:
@@ -130,7 +133,7 @@ async def _prepare(data_dir: Path, now: datetime, submit: bool) -> CleanupScenar
         await seed_tags(catalog, repository, tags)
         job_id = (
             await submit_job(
-                catalog, NO_RUNNER, JobKind.CLEANUP_TAGS, PARAMS,
+                catalog, NO_RUNNER, PARAMS,
                 requester_id=requester.user.id, project_id=repository.project_id,
                 repository_id=repository.id, now=now,
             )

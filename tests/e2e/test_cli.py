@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -116,6 +117,42 @@ def test_bad_configuration_exits_2_naming_the_key_before_binding(
     assert not data_dir.exists(), "nothing may be created before the configuration is valid"
 
 
+# --- start-up failures ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("failure", ["tmp-is-a-file", "port-in-use"])
+def test_a_failed_start_exits_1_having_closed_what_it_opened(
+    tmp_path: Path, failure: str
+) -> None:
+    """The catalog, the store and the job runner are open when the app starts up (and then
+    binds); a failure there must close them, not leave them to the garbage collector."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    port = free_port()
+    with socket.socket() as taken:
+        if failure == "tmp-is-a-file":
+            (data_dir / "tmp").write_text("a file where the temp directory belongs")
+            expected = "Not a directory"
+        else:
+            taken.bind(("127.0.0.1", port))
+            taken.listen()
+            expected = "address already in use"
+        result = run_cli(
+            ["serve"],
+            {
+                **data_env(data_dir),
+                "REGISTRY_SERVICE_LISTEN": f"127.0.0.1:{port}",
+                "REGISTRY_SERVICE_ADMIN_TOKEN": "glpat-failed-start-token-0001",
+                "PYTHONWARNINGS": "always::ResourceWarning",
+            },
+        )
+
+    assert result.returncode == 1, result.stderr
+    assert expected in result.stderr
+    assert "ResourceWarning" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 # --- first start ----------------------------------------------------------------------------
 
 
@@ -195,7 +232,7 @@ def test_admin_commands_change_what_a_running_server_serves(start_server: StartS
 def test_seed_twice_creates_once_and_changes_nothing_the_second_time(tmp_path: Path) -> None:
     env = data_env(tmp_path / "data")
     first = ok(run_cli(["seed", str(EXAMPLE_SEED)], env))
-    assert "created 2 users, 3 tokens, 2 groups, 2 projects, 3 members" in first
+    assert "created 2 users, 4 tokens, 2 groups, 2 projects, 3 members" in first
     before = read_catalog(tmp_path / "data")
     # Each user also gets a personal namespace that they own: 2 namespaces, 2 members more.
     assert counts(before) == {

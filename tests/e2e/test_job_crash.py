@@ -31,7 +31,7 @@ import requests
 
 from jobs.tag_cleanup import BATCH
 from tests.e2e.jobs_fixture import (
-    PARAMS,
+    QUERY,
     TAG_COUNT,
     CleanupScenario,
     JobState,
@@ -269,7 +269,7 @@ def test_cleanup_requested_while_redis_is_down_runs_when_it_is_back(
         answer = requests.delete(
             f"{server.url}/api/v4/projects/{scenario.project_id}/registry/repositories/"
             f"{scenario.repository_id}/tags",
-            params=PARAMS,
+            params=QUERY,
             headers={"PRIVATE-TOKEN": scenario.requester_token},
             timeout=30,
         )

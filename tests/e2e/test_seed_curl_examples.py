@@ -1,11 +1,13 @@
 """Acceptance (issue 5): the seed document's curl examples, run verbatim with the real curl.
 
-``shared/seed/container_registry_api.md`` (GitLab's old "Container Registry API" page) shows
-one curl command per endpoint. Each is copied here character for character; only the host
-(``https://gitlab.example.com``), the token and the ids (project 5, group 2, repository 2) are
-replaced by this server's, and ``--silent --show-error --write-out`` is appended to read the
-status (it changes nothing in the request). The results must be what the text documents —
-except where the contract (shared/spec/gitlab-api.md) supersedes it, which the test names say.
+The seed document (GitLab's old "Container Registry API" page) shows one curl command per
+endpoint. ``data/seed_curl_examples.toml`` carries them, character for character, with what
+the document says each does; the test fails (never skips) when that file is missing or holds
+no examples. Only the host (``https://gitlab.example.com``), the token and the ids (project 5,
+group 2, repository 2) are replaced by this server's, and ``--silent --show-error
+--write-out`` is appended to read the status (it changes nothing in the request). The
+results must be what the document says — except where the contract (shared/spec/gitlab-api.md)
+supersedes it, which the test names say.
 
 The three bulk-delete examples send form bodies on DELETE with the deprecated ``name_regex``;
 each runs on its own repository, under the default once-an-hour rule, whose tags were pushed
@@ -15,11 +17,13 @@ creation, not the time of tag push").
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
 import shutil
 import subprocess
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,46 +53,53 @@ pytestmark = pytest.mark.e2e
 CURL = shutil.which("curl")
 JOB_TIMEOUT_S = 30
 
-# Verbatim from the seed document, in its order.
-LIST_PROJECT = (
-    'curl --header "PRIVATE-TOKEN: <your_access_token>" '
-    '"https://gitlab.example.com/api/v4/projects/5/registry/repositories"'
-)
-LIST_GROUP = (
-    'curl --header "PRIVATE-TOKEN: <your_access_token>" '
-    '"https://gitlab.example.com/api/v4/groups/2/registry/repositories?tags=1"'
-)
-DELETE_REPOSITORY = (
-    'curl --request DELETE --header "PRIVATE-TOKEN: <your_access_token>" '
-    '"https://gitlab.example.com/api/v4/projects/5/registry/repositories/2"'
-)
-LIST_TAGS = (
-    'curl --header "PRIVATE-TOKEN: <your_access_token>" '
-    '"https://gitlab.example.com/api/v4/projects/5/registry/repositories/2/tags"'
-)
-GET_TAG = (
-    'curl --header "PRIVATE-TOKEN: <your_access_token>" '
-    '"https://gitlab.example.com/api/v4/projects/5/registry/repositories/2/tags/v10.0.0"'
-)
-DELETE_TAG = (
-    'curl --request DELETE --header "PRIVATE-TOKEN: <your_access_token>" '
-    '"https://gitlab.example.com/api/v4/projects/5/registry/repositories/2/tags/v10.0.0"'
-)
-BULK_SHA = (
-    "curl --request DELETE --data 'name_regex=[0-9a-z]{40}' --data 'keep_n=5' "
-    "--data 'older_than=2d' --header \"PRIVATE-TOKEN: <your_access_token>\" "
-    '"https://gitlab.example.com/api/v4/projects/5/registry/repositories/2/tags"'
-)
-BULK_KEEP_5 = (
-    "curl --request DELETE --data 'name_regex=.*' --data 'keep_n=5' "
-    '--header "PRIVATE-TOKEN: <your_access_token>" '
-    '"https://gitlab.example.com/api/v4/projects/5/registry/repositories/2/tags"'
-)
-BULK_MONTH = (
-    "curl --request DELETE --data 'name_regex=.*' --data 'older_than=1month' "
-    '--header "PRIVATE-TOKEN: <your_access_token>" '
-    '"https://gitlab.example.com/api/v4/projects/5/registry/repositories/2/tags"'
-)
+EXAMPLES_FILE = Path(__file__).parent / "data" / "seed_curl_examples.toml"
+# The document's examples, by the key the data file gives each, in the document's order.
+EXAMPLE_KEYS = [
+    "list_project_repositories", "list_group_repositories", "delete_repository", "list_tags",
+    "get_tag", "delete_tag", "bulk_delete_sha", "bulk_delete_keep_5",
+    "bulk_delete_older_than_month",
+]
+
+
+@dataclass(frozen=True)
+class Example:
+    key: str
+    endpoint: str
+    command: str
+    outcome: str
+    response_fields: list[str]
+    bulk: bool
+
+
+def read_examples(path: Path) -> dict[str, Example]:
+    """The examples in the test tree; a failure (not a skip) when there are none."""
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: the seed document's curl examples belong in the tests")
+    entries = tomllib.loads(path.read_text()).get("examples", [])
+    if not entries:
+        pytest.fail(f"{path} holds no examples")
+    return {
+        e["key"]: Example(
+            key=e["key"],
+            endpoint=e["endpoint"],
+            command=e["command"],
+            outcome=e["outcome"],
+            response_fields=e.get("response_fields", []),
+            bulk=e.get("bulk", False),
+        )
+        for e in entries
+    }
+
+
+@functools.cache
+def examples() -> dict[str, Example]:
+    return read_examples(EXAMPLES_FILE)
+
+
+def example(key: str) -> Example:
+    return examples()[key]
+
 
 ISO_Z_MS = re.compile(r"\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
 
@@ -104,13 +115,13 @@ class Curled:
 
 
 def curl(
-    server: RegistryServer, example: str, *, project: int, repository: int = 0, group: int = 0
+    server: RegistryServer, key: str, *, project: int, repository: int = 0, group: int = 0
 ) -> Curled:
     """Run one example with this server's host, token and ids substituted."""
     if CURL is None:
         pytest.fail("curl is not installed; the examples must run with the real curl")
     text = (
-        example.replace("https://gitlab.example.com", server.url)
+        example(key).command.replace("https://gitlab.example.com", server.url)
         .replace("<your_access_token>", MAINT.token)
         .replace("/projects/5/", f"/projects/{project}/")
         .replace("/repositories/2", f"/repositories/{repository}")
@@ -243,14 +254,40 @@ def test_curl_is_installed() -> None:
     assert CURL is not None, "curl is needed to run the documented examples verbatim"
 
 
+def test_the_examples_are_in_the_test_tree() -> None:
+    found = examples()
+    assert list(found) == EXAMPLE_KEYS
+    for key, documented in found.items():
+        # The placeholders curl() replaces: a command without them would not reach this server.
+        assert documented.command.startswith("curl "), key
+        assert '"PRIVATE-TOKEN: <your_access_token>"' in documented.command, key
+        assert '"https://gitlab.example.com/api/v4/' in documented.command, key
+    assert [k for k, e in found.items() if e.bulk] == [k for k in EXAMPLE_KEYS if "bulk" in k]
+
+
+def test_missing_or_empty_examples_fail_rather_than_skip(tmp_path: Path) -> None:
+    with pytest.raises(pytest.fail.Exception, match="is missing"):
+        read_examples(tmp_path / "seed_curl_examples.toml")
+    empty = tmp_path / "empty.toml"
+    empty.write_text("# nothing here\n")
+    with pytest.raises(pytest.fail.Exception, match="holds no examples"):
+        read_examples(empty)
+
+
+def has_documented_fields(key: str, found: dict[str, Any], *, superseded: set[str]) -> bool:
+    """Every field of the document's example response is in the answer (bar the superseded)."""
+    return set(example(key).response_fields) - superseded <= set(found)
+
+
 def test_list_project_repositories_example(catalog: Catalog) -> None:
-    done = curl(catalog.server, LIST_PROJECT, project=catalog.project_id)
+    done = curl(catalog.server, "list_project_repositories", project=catalog.project_id)
     assert done.status == 200
     host = catalog.server.host
     expected_names = ["", "sha", "keep5", "month"]
     got = done.json
     assert [r["name"] for r in got] == expected_names  # id order = push order
     for repo in got:
+        assert has_documented_fields("list_project_repositories", repo, superseded=set())
         path = f"grp/proj/{repo['name']}" if repo["name"] else "grp/proj"
         assert {k: repo[k] for k in ("name", "path", "project_id", "location")} == {
             "name": repo["name"], "path": path, "project_id": catalog.project_id,
@@ -265,28 +302,36 @@ def test_list_group_repositories_example_ignores_tags_as_the_spec_says(
 ) -> None:
     """The seed doc shows ``tags`` on the group list; the contract (§1 E2, from GitLab's
     current code) says tags/tags_count are ignored there and always omitted."""
-    done = curl(catalog.server, LIST_GROUP, project=catalog.project_id, group=catalog.group_id)
+    done = curl(
+        catalog.server, "list_group_repositories", project=catalog.project_id,
+        group=catalog.group_id,
+    )
     assert done.status == 200
     paths = [r["path"] for r in done.json]
     assert paths == ["grp/proj", "grp/proj/sha", "grp/proj/keep5", "grp/proj/month"]
     assert all("tags" not in r for r in done.json)
+    assert all(
+        has_documented_fields("list_group_repositories", r, superseded={"tags"})
+        for r in done.json
+    )
 
 
 def test_list_tags_example(catalog: Catalog) -> None:
     root = catalog.repos[""]
-    done = curl(catalog.server, LIST_TAGS, project=catalog.project_id, repository=root["id"])
+    done = curl(catalog.server, "list_tags", project=catalog.project_id, repository=root["id"])
     assert done.status == 200
     host = catalog.server.host
     assert done.json == [
         {"name": n, "path": f"grp/proj:{n}", "location": f"{host}/grp/proj:{n}"}
         for n in ["A", "latest", "v10.0.0"]
     ]
+    assert all(has_documented_fields("list_tags", t, superseded=set()) for t in done.json)
 
 
 def test_tag_details_then_delete_tag_examples(catalog: Catalog) -> None:
     root = catalog.repos[""]
     release = catalog.images[""]["v10.0.0"]
-    done = curl(catalog.server, GET_TAG, project=catalog.project_id, repository=root["id"])
+    done = curl(catalog.server, "get_tag", project=catalog.project_id, repository=root["id"])
     assert done.status == 200
     revision = config_digest(release).removeprefix("sha256:")
     assert done.json == {
@@ -299,11 +344,14 @@ def test_tag_details_then_delete_tag_examples(catalog: Catalog) -> None:
         "created_at": "2019-01-06T16:49:51.272+00:00",
         "total_size": layer_sizes(release),
     }
+    assert list(done.json) == example("get_tag").response_fields
 
-    deleted = curl(catalog.server, DELETE_TAG, project=catalog.project_id, repository=root["id"])
+    deleted = curl(
+        catalog.server, "delete_tag", project=catalog.project_id, repository=root["id"]
+    )
     assert deleted.status == 200
     assert tag_names(catalog, "") == ["A", "latest"]  # latest (same manifest) is untouched
-    again = curl(catalog.server, GET_TAG, project=catalog.project_id, repository=root["id"])
+    again = curl(catalog.server, "get_tag", project=catalog.project_id, repository=root["id"])
     assert (again.status, again.json) == (404, {"message": "404 Tag Not Found"})
 
 
@@ -311,7 +359,7 @@ def test_delete_repository_example(catalog: Catalog) -> None:
     releases = catalog.releases
     assert releases["path"] == "other/app/releases"
     done = curl(
-        catalog.server, DELETE_REPOSITORY, project=catalog.other_project_id,
+        catalog.server, "delete_repository", project=catalog.other_project_id,
         repository=releases["id"],
     )
     assert done.status == 202
@@ -325,20 +373,24 @@ def test_delete_repository_example(catalog: Catalog) -> None:
 
 
 @pytest.mark.parametrize(
-    ("example", "repository"),
-    [(BULK_SHA, "sha"), (BULK_KEEP_5, "keep5"), (BULK_MONTH, "month")],
+    ("key", "repository"),
+    [
+        ("bulk_delete_sha", "sha"),
+        ("bulk_delete_keep_5", "keep5"),
+        ("bulk_delete_older_than_month", "month"),
+    ],
     ids=["sha-keep5-older2d", "all-keep5", "all-older-1month"],
 )
-def test_bulk_delete_examples(catalog: Catalog, example: str, repository: str) -> None:
+def test_bulk_delete_examples(catalog: Catalog, key: str, repository: str) -> None:
     repo = catalog.repos[repository]
     assert tag_names(catalog, repository) == sorted(BULK_REPOS[repository])
-    done = curl(catalog.server, example, project=catalog.project_id, repository=repo["id"])
+    done = curl(catalog.server, key, project=catalog.project_id, repository=repo["id"])
     assert done.status == 202, done.body
     wait_for(lambda: tag_names(catalog, repository), BULK_KEPT[repository],
              timeout_s=JOB_TIMEOUT_S)
     assert "latest" in tag_names(catalog, repository)
     # "You can run this at most once an hour for a given container repository."
-    again = curl(catalog.server, example, project=catalog.project_id, repository=repo["id"])
+    again = curl(catalog.server, key, project=catalog.project_id, repository=repo["id"])
     assert again.status == 400
     assert again.json == {
         "message": "This request has already been made. You can run this at most once an "
@@ -355,16 +407,3 @@ def test_dates_are_build_dates_not_push_dates(catalog: Catalog) -> None:
     ).json
     created = datetime.fromisoformat(tag["created_at"])
     assert 89 < (datetime.now(UTC) - created).total_seconds() / 86400 < 91
-
-
-def test_curl_examples_are_the_documents() -> None:
-    """Guard against editing the copies: the commands are the document's (if it is here)."""
-    document = Path("/work/shared/seed/container_registry_api.md")
-    if not document.exists():
-        pytest.skip("the seed document is not on this machine")
-    text = document.read_text()
-    for example in (
-        LIST_PROJECT, LIST_GROUP, DELETE_REPOSITORY, LIST_TAGS, GET_TAG, DELETE_TAG,
-        BULK_SHA, BULK_KEEP_5, BULK_MONTH,
-    ):
-        assert example in text, example

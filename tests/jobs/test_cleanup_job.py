@@ -10,7 +10,8 @@ from registry_service.catalog import jobs as job_rows
 from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog.db import Catalog, fetch_all
 from registry_service.clock import SettableClock
-from registry_service.services.jobs import NO_RUNNER, JobKind, submit_job
+from registry_service.services.job_data import CleanupParams, RepositoryDeletionParams
+from registry_service.services.jobs import NO_RUNNER, submit_job
 from tests.factories import Factory
 from tests.jobs.conftest import RunnerHandle
 from tests.jobs.tagsets import SeedTag, make_repository, seed_tags, tag_names
@@ -34,7 +35,7 @@ async def test_cleanup_deletes_what_the_planner_plans(
     now = clock.now()
     tags = [*hourly_tags(clock, 40), SeedTag("latest", None, now), SeedTag("keep-me", None, now)]
     await seed_tags(catalog, repository, tags)
-    params = {"name_regex_delete": "build-.*", "keep_n": 5, "older_than": "10h"}
+    params = CleanupParams(name_regex_delete="build-.*", keep_n=5, older_than="10h")
     expected = plan_cleanup(
         [TagInfo(t.name, t.created, t.pushed) for t in tags],
         CleanupRules("build-.*", keep_n=5, older_than=timedelta(hours=10)),
@@ -42,7 +43,7 @@ async def test_cleanup_deletes_what_the_planner_plans(
     )
 
     job_id = await submit_job(
-        catalog, runner.queue, JobKind.CLEANUP_TAGS, params,
+        catalog, runner.queue, params,
         requester_id=maintainer.user.id, project_id=repository.project_id,
         repository_id=repository.id, now=clock.now(),
     )
@@ -71,7 +72,7 @@ async def test_deleting_a_tag_leaves_other_tags_on_the_same_manifest(
     )
 
     await submit_job(
-        catalog, runner.queue, JobKind.CLEANUP_TAGS, {"name_regex_delete": "old-.*"},
+        catalog, runner.queue, CleanupParams(name_regex_delete="old-.*"),
         requester_id=maintainer.user.id, project_id=repository.project_id,
         repository_id=repository.id, now=now,
     )
@@ -88,7 +89,7 @@ async def test_a_requester_without_rights_any_more_deletes_nothing(
     await seed_tags(catalog, repository, hourly_tags(clock, 3))
 
     job_id = await submit_job(
-        catalog, runner.queue, JobKind.CLEANUP_TAGS, {"name_regex_delete": ".*"},
+        catalog, runner.queue, CleanupParams(name_regex_delete=".*"),
         requester_id=outsider.user.id, project_id=repository.project_id,
         repository_id=repository.id, now=clock.now(),
     )
@@ -108,7 +109,7 @@ async def test_a_job_that_deletes_nothing_says_why(
     await seed_tags(catalog, repository, hourly_tags(clock, 3))
 
     job_id = await submit_job(
-        catalog, runner.queue, JobKind.CLEANUP_TAGS, {"name_regex_delete": "nomatch"},
+        catalog, runner.queue, CleanupParams(name_regex_delete="nomatch"),
         requester_id=maintainer.user.id, project_id=repository.project_id,
         repository_id=repository.id, now=clock.now(),
     )
@@ -130,7 +131,7 @@ async def test_repository_deletion_removes_every_tag_and_the_row(
     await seed_tags(catalog, repository, tags)
 
     await submit_job(
-        catalog, runner.queue, JobKind.DELETE_REPOSITORY, {},
+        catalog, runner.queue, RepositoryDeletionParams(),
         requester_id=maintainer.user.id, project_id=repository.project_id,
         repository_id=repository.id, now=clock.now(),
     )
@@ -149,7 +150,7 @@ async def test_a_tag_re_pushed_after_the_plan_stays_and_is_not_reported_deleted(
     planned = await tag_manifest_ids(catalog, repository.id)
     # The job was planned (by an earlier attempt) before "build-00001" was pushed again.
     job_id = await submit_job(
-        catalog, NO_RUNNER, JobKind.CLEANUP_TAGS, {"name_regex_delete": ".*"},
+        catalog, NO_RUNNER, CleanupParams(name_regex_delete=".*"),
         requester_id=maintainer.user.id, project_id=repository.project_id,
         repository_id=repository.id, now=clock.now(),
     )

@@ -38,6 +38,7 @@ F = "[FILTERED]"
         ("sent Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig", f"sent Bearer {F}"),
         ("sent basic YWxpY2U6Z2xwYXQtMTIzNDU2Nzg5MA==", f"sent basic {F}"),
         ("/v2/glpat-Abc_123-xyz/tags/list", f"/v2/{F}/tags/list"),
+        ("deploy token gldt-Abc_123-xyz given", f"deploy token {F} given"),
         # Passwords: by name, and in a URL's user information.
         ("RedisSettings(host='r', password='pw-1')", f"RedisSettings(host='r', password='{F}')"),
         ("arq worker on redis://:s3cret@redis:6379/0", f"arq worker on redis://:{F}@redis:6379/0"),

@@ -34,6 +34,8 @@ SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
     ("registry", "host"): ("registry.example.com:443", "registry.example.com:443"),
     ("registry", "auto_create_projects"): ("yes", True),
     ("registry", "abandoned_upload_max_age_seconds"): ("3600", 3600),
+    ("storage", "min_free_bytes"): ("0", 0),
+    ("storage", "reserve_bytes"): ("0", 0),
     ("auth", "admin_token"): ("glpat-0123456789abcdefghij", "glpat-0123456789abcdefghij"),
     ("auth", "registry_token_key"): ("/etc/registry/token.pem", "/etc/registry/token.pem"),
     ("auth", "registry_token_issuer"): ("my-issuer", "my-issuer"),
@@ -48,6 +50,7 @@ SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
     ("gc", "interval_seconds"): ("0", 0),
     ("fixture", "enabled"): ("true", True),
     ("fixture", "bulk_delete_interval_seconds"): ("3600", 3600),
+    ("web", "session_ttl_seconds"): ("600", 600),
 }
 # Keys that are set both or neither: the test of one sets the other's sample too.
 TOGETHER = {

@@ -19,7 +19,8 @@ from registry_service.app import create_app
 from registry_service.catalog.db import Catalog, execute
 from registry_service.clock import SettableClock
 from registry_service.services.blobs import Storage
-from registry_service.services.jobs import NO_RUNNER, JobKind, submit_job
+from registry_service.services.job_data import CleanupParams
+from registry_service.services.jobs import NO_RUNNER, submit_job
 from registry_service.services.permissions import AccessLevel
 from registry_service.settings import Settings
 from registry_service.storage.filesystem import FilesystemBlobStore
@@ -234,6 +235,27 @@ async def test_a_failed_job_shows_its_error(
     assert (job["state"], job["error"]) == ("failed", "invalid parameters: x")
 
 
+async def test_a_malformed_job_row_is_a_logged_500_naming_the_job_and_member(
+    client: TestClient, catalog: Catalog, repo: Repo, root: UserWithToken,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Rows are written by the codec only: one that does not decode is a server fault, said
+    in the log (which job, which member), not shown as if it were empty."""
+    resp = await client.delete(f"{repo.url}/tags?name_regex_delete=.*", headers=root.headers)
+    job_id = int(resp.headers[HEADER])
+    async with catalog.transaction() as tx:
+        await execute(tx, "UPDATE jobs SET counts = '{\"deleted\": \"3\"}' WHERE id = ?",
+                      (job_id,))
+
+    answer = await client.get(f"{API}/registry/jobs/{job_id}", headers=root.headers)
+
+    assert answer.status == 500
+    assert await answer.json() == {"message": "500 Internal Server Error"}
+    assert f"job {job_id} (cleanup_tags): counts.deleted: expected a non-negative integer" in (
+        caplog.text
+    )
+
+
 # --- who may see a job ------------------------------------------------------------------------
 
 
@@ -314,11 +336,11 @@ async def test_a_projects_jobs_newest_first_with_pagination_headers(
     ids = []
     for i in range(3):
         ids.append(await submit_job(
-            catalog, NO_RUNNER, JobKind.CLEANUP_TAGS, {"name_regex_delete": f"v{i}"},
+            catalog, NO_RUNNER, CleanupParams(name_regex_delete=f"v{i}"),
             requester_id=root.user.id, project_id=repo.project.id, repository_id=repo.id,
             now=clock.now() + timedelta(minutes=i),
         ))
-    await submit_job(catalog, NO_RUNNER, JobKind.CLEANUP_TAGS, {"name_regex_delete": "x"},
+    await submit_job(catalog, NO_RUNNER, CleanupParams(name_regex_delete="x"),
                      requester_id=root.user.id, project_id=other_project_repo.project.id,
                      repository_id=other_project_repo.id, now=clock.now())
     url = f"{API}/projects/{repo.project.id}/registry/jobs"

@@ -41,7 +41,10 @@ SCENARIOS = {
     "public-group/empty-group": ("public", "public"),
 }
 # "…-token": the same caller with a token from /jwt/auth for every action on the path.
-CALLERS = ["anonymous", "stranger", "member-elsewhere", "anonymous-token", "stranger-token"]
+CALLERS = [
+    "anonymous", "stranger", "member-elsewhere", "deploy-token-elsewhere", "anonymous-token",
+    "stranger-token",
+]
 
 
 @dataclass(frozen=True)
@@ -87,10 +90,15 @@ async def make_world(
         await factory.member(member.user, AccessLevel.DEVELOPER, project=mine)
         stranger = await factory.user("stranger")
         admin = await factory.user("root", admin=True)
+        # A read and write deploy token of the caller's own project (issue 14.2).
+        deploy = await factory.deploy_token(
+            project=mine, scopes=("read_registry", "write_registry"), username="deployer"
+        )
         callers = {
             "anonymous": oc.Registry(client),
             "stranger": oc.Registry(client, oc.basic("stranger", stranger.token)),
             "member-elsewhere": oc.Registry(client, oc.basic("member", member.token)),
+            "deploy-token-elsewhere": oc.Registry(client, oc.basic("deployer", deploy.value)),
         }
         session = content.session
         if with_project:

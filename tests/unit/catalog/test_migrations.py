@@ -11,7 +11,11 @@ import aiosqlite
 import pytest
 
 from registry_service.catalog.db import MIN_SQLITE, Catalog, require_sqlite
-from registry_service.catalog.errors import ForeignKeyViolated
+from registry_service.catalog.errors import (
+    ConstraintViolated,
+    ForeignKeyViolated,
+    UniqueViolated,
+)
 from registry_service.catalog.migrate import (
     apply_migrations,
     available_migrations,
@@ -69,6 +73,13 @@ async def dump(db: Reader, names: set[str]) -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
+def as_version_1(
+    after: dict[str, list[tuple[Any, ...]]], before: dict[str, list[tuple[Any, ...]]]
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Rows of the version 1 tables cut to their version 1 columns (later ones append)."""
+    return {n: [r[: len(before[n][0])] for r in rows] for n, rows in after.items()}
+
+
 async def pragma(db: Reader, name: str) -> Any:
     rows = list(await db.execute_fetchall(f"PRAGMA {name}"))
     return rows[0][0]
@@ -108,7 +119,10 @@ async def test_rows_written_at_version_1_survive_all_migrations(path: Path) -> N
     try:
         assert await pragma(catalog.reader, "user_version") == LATEST
         assert await tables(catalog.reader) > V1_TABLES
-        assert await dump(catalog.reader, V1_TABLES) == before
+        after = await dump(catalog.reader, V1_TABLES)
+        assert as_version_1(after, before) == before
+        # Later versions only append columns, unset on old rows (version 7: deletion marks).
+        assert {r[len(before[n][0]) :] for n, rows in after.items() for r in rows} <= {(), (None,)}
         async with catalog.transaction() as tx:
             assert list(await tx.execute_fetchall("PRAGMA foreign_key_check")) == []
             assert await pragma(tx, "integrity_check") == "ok"
@@ -170,7 +184,7 @@ async def test_a_failing_migration_leaves_the_previous_version_intact(path: Path
         await db.close()
     catalog = await Catalog.open(path)
     try:
-        assert await dump(catalog.reader, V1_TABLES) == before
+        assert as_version_1(await dump(catalog.reader, V1_TABLES), before) == before
     finally:
         await catalog.close()
 
@@ -263,3 +277,49 @@ def test_a_sqlite_older_than_the_catalog_needs_is_refused_with_the_versions() ->
     require_sqlite(sqlite3.sqlite_version_info)  # the one these tests run on
     with pytest.raises(RuntimeError, match=r"needs SQLite 3\.35\.0 or newer; .* SQLite 3\.31\.1"):
         require_sqlite((3, 31, 1))
+
+
+async def test_version_6_adds_deploy_tokens_owned_by_a_project_or_a_group(path: Path) -> None:
+    await open_at_version_1_with_rows(path)
+    catalog = await Catalog.open(path, migrate_to=5)
+    try:
+        assert "deploy_tokens" not in await tables(catalog.reader)
+        before = await dump(catalog.reader, await tables(catalog.reader))
+    finally:
+        await catalog.close()
+
+    catalog = await Catalog.open(path, migrate_to=6)
+    try:
+        assert await dump(catalog.reader, set(before)) == before
+        async with catalog.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO deploy_tokens (id, project_id, namespace_id, name, username,"
+                " token_digest, scopes, expires_at, created_at) VALUES"
+                f" (1, 1, NULL, 'k8s', 'gitlab+deploy-token-1', 'd1', 'read_registry', NULL,"
+                f" '{NOW}'),"
+                f" (2, NULL, 4, 'ci', 'ci', 'd2', 'read_registry write_registry',"
+                f" '2027-01-01T00:00:00.000000Z', '{NOW}')"
+            )
+        # Exactly one owner; one digest per token.
+        for owners in ("NULL, NULL", "1, 4"):
+            with pytest.raises(ConstraintViolated, match="CHECK"):
+                async with catalog.transaction() as tx:
+                    await tx.execute(
+                        "INSERT INTO deploy_tokens (project_id, namespace_id, name, username,"
+                        f" token_digest, scopes, created_at) VALUES ({owners}, 'x', 'x', 'd3',"
+                        f" 'read_registry', '{NOW}')"
+                    )
+        with pytest.raises(UniqueViolated, match="UNIQUE"):
+            async with catalog.transaction() as tx:
+                await tx.execute(
+                    "INSERT INTO deploy_tokens (project_id, name, username, token_digest,"
+                    f" scopes, created_at) VALUES (2, 'x', 'x', 'd1', 'read_registry', '{NOW}')"
+                )
+        # A project's or a group's tokens go with it.
+        async with catalog.transaction() as tx:
+            await tx.execute("DELETE FROM projects WHERE id = 1")
+            await tx.execute("DELETE FROM namespaces WHERE id = 4")
+            assert list(await tx.execute_fetchall("SELECT id FROM deploy_tokens")) == []
+            assert await pragma(tx, "integrity_check") == "ok"
+    finally:
+        await catalog.close()

@@ -67,3 +67,24 @@ def test_record_miss_uses_gitlabs_lowercase_found() -> None:
     assert json.loads(render_gitlab(errors.RecordNotFound()).text or "") == {
         "message": "404 Not found"
     }
+
+
+def test_insufficient_storage_says_the_registry_is_out_of_space() -> None:
+    exc = errors.InsufficientStorage(detail={"reason": "No space left on device"})
+
+    oci = render_oci(exc)
+    gitlab = render_gitlab(exc)
+
+    assert (oci.status, gitlab.status) == (507, 507)
+    assert json.loads(oci.text or "") == {
+        "errors": [
+            {
+                "code": "UNKNOWN",
+                "message": (
+                    "the registry is out of storage space; try again once space has been freed"
+                ),
+                "detail": {"reason": "No space left on device"},
+            }
+        ]
+    }
+    assert json.loads(gitlab.text or "") == {"message": "507 Insufficient Storage"}

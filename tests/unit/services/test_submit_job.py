@@ -8,7 +8,8 @@ from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog.db import Catalog, fetch_all
 from registry_service.clock import SettableClock
 from registry_service.errors import RecordNotFound
-from registry_service.services.jobs import NO_RUNNER, JobKind, submit_job
+from registry_service.services.job_data import CleanupParams
+from registry_service.services.jobs import NO_RUNNER, submit_job
 from tests.factories import Factory
 from tests.jobs.tagsets import make_repository
 
@@ -23,7 +24,7 @@ async def test_a_job_for_a_repository_deleted_meanwhile_is_404_and_records_nothi
 
     with pytest.raises(RecordNotFound):
         await submit_job(
-            catalog, NO_RUNNER, JobKind.CLEANUP_TAGS, {"name_regex_delete": ".*"},
+            catalog, NO_RUNNER, CleanupParams(name_regex_delete=".*"),
             requester_id=None, project_id=repository.project_id,
             repository_id=repository.id, now=clock.now(),
         )

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from registry_service.digests import Digest, digest_of
+from registry_service.errors import InsufficientStorage
 from registry_service.storage import layout
 from registry_service.storage.filesystem import FilesystemBlobStore
 
@@ -39,8 +40,9 @@ async def test_a_failed_rename_leaves_no_temp_files_and_only_whole_blobs(
     monkeypatch.setattr(os, "replace", failing_replace)
     batch = blobs(10)
 
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(InsufficientStorage) as raised:
         await store.put_many(batch)
+    assert isinstance(raised.value.__cause__, OSError)
 
     assert files_under(data_dir / "tmp") == []
     placed = files_under(data_dir / "blobs")

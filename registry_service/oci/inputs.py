@@ -1,4 +1,5 @@
-"""What /v2 handlers read off the request: the shared state, the caller, the image they name."""
+"""What /v2 handlers take from a request besides the shared state (``http/context.py``): the
+image its URL names, checked against the caller; digests; and the body, streamed or capped."""
 
 from __future__ import annotations
 
@@ -9,24 +10,14 @@ from aiohttp import web
 from registry_service.catalog.rows import Repository
 from registry_service.digests import Digest, parse_digest
 from registry_service.errors import DigestInvalid, PayloadTooLarge
-
-# Re-exported: handlers reach every accessor through their own sub-app's ``context``.
-from registry_service.http.context import actor as actor
-from registry_service.http.context import catalog as catalog
-from registry_service.http.context import now as now
-from registry_service.http.context import settings as settings
-from registry_service.keys import grant_key, storage_key
+from registry_service.http.context import actor, catalog, now, settings
+from registry_service.keys import grant_key
 from registry_service.services import images, token_grants
-from registry_service.services.blobs import Storage
 from registry_service.services.images import Action, Image
 from registry_service.services.registry_tokens import Grant
 
 # Request bodies are read in pieces of about this size (aiohttp hands over what it has).
 READ_CHUNK_BYTES = 1024 * 1024
-
-
-def storage(request: web.Request) -> Storage:
-    return request.config_dict[storage_key]
 
 
 def grant(request: web.Request) -> Grant | None:
