@@ -27,6 +27,7 @@ from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import projects as project_rows
 from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog.db import Catalog
+from registry_service.catalog.errors import ForeignKeyViolated
 from registry_service.catalog.rows import Project, Repository
 from registry_service.errors import Forbidden, NameUnknown, RegistryError, Unauthorized
 from registry_service.names import project_path_candidates
@@ -240,8 +241,15 @@ async def ensure_repository(catalog: Catalog, image: Image, now: datetime) -> Re
     )
     if existing is not None:
         return existing
-    async with catalog.transaction() as tx:
-        return await repository_rows.ensure_repository(tx, image.project_id, image.name, now)
+    try:
+        async with catalog.transaction() as tx:
+            return await repository_rows.ensure_repository(
+                tx, image.project_id, image.name, now
+            )
+    except ForeignKeyViolated:
+        # The project went after the caller was let in (a registry token names it for its
+        # lifetime): as if it had never been.
+        raise NameUnknown(detail={"name": image.path}) from None
 
 
 async def visible_image_paths(catalog: Catalog, actor: Actor) -> list[str]:

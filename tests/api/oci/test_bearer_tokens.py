@@ -265,3 +265,17 @@ async def test_basic_sent_up_front_still_works(client: TestClient, factory: Fact
     await oc.Registry(client, dev).push_image(NAME, oc.image(layers=1), "v1")
     response = await client.get(f"/v2/{NAME}/tags/list", headers=dev)
     assert await response.json() == {"name": NAME, "tags": ["v1"]}
+
+
+async def test_a_project_deleted_while_a_token_lives_is_name_unknown_to_it(
+    client: TestClient, factory: Factory, catalog: Any
+) -> None:
+    """The token still names the project; the push it allows finds nothing to push to."""
+    project = await factory.project(NAME)
+    dev = await member(factory, project, AccessLevel.DEVELOPER, "dev")
+    token = await token_for(client, f"repository:{NAME}:pull,push", headers=dev)
+    async with catalog.transaction() as tx:
+        await tx.execute("DELETE FROM members")
+        await tx.execute("DELETE FROM projects")
+    response = await client.post(f"/v2/{NAME}/blobs/uploads/", headers=bearer(token))
+    await oc.expect_error(response, 404, "NAME_UNKNOWN")
