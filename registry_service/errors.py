@@ -20,9 +20,12 @@ aiohttp.
     │ ├ BlobUploadInvalid         400 BLOB_UPLOAD_INVALID
     │ └ SizeInvalid               400 SIZE_INVALID
     ├ Unauthorized                401 UNAUTHORIZED         message "401 Unauthorized"
-    │ └ TokenInvalid              401                      error "invalid_token" (+ description)
+    │ ├ TokenInvalid              401                      error "invalid_token" (+ description)
+    │ ├ BearerTokenInvalid        401 UNAUTHORIZED         /v2 challenge error="invalid_token"
+    │ └ AnonymousScopeInsufficient 401 UNAUTHORIZED        /v2 challenge error="insufficient_scope"
     ├ Forbidden                   403 DENIED               message "403 Forbidden[ - reason]"
     │ ├ InsufficientScope         403                      error "insufficient_scope"
+    │ ├ BearerScopeInsufficient   403 DENIED               /v2 challenge error="insufficient_scope"
     │ └ UserBlocked               403                      "… - Your account has been blocked."
     ├ NotFound                    404 NAME_UNKNOWN         message "404 Not Found"
     │ ├ ProjectNotFound           "404 Project Not Found"
@@ -70,6 +73,8 @@ class RegistryError(Exception):
     # Errors the operator must hear about (not the client's fault) are logged at this level
     # by the error middleware, one line without a traceback; None: the answer says it all.
     log_level: ClassVar[int | None] = None
+    # The ``error=`` of the /v2 Bearer challenge an answer with this error carries, if any.
+    challenge_error: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -187,6 +192,20 @@ class TokenInvalid(Unauthorized):
         )
 
 
+class BearerTokenInvalid(Unauthorized):
+    """A /v2 Bearer token that is malformed, not ours, expired, or for another service."""
+
+    oci_text = "invalid token"
+    challenge_error = "invalid_token"
+
+
+class AnonymousScopeInsufficient(Unauthorized):
+    """An anonymous /v2 Bearer token that lacks the action asked for: 401, so the client logs
+    in (as an anonymous caller without a token is answered)."""
+
+    challenge_error = "insufficient_scope"
+
+
 class Forbidden(RegistryError):
     status = 403
     oci_code = "DENIED"
@@ -213,6 +232,14 @@ class InsufficientScope(Forbidden):
                 "scope": scopes,
             }
         )
+
+
+class BearerScopeInsufficient(Forbidden):
+    """A signed-in caller's /v2 Bearer token whose ``access`` claim lacks the action asked for:
+    403 as RFC 6750 §3.1 says, with a challenge naming the scope, so a client fetches a wider
+    token (oras-py asks for a new token only after a 403)."""
+
+    challenge_error = "insufficient_scope"
 
 
 # --- 404 ------------------------------------------------------------------------------------

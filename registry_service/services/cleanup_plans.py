@@ -90,7 +90,7 @@ async def preview_cleanup(
     projects.require(access, actor, Ability.ADMIN_CONTAINER_IMAGE)
     # Refused as the bulk delete itself would be; the tag rules are what the plan keeps.
     guard = await protection_rules.guard_for(
-        catalog, actor, access.project, image_path(access.project, repository)
+        catalog, actor, access.project.id, image_path(access.project, repository)
     )
     guard.require_repository("delete")
     protection = guard.tags

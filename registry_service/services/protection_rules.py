@@ -111,11 +111,11 @@ def _repository_rule(row: RepositoryRuleRow) -> RepositoryRule:
     )
 
 
-async def level_on(catalog: Catalog, actor: Actor, project: Project) -> int:
+async def level_on(catalog: Catalog, actor: Actor, project_id: int) -> int:
     """The actor's level as rules see it (``ADMIN`` for an administrator)."""
     if actor.is_admin:
         return actor_level(0, is_admin=True)
-    return int(await projects.project_level(catalog, actor, project.id))
+    return int(await projects.project_level(catalog, actor, project_id))
 
 
 @dataclass(frozen=True)
@@ -149,12 +149,18 @@ class Guard:
             raise Forbidden(reason, detail={"name": self.path})
 
 
-async def guard_for(catalog: Catalog, actor: Actor, project: Project, path: str) -> Guard:
-    """The guard of image ``path`` in ``project`` for ``actor``: the rules in two reads, the
-    actor's role in a third only when there is a rule to compare it with."""
-    protection = await load_protection(catalog.reader, project.id)
-    level = await level_on(catalog, actor, project) if protection else 0
+async def guard_for(catalog: Catalog, actor: Actor, project_id: int, path: str) -> Guard:
+    """The guard of image ``path`` in project ``project_id`` for ``actor``: the rules in two
+    reads, the actor's role in a third only when there is a rule to compare it with."""
+    protection = await load_protection(catalog.reader, project_id)
+    level = await level_on(catalog, actor, project_id) if protection else 0
     return Guard(protection, level, path)
+
+
+async def guard_at_level(catalog: Catalog, project_id: int, level: int, path: str) -> Guard:
+    """The guard of image ``path`` for a caller whose rules level is already known (a registry
+    token carries the one its holder had when it was issued)."""
+    return Guard(await load_protection(catalog.reader, project_id), level, path)
 
 
 async def require_repositories_deletable(

@@ -101,7 +101,7 @@ async def delete_tag(
     a missing tag is 404 Tag Not Found)."""
     projects.require(access, actor, Ability.DESTROY_CONTAINER_IMAGE)
     guard = await protection_rules.guard_for(
-        catalog, actor, access.project, image_path(access.project, repository)
+        catalog, actor, access.project.id, image_path(access.project, repository)
     )
     guard.require_repository("delete")
     async with catalog.transaction() as tx:
@@ -135,7 +135,7 @@ async def request_cleanup(
     projects.require(access, actor, Ability.ADMIN_CONTAINER_IMAGE)
     # Protected tags are skipped by the job itself; a protected repository refuses outright.
     guard = await protection_rules.guard_for(
-        catalog, actor, access.project, image_path(access.project, repository)
+        catalog, actor, access.project.id, image_path(access.project, repository)
     )
     guard.require_repository("delete")
     if interval_s > 0:

@@ -362,3 +362,47 @@ async def test_deleting_a_project_or_group_follows_the_repository_deletion_rule(
         assert still.status == 200
     else:
         assert group_resp.status == 202, await group_resp.text()
+
+
+# --- the same through the docker token flow -------------------------------------------------
+
+
+async def bearer_registry(client: TestClient, team: Team, who: str, path: str) -> Registry:
+    person: UserWithToken = getattr(team, who)
+    resp = await client.get(
+        "/jwt/auth",
+        params={"service": "container_registry", "scope": f"repository:{path}:pull,push"},
+        headers=basic(person.user.username, person.token),
+    )
+    assert resp.status == 200, await resp.text()
+    return Registry(client, {"Authorization": f"Bearer {(await resp.json())['token']}"})
+
+
+@pytest.mark.parametrize(("who", "allowed"), [("developer", False), ("maintainer", True)])
+async def test_rules_hold_for_registry_tokens_as_for_basic(
+    client: TestClient, team: Team, who: str, allowed: bool
+) -> None:
+    """A token's push meets the project's rules at the level its holder had when it was
+    issued: a Developer's token pushes no protected tag and into no protected repository."""
+    tag_rule = await add_rule(client, team, "tag", V1_RULE)
+    repository_rule = await add_rule(client, team, "repository", {
+        "repository_path_pattern": "acme/web/release*",
+        "minimum_access_level_for_push": "maintainer",
+    })
+    registry = await bearer_registry(client, team, who, "acme/web")
+    img = image()
+    for blob in img.blobs:
+        await registry.push_blob("acme/web", blob)
+    resp = await registry.put_manifest("acme/web", img, "v1.0")
+    released = await bearer_registry(client, team, who, "acme/web/release-x")
+    upload = await released.call("POST", "/v2/acme/web/release-x/blobs/uploads/")
+    if allowed:
+        assert resp.status == 201, await resp.text()
+        assert upload.status == 202, await upload.text()
+        return
+    error = await expect_error(resp, 403, "DENIED")
+    assert f"tag protection rule {tag_rule}" in error["message"]
+    error = await expect_error(upload, 403, "DENIED")
+    assert f"repository protection rule {repository_rule}" in error["message"]
+    # Unprotected tags are still the developer's to push with the same token.
+    assert (await registry.put_manifest("acme/web", img, "dev-1")).status == 201
