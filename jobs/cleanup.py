@@ -9,6 +9,9 @@ matters because the patterns come from API callers.
 
 The rules, in order; the first that applies to a tag is its ``KeepReason``:
 
+0. A tag in ``protected`` (a protection rule of the project matches it: issue 14) is kept
+   (``PROTECTED``); it is no candidate, so ``keep_n`` counts only unprotected tags. Which tags
+   are protected is the caller's to say, as data: the planner knows no rules.
 1. ``latest`` is kept (``LATEST``) unless ``keep_latest`` is off (repository deletion).
 2. A tag matching the keep regex is kept (``KEEP_REGEX``).
 3. A tag not matching the delete regex is kept (``NOT_MATCHED``); a ``None`` delete regex
@@ -22,7 +25,7 @@ The rules, in order; the first that applies to a tag is its ``KeepReason``:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -48,6 +51,7 @@ class Anchoring(StrEnum):
 class KeepReason(StrEnum):
     """The first rule that kept a tag, in the order the planner applies them."""
 
+    PROTECTED = "protected"
     LATEST = "latest"
     KEEP_REGEX = "name_regex_keep"
     NOT_MATCHED = "not_matched"
@@ -158,6 +162,12 @@ def compile_tag_regex(pattern: str | None, anchoring: Anchoring) -> TagRegex:
     return TagRegex(anchored, engine, everything=source == ".*")
 
 
+def compile_search_regex(pattern: str) -> TagRegex:
+    """Compile a pattern that may match anywhere in a name (GitLab's tag protection rules:
+    ``stable|release`` protects every tag containing either), raising ``RegexInvalid``."""
+    return TagRegex(pattern, _compile_engine(pattern, reported_as=pattern))
+
+
 def _compile_engine(pattern: str, *, reported_as: str) -> Any:
     engine = _re2.RE2(pattern.encode(), _OPTIONS)
     if not engine.ok():
@@ -178,8 +188,14 @@ class Dated(Protocol):
     def pushed_at(self) -> datetime: ...
 
 
-def plan_cleanup(tags: Iterable[Dated], rules: CleanupRules, now: datetime) -> CleanupPlan:
-    """Decide which tags a bulk delete removes; ``now`` is aware UTC.
+def plan_cleanup(
+    tags: Iterable[Dated],
+    rules: CleanupRules,
+    now: datetime,
+    protected: Container[str] = frozenset(),
+) -> CleanupPlan:
+    """Decide which tags a bulk delete removes; ``now`` is aware UTC; ``protected`` names the
+    tags no cleanup may delete.
 
     Raises ``RegexInvalid`` for a bad pattern and ``ValueError`` for duplicate tag names.
     """
@@ -204,7 +220,9 @@ def plan_cleanup(tags: Iterable[Dated], rules: CleanupRules, now: datetime) -> C
         if name in seen:
             raise ValueError(f"duplicate tag name: {name!r}")
         seen.add(name)
-        if rules.keep_latest and name == "latest":
+        if name in protected:
+            keep[name] = KeepReason.PROTECTED
+        elif rules.keep_latest and name == "latest":
             keep[name] = KeepReason.LATEST
         elif kept_by_regex(name):
             keep[name] = KeepReason.KEEP_REGEX

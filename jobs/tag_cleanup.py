@@ -6,8 +6,10 @@ batches, saving after each batch how far it got. A run after a crash finds the p
 from there, so it deletes exactly what one uninterrupted run would have: ``keep_n`` was counted
 against the tags as they were when the job started. A tag that was re-pushed to another manifest
 since the plan is left alone. One cleanup per repository at a time, across all runners.
-A cleanup policy's run (``jobs/policies.py``) is this job with no requester and ``policy`` set
-in its parameters: nobody's rights to re-check, and it stamps the repository's
+Tags a protection rule matches are never deleted: set aside by the plan, and checked again
+against the rules before each batch. A cleanup policy's run (``jobs/policies.py``) is this
+job with no requester and ``policy`` set in its parameters: nobody's rights to re-check, and
+it stamps the repository's
 ``cleanup_policy_started_at`` when it makes its plan.
 """
 
@@ -20,6 +22,7 @@ from datetime import datetime, timedelta
 from itertools import filterfalse
 from operator import itemgetter
 
+from jobs.cleanup import KeepReason
 from jobs.context import JobContext
 from jobs.execute import JobFailed, Outcome, Progress, RetryLater
 from registry_service.catalog import leases as lease_rows
@@ -28,11 +31,13 @@ from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.rows import JobRow, Repository
 from registry_service.catalog.tags import TagDatesDocument, parse_tag_dates
+from registry_service.services import protection_rules
 from registry_service.services.cleanup_plans import plan_tags
 from registry_service.services.job_codec import JobDataInvalid
 from registry_service.services.job_data import CleanupCounts, CleanupParams, CleanupResult
 from registry_service.services.permissions import Ability
 from registry_service.services.projects import user_can
+from registry_service.services.protection import TagProtection
 
 BATCH = 10_000
 LOCK_LEASE = timedelta(minutes=10)
@@ -114,19 +119,30 @@ async def _run(
     left_alone = list(saved.left_alone_tags or ())
     while done < len(plan):
         batch = plan[done : done + BATCH]
+        # A rule made after the plan holds too: the rules are read again for each batch (two
+        # indexed reads), and a tag one of them matches now is left alone.
+        protection = await protection_rules.load_tag_protection(
+            ctx.catalog.reader, repository.project_id
+        )
+        guarded = {name for name, _ in batch if protection.protects(name)} if protection else set()
+        deletable = [pair for pair in batch if pair[0] not in guarded] if guarded else batch
         async with ctx.catalog.transaction() as tx:
             now = ctx.clock.now()
             # A long run keeps its repository lock (it expires only if this runner dies).
             await lease_rows.acquire_lease(
                 tx, lock_name(repository.id), holder, now + LOCK_LEASE, now
             )
-            went = await tag_rows.delete_tags_if_unchanged(tx, repository.id, batch, now)
+            went = await tag_rows.delete_tags_if_unchanged(tx, repository.id, deletable, now)
             deleted += went
             done += len(batch)
-            counts = replace(counts, processed=done, deleted=deleted)
+            protected = counts.protected
+            if guarded:
+                # A plan saved before protection rules existed has no count to add to.
+                protected = (protected or 0) + len(guarded)
+            counts = replace(counts, processed=done, deleted=deleted, protected=protected)
             if went < len(batch):
-                # Rare: tags re-pushed since the plan. Saved with the plan, so a resumed run
-                # still reports them; a normal batch does not rewrite the (large) plan.
+                # Rare: tags re-pushed or protected since the plan. Saved with the plan, so a
+                # resumed run still reports them; a normal batch does not rewrite the plan.
                 still = await tag_rows.select_existing_names(
                     tx, repository.id, [name for name, _ in batch]
                 )
@@ -136,20 +152,31 @@ async def _run(
             else:
                 await progress.save(tx, counts)
     skipped = set(left_alone)
-    moved = done - deleted
+    # Protected since the plan: what the counts gained over the plan's own protected tags.
+    late = (counts.protected or 0) - (saved.kept or {}).get(str(KeepReason.PROTECTED), 0)
+    moved = done - deleted - late
     why: str | None = None
     if not plan:
         why = _why_nothing(saved.kept or {})
-    elif not deleted:
+    elif not deleted and not late:
         why = f"all {moved} planned tag(s) were re-pushed after the plan was made"
+    elif not deleted:
+        why = "every planned tag was left alone: " + _left_alone(moved, late)
     # The finished row drops the plan (CleanupResult.dropped_when_finished) and keeps the
     # names instead.
     result = CleanupResult(
         deleted_tags=tuple(filterfalse(skipped.__contains__, map(itemgetter(0), plan))),
-        left_alone=f"{moved} tag(s) were re-pushed after the plan was made" if moved else None,
+        left_alone=_left_alone(moved, late) if moved or late else None,
         nothing_deleted_because=why,
     )
     return Outcome(counts, result)
+
+
+def _left_alone(moved: int, protected: int) -> str:
+    parts = [f"{moved} tag(s) were re-pushed after the plan was made"] if moved else []
+    if protected:
+        parts.append(f"{protected} tag(s) were protected by a rule made after the plan")
+    return "; ".join(parts)
 
 
 def _saved_progress(job: JobRow) -> tuple[CleanupResult | None, CleanupCounts]:
@@ -165,11 +192,16 @@ async def _make_plan(
     repository: Repository,
     progress: Progress,
 ) -> tuple[CleanupResult, CleanupCounts]:
+    # The project's rules as they are when the plan is made: the plan is what a resumed run
+    # goes on with, so a rule added later does not reach a plan already saved.
+    protection = await protection_rules.load_tag_protection(
+        ctx.catalog.reader, repository.project_id
+    )
     # Many rows: read on the scan connection, off the event loop.
     tags = await tag_rows.select_tag_dates(ctx.catalog.scan_reader, repository.id)
     now = ctx.clock.now()
     # Most of a second of CPU for a large repository: on a thread, so `serve` keeps serving.
-    saved, counts = await asyncio.to_thread(_plan_document, params, tags, now)
+    saved, counts = await asyncio.to_thread(_plan_document, params, tags, now, protection)
     async with ctx.catalog.transaction() as tx:
         await progress.save(tx, counts, saved)
         if is_policy_job(job, params):
@@ -179,21 +211,23 @@ async def _make_plan(
 
 
 def _plan_document(
-    params: CleanupParams, document: TagDatesDocument, now: datetime
+    params: CleanupParams, document: TagDatesDocument, now: datetime, protection: TagProtection
 ) -> tuple[CleanupResult, CleanupCounts]:
     """The plan as the job saves it (each tag with the manifest it was planned against), and
     the counts that go with it."""
     tags = parse_tag_dates(document)
     # The same function the API's preview (dry_run) plans with: the two cannot drift.
-    plan = plan_tags(params, tags, now)
+    plan = plan_tags(params, tags, now, protection)
     manifest_of = {t.name: t.manifest_id for t in tags}
     saved = CleanupResult(
         plan=tuple(zip(plan.delete, map(manifest_of.__getitem__, plan.delete), strict=True)),
         kept=dict(Counter(str(reason) for reason in plan.keep.values())),
         planned_at=now,
     )
+    protected = sum(1 for reason in plan.keep.values() if reason is KeepReason.PROTECTED)
     counts = CleanupCounts(
-        tags=len(tags), planned=len(plan.delete), kept=len(plan.keep), processed=0, deleted=0
+        tags=len(tags), planned=len(plan.delete), kept=len(plan.keep), processed=0, deleted=0,
+        protected=protected,
     )
     return saved, counts
 

@@ -1,8 +1,9 @@
 """The application factory: ``create_app(settings, *, catalog, clock)`` → ``web.Application``.
 
-The root application holds the shared state under typed keys and mounts two sub-applications,
-``/api/v4`` (GitLab JSON errors, token identity) and ``/v2`` (OCI JSON errors, Basic identity),
-each with its own middleware. There is no module-level app and importing this has no effects.
+The root application holds the shared state under typed keys and mounts three sub-applications,
+``/api/v4`` (GitLab JSON errors, token identity), ``/v2`` (OCI JSON errors, Bearer or Basic
+identity) and ``/jwt`` (the docker token endpoint), each with its own middleware. There is no
+module-level app and importing this has no effects.
 """
 
 from __future__ import annotations
@@ -28,22 +29,30 @@ from registry_service.http.middleware import (
     gitlab_identity_middleware,
     registry_identity_middleware,
     request_id_middleware,
+    token_request_identity_middleware,
 )
-from registry_service.http.render import render_gitlab, render_oci
+from registry_service.http.read_turns import ReadTurns, read_turns_middleware
+from registry_service.http.render import render_gitlab, render_oci, render_token_auth
 from registry_service.keys import (
     catalog_key,
     clock_key,
     metrics_key,
     queue_key,
     settings_key,
+    signing_key_key,
     storage_key,
+    token_verifier_key,
 )
 from registry_service.metrics import Metrics
 from registry_service.oci.base import api_version_middleware
+from registry_service.oci.challenge import challenge_middleware
 from registry_service.oci.routes import add_routes as add_oci_routes
+from registry_service.oci.token_auth import add_routes as add_token_routes
 from registry_service.services import blobs
 from registry_service.services.blobs import Storage
 from registry_service.services.jobs import NO_RUNNER, JobQueue
+from registry_service.services.registry_tokens import TokenVerifier
+from registry_service.services.signing_keys import SigningKeyring
 from registry_service.settings import Settings
 from registry_service.storage.filesystem import FilesystemBlobStore
 from registry_service.web.routes import add_web_routes
@@ -70,12 +79,22 @@ def create_registry_api() -> web.Application:
         middlewares=[
             api_version_middleware,
             error_middleware(render_oci),
+            challenge_middleware,
             registry_identity_middleware,
         ],
         client_max_size=CLIENT_MAX_SIZE,
     )
     add_oci_routes(registry)
     return registry
+
+
+def create_token_api() -> web.Application:
+    """``/jwt``: GitLab's token endpoint for the docker token flow (``/jwt/auth``)."""
+    token_api = web.Application(
+        middlewares=[error_middleware(render_token_auth), token_request_identity_middleware]
+    )
+    add_token_routes(token_api)
+    return token_api
 
 
 def create_app(
@@ -97,7 +116,11 @@ def create_app(
     """
     metrics = Metrics()
     app = web.Application(
-        middlewares=[request_timer_middleware, request_id_middleware],
+        middlewares=[
+            request_timer_middleware,
+            read_turns_middleware(ReadTurns()),
+            request_id_middleware,
+        ],
         client_max_size=CLIENT_MAX_SIZE,
     )
     app[metrics_key] = metrics
@@ -113,11 +136,15 @@ def create_app(
     app[storage_key] = storage
     # Without a runner, intents wait in the catalog until one sweeps them up.
     app[queue_key] = queue or NO_RUNNER
+    keyring = SigningKeyring(settings.auth.registry_token_key, settings.data_path)
+    app[signing_key_key] = keyring
+    app[token_verifier_key] = TokenVerifier(keyring.get, settings.auth.registry_token_issuer)
     app.cleanup_ctx.append(_lifetime(resources, own_storage=own_storage))
     add_health_routes(app)
     add_metrics_routes(app)
     app.add_subapp("/api/v4", create_gitlab_api())
     app.add_subapp("/v2", create_registry_api())
+    app.add_subapp("/jwt", create_token_api())
     # The pages for people (issue 15), on the root app under paths the APIs do not use.
     add_web_routes(app)
     return app
@@ -139,6 +166,9 @@ def _lifetime(
                 await stack.enter_async_context(resources)
             if own_storage:
                 stack.push_async_callback(app[storage_key].store.aclose)
+            # Read (or on first start create) the token signing key before the first request;
+            # an unusable configured key stops start-up here.
+            await asyncio.to_thread(app[signing_key_key].get)
             await stack.enter_async_context(_purging_abandoned_uploads(app))
             yield
 

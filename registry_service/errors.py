@@ -20,9 +20,12 @@ aiohttp.
     │ ├ BlobUploadInvalid         400 BLOB_UPLOAD_INVALID
     │ └ SizeInvalid               400 SIZE_INVALID
     ├ Unauthorized                401 UNAUTHORIZED         message "401 Unauthorized"
-    │ └ TokenInvalid              401                      error "invalid_token" (+ description)
+    │ ├ TokenInvalid              401                      error "invalid_token" (+ description)
+    │ ├ BearerTokenInvalid        401 UNAUTHORIZED         /v2 challenge error="invalid_token"
+    │ └ AnonymousScopeInsufficient 401 UNAUTHORIZED        /v2 challenge error="insufficient_scope"
     ├ Forbidden                   403 DENIED               message "403 Forbidden[ - reason]"
     │ ├ InsufficientScope         403                      error "insufficient_scope"
+    │ ├ BearerScopeInsufficient   403 DENIED               /v2 challenge error="insufficient_scope"
     │ └ UserBlocked               403                      "… - Your account has been blocked."
     ├ NotFound                    404 NAME_UNKNOWN         message "404 Not Found"
     │ ├ ProjectNotFound           "404 Project Not Found"
@@ -38,6 +41,7 @@ aiohttp.
     │ └ RouteNotFound             error "404 Not Found"
     ├ MethodNotAllowed            405 UNSUPPORTED          message "405 Method Not Allowed"
     ├ Conflict                    409                      message "409 Conflict"
+    ├ ProtectionRuleInvalid       422                      message {"error": "<reason>"}
     ├ PayloadTooLarge             413 SIZE_INVALID
     ├ RangeNotSatisfiable         416 BLOB_UPLOAD_INVALID  (+ Range header)
     │ └ UploadOutOfOrder          416 BLOB_UPLOAD_INVALID
@@ -69,6 +73,8 @@ class RegistryError(Exception):
     # Errors the operator must hear about (not the client's fault) are logged at this level
     # by the error middleware, one line without a traceback; None: the answer says it all.
     log_level: ClassVar[int | None] = None
+    # The ``error=`` of the /v2 Bearer challenge an answer with this error carries, if any.
+    challenge_error: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -186,6 +192,20 @@ class TokenInvalid(Unauthorized):
         )
 
 
+class BearerTokenInvalid(Unauthorized):
+    """A /v2 Bearer token that is malformed, not ours, expired, or for another service."""
+
+    oci_text = "invalid token"
+    challenge_error = "invalid_token"
+
+
+class AnonymousScopeInsufficient(Unauthorized):
+    """An anonymous /v2 Bearer token that lacks the action asked for: 401, so the client logs
+    in (as an anonymous caller without a token is answered)."""
+
+    challenge_error = "insufficient_scope"
+
+
 class Forbidden(RegistryError):
     status = 403
     oci_code = "DENIED"
@@ -212,6 +232,14 @@ class InsufficientScope(Forbidden):
                 "scope": scopes,
             }
         )
+
+
+class BearerScopeInsufficient(Forbidden):
+    """A signed-in caller's /v2 Bearer token whose ``access`` claim lacks the action asked for:
+    403 as RFC 6750 §3.1 says, with a challenge naming the scope, so a client fetches a wider
+    token (oras-py asks for a new token only after a 403)."""
+
+    challenge_error = "insufficient_scope"
 
 
 # --- 404 ------------------------------------------------------------------------------------
@@ -301,6 +329,21 @@ class Conflict(RegistryError):
     oci_code = "UNSUPPORTED"
     oci_text = "conflict"
     gitlab_text = "409 Conflict"
+
+
+class ProtectionRuleInvalid(RegistryError):
+    """A protection rule the project cannot have: GitLab's service error, rendered as
+    ``422 {"message": {"error": "<reason>"}}``, or with ``message`` as the endpoint shapes it
+    (creating a tag rule answers the bare text, or the list of the model's messages)."""
+
+    status = 422
+    oci_text = "protection rule invalid"
+    gitlab_text = "422 Unprocessable Entity"
+
+    def __init__(self, reason: str | None = None, *, message: Any = None) -> None:
+        text = reason or self.gitlab_text
+        shown = {"error": text} if message is None else message
+        super().__init__(text, body={"message": shown})
 
 
 class PayloadTooLarge(RegistryError):

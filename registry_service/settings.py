@@ -103,6 +103,13 @@ class StorageSettings:
 class AuthSettings:
     # Token for the bootstrap administrator `root`; empty = generate one and print it once.
     admin_token: str = ""
+    # PEM RSA private key that signs /jwt/auth tokens; empty = <data_dir>/registry_token_key.pem,
+    # created (mode 0600) on first start.
+    registry_token_key: str = ""
+    # The `iss` claim of /jwt/auth tokens (GitLab's default issuer name).
+    registry_token_issuer: str = "gitlab-issuer"
+    # How long a /jwt/auth token is good for (GitLab: 5 minutes).
+    registry_token_ttl_seconds: int = 300
 
 
 @dataclass(frozen=True)
@@ -345,6 +352,11 @@ def _check_section(section: str, s: Any) -> None:
             raise SettingsInvalid(
                 "registry.abandoned_upload_max_age_seconds: must be greater than 0"
             )
+    elif section == "auth":
+        if s.registry_token_ttl_seconds <= 0:
+            raise SettingsInvalid("auth.registry_token_ttl_seconds: must be greater than 0")
+        if not s.registry_token_issuer:
+            raise SettingsInvalid("auth.registry_token_issuer: must not be empty")
     elif section == "jobs":
         if s.redis_url and urlsplit(s.redis_url).scheme not in {"redis", "rediss", "unix"}:
             raise SettingsInvalid(f"jobs.redis_url: expected redis://…, got {s.redis_url!r}")

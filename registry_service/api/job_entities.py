@@ -10,6 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
+from jobs.cleanup import KeepReason
 from registry_service.api.entities import gitlab_time
 from registry_service.http import schema_types as T
 from registry_service.services.cleanup_plans import CleanupPreview
@@ -41,7 +42,9 @@ WARNINGS: dict[str, Any] = {
 }
 PREVIEW_COUNTS: dict[str, Any] = {
     "type": "object",
-    "properties": {name: T.INT for name in ("tags", "candidates", "would_delete", "kept")},
+    "properties": {
+        name: T.INT for name in ("tags", "candidates", "would_delete", "kept", "protected")
+    },
 }
 
 
@@ -103,6 +106,7 @@ class CleanupPreviewSchema(Schema):
             "candidates": preview.candidates,
             "would_delete": len(preview.would_delete),
             "kept": len(preview.kept),
+            "protected": preview.kept_by_reason.get(str(KeepReason.PROTECTED), 0),
         }
 
     def get_warnings(self, preview: CleanupPreview) -> list[dict[str, Any]]:

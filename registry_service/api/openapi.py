@@ -38,6 +38,7 @@ from registry_service.api import (
 )
 from registry_service.api import deploy_token_params as dp
 from registry_service.api import params as p
+from registry_service.api import protection_rules as pr
 from registry_service.api import registry_params as rp
 from registry_service.api.deploy_token_entities import DeployTokenSchema, NewDeployTokenSchema
 from registry_service.api.entities import (
@@ -95,6 +96,7 @@ ERROR_TEXT = {
     403: "the token or role does not allow this",
     404: "no such resource, or not visible to the caller",
     405: "method not allowed (keyset pagination where unsupported)",
+    422: "the project cannot have this rule (pattern taken, limit reached, immutable rule)",
 }
 # What python-gitlab, glab and curl send as credentials.
 SECURITY_SCHEMES = {
@@ -108,6 +110,7 @@ PATH_PARAMETERS = {
     "repository_id": {"type": "integer", "minimum": 1},
     "tag_name": {"type": "string", "example": "latest"},
     "job_id": {"type": "integer", "minimum": 1},
+    "protection_rule_id": {"type": "integer", "minimum": 1},
     "token_id": {"type": "integer", "minimum": 1},
 }
 PAGINATION_HEADERS = ("X-Per-Page", "X-Page", "X-Next-Page", "X-Prev-Page", "X-Total",
@@ -272,6 +275,39 @@ OPERATIONS: dict[Handler, Operation] = {
     ),
     tags.delete_tag: Operation(
         "Delete one tag (E8)", rp.RepositoryIdParams, "count",
+    ),
+    pr.list_tag_rules: Operation(
+        "A project's tag protection rules, protected and immutable; Maintainer+",
+        response=pr.TagRuleSchema(), many=True, errors=(401, 403, 404),
+    ),
+    pr.create_tag_rule: Operation(
+        "Protect tags: both access levels, or immutable (ours: GitLab offers it in GraphQL)",
+        pr.CreateTagRuleParams, pr.TagRuleSchema(), status=201,
+        errors=(400, 401, 403, 404, 422),
+    ),
+    pr.update_tag_rule: Operation(
+        "Change a tag protection rule (immutable rules are never changed)",
+        pr.UpdateTagRuleParams, pr.TagRuleSchema(), errors=(400, 401, 403, 404, 422),
+    ),
+    pr.delete_tag_rule: Operation(
+        "Delete a tag protection rule", pr.RuleIdParams, None, status=204,
+    ),
+    pr.list_repository_rules: Operation(
+        "A project's repository protection rules; Maintainer+",
+        response=pr.RepositoryRuleSchema(), many=True, errors=(401, 403, 404),
+    ),
+    pr.create_repository_rule: Operation(
+        "Protect repositories whose path matches a pattern (* is a wildcard)",
+        pr.CreateRepositoryRuleParams, pr.RepositoryRuleSchema(), status=201,
+        errors=(400, 401, 403, 404, 422),
+    ),
+    pr.update_repository_rule: Operation(
+        "Change a repository protection rule; a level sent as null is cleared",
+        pr.UpdateRepositoryRuleParams, pr.RepositoryRuleSchema(),
+        errors=(400, 401, 403, 404, 422),
+    ),
+    pr.delete_repository_rule: Operation(
+        "Delete a repository protection rule", pr.RuleIdParams, None, status=204,
     ),
     **_deploy_token_operations(),
 }

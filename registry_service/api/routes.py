@@ -14,6 +14,7 @@ from registry_service.api import (
     openapi,
     personal_access_tokens,
     projects,
+    protection_rules,
     repositories,
     tags,
     user_admin,
@@ -51,6 +52,21 @@ def add_routes(app: web.Application) -> None:
     # Job handles (issue 6; not GitLab's): the 202s of E4 and E6 name their job in a header.
     r.add_get("/projects/{id}/registry/jobs", jobs.list_project_jobs)
     r.add_get(r"/registry/jobs/{job_id:\d+}", jobs.get_job)
+    # Protection rules (issue 14): tag rules (protected and immutable), repository rules.
+    tag_rules = "/projects/{id}/registry/protection/tag/rules"
+    r.add_get(tag_rules, protection_rules.list_tag_rules)
+    r.add_post(tag_rules, protection_rules.create_tag_rule)
+    r.add_patch(tag_rules + "/{protection_rule_id}", protection_rules.update_tag_rule)
+    r.add_delete(tag_rules + "/{protection_rule_id}", protection_rules.delete_tag_rule)
+    repository_rules = "/projects/{id}/registry/protection/repository/rules"
+    r.add_get(repository_rules, protection_rules.list_repository_rules)
+    r.add_post(repository_rules, protection_rules.create_repository_rule)
+    r.add_patch(
+        repository_rules + "/{protection_rule_id}", protection_rules.update_repository_rule
+    )
+    r.add_delete(
+        repository_rules + "/{protection_rule_id}", protection_rules.delete_repository_rule
+    )
     # Deploy tokens (issue 14.2).
     r.add_get("/deploy_tokens", deploy_tokens.list_all_deploy_tokens)
     project_tokens = "/projects/{id}/deploy_tokens"

@@ -1,9 +1,11 @@
-"""The catalog's connections: one SQLite file in WAL mode, opened through aiosqlite.
+"""The catalog's connections: one SQLite file in WAL mode.
 
-Only SQL lives in ``registry_service.catalog``. Writes go through ``Catalog.transaction()``,
-which serialises writers on one connection behind an asyncio lock and wraps each unit of work
-in ``BEGIN IMMEDIATE … COMMIT`` so a multi-row change is all-or-nothing. Reads use a second
-connection; WAL lets them run beside a writer and always see committed state.
+Only SQL lives in ``registry_service.catalog``. Writes go through ``Catalog.run_write()`` (a
+unit of work run whole on the writer's thread, see ``write_batches``) or
+``Catalog.transaction()``, which serialise writers on one connection, owned by its own thread
+(``writer_thread``), behind an asyncio lock and wrap each unit of work in ``BEGIN IMMEDIATE …
+COMMIT`` so a multi-row change is all-or-nothing. Reads use other connections; WAL lets them
+run beside a writer and always see committed state.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,6 +26,8 @@ import aiosqlite
 from registry_service.catalog.errors import ConstraintViolated, ForeignKeyViolated, UniqueViolated
 from registry_service.catalog.migrate import apply_migrations
 from registry_service.catalog.protocols import Params, Reader, Row, Writer
+from registry_service.catalog.write_batches import Work, WriteBatches
+from registry_service.catalog.writer_thread import WriterThread
 from registry_service.errors import InsufficientStorage, Unavailable
 
 CATALOG_FILENAME = "registry.sqlite3"
@@ -65,49 +70,96 @@ class LoopReader:
 
 class SqliteWriter:
     """The ``Writer`` that ``Catalog.transaction()`` yields: the writer connection, whose
-    integrity errors leave as ``catalog.errors``.
-
-    One hop to aiosqlite's thread per statement. Cursors are not closed: a DML statement is
-    reset by ``sqlite3`` once it has run, the counts are read from the cursor without a hop,
-    and a ``close()`` would be a second hop for nothing. The cursor is freed when the method
-    returns, on the loop, while the connection is idle (the unit's statements are awaited one
-    at a time under the write lock). No statement with a RETURNING clause comes through
-    ``execute``: those are read to the end by ``execute_fetchall``.
+    integrity errors leave as ``catalog.errors``. One hop to the writer's thread per statement.
     """
 
-    __slots__ = ("_conn",)
+    __slots__ = ("_conn", "_thread")
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, thread: WriterThread, conn: sqlite3.Connection) -> None:
+        self._thread = thread
         self._conn = conn
 
     async def execute_fetchall(self, sql: str, parameters: Params = ()) -> Iterable[Row]:
-        try:
-            return await self._conn.execute_fetchall(sql, parameters)
-        except sqlite3.IntegrityError as exc:
-            raise constraint_violated(exc) from exc
+        return await self._thread.call(_fetchall, self._conn, sql, parameters)
 
     async def execute(self, sql: str, parameters: Params = ()) -> int:
-        try:
-            cursor = await self._conn.execute(sql, parameters)
-        except sqlite3.IntegrityError as exc:
-            raise constraint_violated(exc) from exc
-        return cursor.rowcount
+        return await self._thread.call(_execute, self._conn, sql, parameters)
 
     async def executemany(self, sql: str, parameters: Iterable[Params]) -> int:
-        try:
-            cursor = await self._conn.executemany(sql, parameters)
-        except sqlite3.IntegrityError as exc:
-            raise constraint_violated(exc) from exc
-        return cursor.rowcount
+        return await self._thread.call(_executemany, self._conn, sql, list(parameters))
 
     async def insert(self, sql: str, parameters: Params = ()) -> int:
+        return await self._thread.call(_insert, self._conn, sql, parameters)
+
+
+class InlineWriter:
+    """The ``Writer`` of ``Catalog.run_write()`` units, used on the writer's thread only: each
+    statement runs at once, so the unit's coroutine never suspends."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    async def execute_fetchall(self, sql: str, parameters: Params = ()) -> Iterable[Row]:
+        return _fetchall(self._conn, sql, parameters)
+
+    async def execute(self, sql: str, parameters: Params = ()) -> int:
+        return _execute(self._conn, sql, parameters)
+
+    async def executemany(self, sql: str, parameters: Iterable[Params]) -> int:
+        return _executemany(self._conn, sql, parameters)
+
+    async def insert(self, sql: str, parameters: Params = ()) -> int:
+        return _insert(self._conn, sql, parameters)
+
+
+# On the writer's thread. Cursors are not kept: a DML statement is reset by ``sqlite3`` once it
+# has run and its counts are read at once; a RETURNING statement is read to the end by
+# ``_fetchall``.
+
+
+def _fetchall(conn: sqlite3.Connection, sql: str, parameters: Params) -> list[Row]:
+    try:
+        rows: list[Row] = conn.execute(sql, parameters).fetchall()
+    except sqlite3.IntegrityError as exc:
+        raise constraint_violated(exc) from exc
+    return rows
+
+
+def _execute(conn: sqlite3.Connection, sql: str, parameters: Params) -> int:
+    try:
+        return conn.execute(sql, parameters).rowcount
+    except sqlite3.IntegrityError as exc:
+        raise constraint_violated(exc) from exc
+
+
+def _executemany(conn: sqlite3.Connection, sql: str, parameters: Iterable[Params]) -> int:
+    try:
+        return conn.executemany(sql, parameters).rowcount
+    except sqlite3.IntegrityError as exc:
+        raise constraint_violated(exc) from exc
+
+
+def _insert(conn: sqlite3.Connection, sql: str, parameters: Params) -> int:
+    try:
+        rowid = conn.execute(sql, parameters).lastrowid
+    except sqlite3.IntegrityError as exc:
+        raise constraint_violated(exc) from exc
+    assert rowid is not None
+    return rowid
+
+
+def _translated(exc: BaseException) -> BaseException:
+    """The catalog's exception for a driver's error that a ``run_write`` unit met."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return constraint_violated(exc)
+    if isinstance(exc, sqlite3.OperationalError):
         try:
-            cursor = await self._conn.execute(sql, parameters)
-        except sqlite3.IntegrityError as exc:
-            raise constraint_violated(exc) from exc
-        rowid = cursor.lastrowid
-        assert rowid is not None
-        return rowid
+            raise_if_disk_full(exc)
+        except InsufficientStorage as full:
+            return full
+    return exc
 
 
 def constraint_violated(exc: sqlite3.IntegrityError) -> ConstraintViolated:
@@ -149,6 +201,30 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     return conn
 
 
+def _connect_writer(path: Path) -> sqlite3.Connection:
+    # On the writer's thread, which alone uses it. isolation_level=None: we issue BEGIN/COMMIT
+    # ourselves, nothing implicit.
+    conn = sqlite3.connect(
+        path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode = WAL")
+    # FULL: a committed transaction survives power loss, not only a process crash.
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
+async def _open_writer(path: Path) -> tuple[WriterThread, sqlite3.Connection]:
+    thread = WriterThread()
+    try:
+        return thread, await thread.call(_connect_writer, path)
+    except BaseException:
+        thread.stop()
+        raise
+
+
 # RETURNING and ALTER TABLE … DROP COLUMN (migration 0005) arrived in 3.35; the JSON
 # functions are built in from 3.38 and compiled in by the distributions before that.
 MIN_SQLITE = (3, 35, 0)
@@ -166,13 +242,13 @@ def require_sqlite(version: tuple[int, int, int]) -> None:
 
 
 class Catalog:
-    """The open catalog: a writer (serialised), a reader on the loop for point lookups, and a
-    scan reader on its own thread for reads of many rows."""
+    """The open catalog: a writer (serialised, on its own thread), a reader on the loop for
+    point lookups, and a scan reader on its own thread for reads of many rows."""
 
     def __init__(
         self,
         path: Path,
-        writer: aiosqlite.Connection,
+        writer: tuple[WriterThread, sqlite3.Connection],
         scan_reader: aiosqlite.Connection,
         reader: LoopReader,
         before_write: Callable[[], Awaitable[None]] | None = None,
@@ -181,14 +257,23 @@ class Catalog:
         # Run before each write transaction begins: the composition root hands in the
         # storage reserve's ``keep_room``, so that SQLite finds room even on a full disk.
         self._before_write = before_write
-        self._writer = writer
-        self._unit = SqliteWriter(writer)
+        self._thread, self._conn = writer
+        self._unit = SqliteWriter(self._thread, self._conn)
         self._scan_reader = scan_reader
         self._reader = reader
         self._write_lock = asyncio.Lock()
         # The open group transaction's COMMIT, which its units wait for.
         self._group: asyncio.Future[None] | None = None
         self._committer: asyncio.Future[None] | None = None
+        self._batches = WriteBatches(
+            self._thread,
+            self._conn,
+            InlineWriter(self._conn),
+            self._write_lock,
+            lambda: self._group,
+            _translated,
+            before_write,
+        )
 
     @classmethod
     async def open(
@@ -201,12 +286,16 @@ class Catalog:
         """Open (creating if needed) the catalog file and bring its schema up to date."""
         require_sqlite(sqlite3.sqlite_version_info)
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = await _connect(path)
+        migrator = await _connect(path)
         try:
-            await apply_migrations(writer, target=migrate_to)
+            await apply_migrations(migrator, target=migrate_to)
+        finally:
+            await migrator.close()
+        writer = await _open_writer(path)
+        try:
             scan_reader = await _connect(path)
         except BaseException:
-            await writer.close()
+            await _close_writer(writer)
             raise
         return cls(path, writer, scan_reader, _connect_loop_reader(path), before_write)
 
@@ -219,7 +308,18 @@ class Catalog:
     async def close(self) -> None:
         self._reader.close()
         await self._scan_reader.close()
-        await self._writer.close()
+        await _close_writer((self._thread, self._conn))
+
+    async def run_write(self, work: Work[T]) -> T:
+        """Run ``work(writer)`` as one unit of work, whole on the writer's thread: one crossing
+        there and one back, however many statements it runs (see ``write_batches``).
+
+        The same guarantees as ``transaction()``: all of it is committed or none; units that
+        queue meanwhile share a COMMIT; it returns once its COMMIT is durable, and raises what
+        ``work`` raised (its unit undone) or what the COMMIT raised. ``work`` may only await
+        catalog statements on the writer it is given: it runs off the event loop.
+        """
+        return await self._batches.run(work)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Writer]:
@@ -270,20 +370,20 @@ class Catalog:
         if self._group is None:
             if self._before_write is not None:
                 await self._before_write()
-            await self._writer.execute("BEGIN IMMEDIATE")
+            await self._statement("BEGIN IMMEDIATE")
             self._group = asyncio.get_running_loop().create_future()
             # Runs after every writer already waiting for the lock (the lock is FIFO).
             self._committer = asyncio.ensure_future(self._commit_group())
         group = self._group
-        await self._writer.execute("SAVEPOINT unit")
+        await self._statement("SAVEPOINT unit")
         return group
 
     async def _close_unit(self, *, rollback: bool) -> None:
-        if not self._writer.in_transaction:
+        if not self._conn.in_transaction:
             return  # SQLite rolled the whole transaction back itself (it may on SQLITE_FULL)
         if rollback:
-            await self._writer.execute("ROLLBACK TO unit")
-        await self._writer.execute("RELEASE unit")
+            await self._statement("ROLLBACK TO unit")
+        await self._statement("RELEASE unit")
 
     async def _commit_group(self) -> None:
         async with self._write_lock:
@@ -291,10 +391,10 @@ class Catalog:
             if group is None:
                 return
             try:
-                await self._writer.execute("COMMIT")
+                await self._statement("COMMIT")
             except BaseException as exc:
                 with contextlib.suppress(Exception):
-                    await self._writer.execute("ROLLBACK")
+                    await self._statement("ROLLBACK")
                 group.set_exception(exc if isinstance(exc, Exception) else RuntimeError(exc))
                 # Nobody may be left waiting on it; mark the exception as seen here.
                 group.exception()
@@ -302,6 +402,9 @@ class Catalog:
                     raise
             else:
                 group.set_result(None)
+
+    async def _statement(self, sql: str) -> None:
+        await self._thread.call(partial(self._conn.execute, sql))
 
     @property
     def reader(self) -> LoopReader:
@@ -326,6 +429,16 @@ def raise_if_disk_full(exc: sqlite3.Error) -> None:
     "database or disk is full": the one place the catalog's full disk becomes a domain error."""
     if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
         raise InsufficientStorage(detail={"reason": "database or disk is full"}) from exc
+
+
+async def _close_writer(writer: tuple[WriterThread, sqlite3.Connection]) -> None:
+    thread, conn = writer
+    if thread.stopped:
+        return  # closed already
+    try:
+        await thread.call(conn.close)
+    finally:
+        thread.stop()
 
 
 async def _to_the_end(step: Awaitable[T]) -> T:

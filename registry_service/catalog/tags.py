@@ -252,3 +252,11 @@ async def count_tags_of_repositories(
     )
     found.update({r[0]: int(r[1]) for r in rows})
     return found
+
+
+async def select_tag_names_of_manifest(db: Reader, manifest_id: int) -> list[str]:
+    """The tags pointing at one manifest (what deleting it by digest would take along)."""
+    rows = await fetch_all(
+        db, "SELECT name FROM tags WHERE manifest_id = ? ORDER BY name", (manifest_id,)
+    )
+    return [row[0] for row in rows]

@@ -1,4 +1,4 @@
-"""Middleware shared by the sub-applications: request ids, error rendering, GitLab identity.
+"""Middleware shared by the sub-applications: request ids, error rendering, identities.
 
 ``error_middleware(render)`` is where domain errors become wire errors: each sub-app installs it
 with its own renderer, so handlers and services never build an error body themselves. It is
@@ -28,9 +28,16 @@ from registry_service.errors import (
     Unauthorized,
 )
 from registry_service.http.fields import FORM_TYPES, read_form
-from registry_service.keys import actor_key, catalog_key, clock_key, request_id_key
+from registry_service.keys import (
+    actor_key,
+    catalog_key,
+    clock_key,
+    grant_key,
+    request_id_key,
+    token_verifier_key,
+)
 from registry_service.services import tokens
-from registry_service.services.permissions import ANONYMOUS
+from registry_service.services.permissions import ANONYMOUS, Actor
 
 log = logging.getLogger("registry_service.http")
 
@@ -192,21 +199,48 @@ def _basic(request: web.Request) -> tuple[str, str] | None:
     return username, password
 
 
+async def basic_actor(request: web.Request) -> Actor:
+    """The caller named by HTTP Basic (anonymous without it); 401 for bad credentials.
+
+    ``tokens.authenticate_basic`` is the one place a (username, secret) pair becomes an actor,
+    for /v2 and /jwt/auth alike.
+    """
+    credentials = _basic(request)
+    if credentials is None:
+        return ANONYMOUS
+    config = request.config_dict
+    return await tokens.authenticate_basic(
+        config[catalog_key], *credentials, config[clock_key].now()
+    )
+
+
 @web.middleware
 async def registry_identity_middleware(
     request: web.Request, handler: Handler
 ) -> web.StreamResponse:
-    """Who is calling /v2: HTTP Basic with a username and one of its tokens, or anonymous.
+    """Who is calling /v2: a Bearer token from /jwt/auth, HTTP Basic with a username and one of
+    its tokens, or anonymous.
 
-    Bad credentials are 401 with a Basic challenge; which scopes and roles an operation needs
-    is decided by the operation.
+    A Bearer token is checked by its signature, issuer, audience and times alone (the
+    signature once per token: ``registry_tokens.TokenVerifier``); what it
+    grants is put on the request (``grant_key``) and the actor stays anonymous, so nothing
+    reads the catalog to decide. A bad token or bad credentials are 401; which scopes and roles
+    an operation needs is decided by the operation.
     """
-    credentials = _basic(request)
-    if credentials is None:
-        request[actor_key] = ANONYMOUS
-    else:
-        config = request.config_dict
-        request[actor_key] = await tokens.authenticate_basic(
-            config[catalog_key], *credentials, config[clock_key].now()
-        )
+    token = _bearer(request)
+    if token is None:
+        request[actor_key] = await basic_actor(request)
+        return await handler(request)
+    config = request.config_dict
+    request[grant_key] = config[token_verifier_key].verify(token, config[clock_key].now())
+    request[actor_key] = ANONYMOUS
+    return await handler(request)
+
+
+@web.middleware
+async def token_request_identity_middleware(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    """Who is asking /jwt/auth for a token: HTTP Basic, or anonymous."""
+    request[actor_key] = await basic_actor(request)
     return await handler(request)

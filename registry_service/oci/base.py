@@ -6,13 +6,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from registry_service.errors import Unauthorized
-from registry_service.keys import actor_key
+from registry_service.keys import actor_key, grant_key
 
 API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
 
 
 async def check_api_version(request: web.Request) -> web.Response:
-    if request[actor_key].is_anonymous:
+    """200 to a signed-in caller or any valid token, 401 with the challenge to anyone else."""
+    if request[actor_key].is_anonymous and request.get(grant_key) is None:
         raise Unauthorized()
     return web.json_response({}, headers=API_VERSION_HEADER)
 

@@ -11,7 +11,7 @@ from registry_service.errors import NameUnknown, PaginationInvalid
 from registry_service.http import context
 from registry_service.manifests.media_types import OCI_INDEX
 from registry_service.oci import inputs, urls
-from registry_service.services import images, manifests
+from registry_service.services import images, manifests, token_grants
 from registry_service.services.images import Action
 
 # The most entries one page holds, whatever ``n`` asks for; the Link header leads on. Also
@@ -47,7 +47,11 @@ async def list_tags(request: web.Request) -> web.Response:
 
 
 async def list_repositories(request: web.Request) -> web.Response:
-    paths = await images.visible_image_paths(context.catalog(request), context.actor(request))
+    grant = inputs.grant(request)
+    if grant is not None:
+        paths = await token_grants.catalog_paths(context.catalog(request), grant)
+    else:
+        paths = await images.visible_image_paths(context.catalog(request), context.actor(request))
     last = request.query.get("last")
     if last:
         paths = [p for p in paths if p > last]

@@ -30,7 +30,7 @@ async def get_manifest(request: web.Request) -> web.Response:
 
 
 async def put_manifest(request: web.Request) -> web.Response:
-    image = await inputs.image(request, Action.PUSH)
+    image, guard = await inputs.guarded_image(request, Action.PUSH)
     catalog, now = context.catalog(request), context.now(request)
     payload = await inputs.read_capped(request, manifests.MAX_MANIFEST_BYTES)
     repository = await images.ensure_repository(catalog, image, now)
@@ -44,6 +44,7 @@ async def put_manifest(request: web.Request) -> web.Response:
         normalize_content_type(request.headers.get("Content-Type")),
         extra_tags,
         now,
+        guard,
     )
     metrics.count_pushed(request, "manifest", len(payload))
     headers: CIMultiDict[str] = CIMultiDict(
@@ -62,11 +63,12 @@ async def put_manifest(request: web.Request) -> web.Response:
 
 
 async def delete_manifest(request: web.Request) -> web.Response:
-    _, repository = await inputs.repository(request, Action.DELETE)
+    repository, guard = await inputs.guarded_repository(request, Action.DELETE)
     await manifests.delete_manifest(
         context.catalog(request),
         repository,
         request.match_info["reference"],
         context.now(request),
+        guard,
     )
     return web.Response(status=202)

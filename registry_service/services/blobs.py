@@ -26,6 +26,7 @@ from datetime import datetime
 from registry_service.catalog import blobs as blob_rows
 from registry_service.catalog import uploads as upload_rows
 from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import Writer
 from registry_service.catalog.rows import Repository, Upload
 from registry_service.digests import Digest
 from registry_service.errors import (
@@ -81,9 +82,11 @@ async def _place_and_record(
 async def delete_blob(catalog: Catalog, repository: Repository, digest: Digest) -> None:
     """Unlink the blob from this repository; the bytes go when garbage collection finds no
     other user. BLOB_UNKNOWN if the repository had no such blob."""
-    async with catalog.transaction() as tx:
-        if not await blob_rows.unlink_blob(tx, repository.id, str(digest)):
-            raise BlobUnknown(detail={"digest": str(digest)})
+    unlinked = await catalog.run_write(
+        lambda tx: blob_rows.unlink_blob(tx, repository.id, str(digest))
+    )
+    if not unlinked:
+        raise BlobUnknown(detail={"digest": str(digest)})
 
 
 async def ingest_blob(
@@ -109,12 +112,15 @@ async def mount_blob(
 
     The caller has checked that the actor may pull ``source`` and push ``target``.
     """
-    async with catalog.transaction() as tx:
+
+    async def link(tx: Writer) -> int | None:
         size = await blob_rows.select_linked_blob_size(tx, source.id, str(digest))
-        if size is None:
-            return None
-        await blob_rows.link_blob(tx, target.id, str(digest), now)
-    return BlobInfo(digest, size)
+        if size is not None:
+            await blob_rows.link_blob(tx, target.id, str(digest), now)
+        return size
+
+    size = await catalog.run_write(link)
+    return None if size is None else BlobInfo(digest, size)
 
 
 # --- upload sessions ------------------------------------------------------------------------
@@ -128,8 +134,9 @@ async def start_upload(
     # Folder first, row second: removing a folder needs no space, deleting a row may.
     await storage.sessions.create(session_id, algorithm)
     try:
-        async with catalog.transaction() as tx:
-            await upload_rows.insert_upload(tx, session_id, repository.id, algorithm, now)
+        await catalog.run_write(
+            lambda tx: upload_rows.insert_upload(tx, session_id, repository.id, algorithm, now)
+        )
     except BaseException:
         await storage.sessions.cancel(session_id)
         raise
@@ -165,8 +172,9 @@ async def append_chunk(
     await find_upload(catalog, repository, session_id)
     try:
         size = await storage.sessions.append(session_id, chunks, start_offset)
-        async with catalog.transaction() as tx:
-            await upload_rows.update_upload_offset(tx, session_id, size, now)
+        await catalog.run_write(
+            lambda tx: upload_rows.update_upload_offset(tx, session_id, size, now)
+        )
     except InsufficientStorage:
         # Out of space: the session gives its bytes back at once (storage/sessions.py).
         with contextlib.suppress(BlobUploadUnknown):
@@ -214,8 +222,7 @@ async def cancel_upload(
 
 
 async def _forget_upload(catalog: Catalog, session_id: str) -> None:
-    async with catalog.transaction() as tx:
-        await upload_rows.delete_upload(tx, session_id)
+    await catalog.run_write(lambda tx: upload_rows.delete_upload(tx, session_id))
 
 
 async def purge_abandoned_uploads(
@@ -223,16 +230,22 @@ async def purge_abandoned_uploads(
 ) -> list[str]:
     """Drop sessions idle for longer than ``max_age_s``, and rows whose session is gone."""
     removed = await storage.sessions.purge_older_than(max_age_s, now)
-    async with catalog.transaction() as tx:
-        for session_id in removed:
-            await upload_rows.delete_upload(tx, session_id)
+    await _forget_uploads(catalog, removed)
     stale = [
         upload.id
         for upload in await upload_rows.select_uploads(catalog.reader)
         if not await storage.sessions.exists(upload.id)
     ]
-    if stale:
-        async with catalog.transaction() as tx:
-            for session_id in stale:
-                await upload_rows.delete_upload(tx, session_id)
+    await _forget_uploads(catalog, stale)
     return sorted({*removed, *stale})
+
+
+async def _forget_uploads(catalog: Catalog, session_ids: list[str]) -> None:
+    if not session_ids:
+        return
+
+    async def forget(tx: Writer) -> None:
+        for session_id in session_ids:
+            await upload_rows.delete_upload(tx, session_id)
+
+    await catalog.run_write(forget)

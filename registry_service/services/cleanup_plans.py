@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,10 +28,12 @@ from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import Repository
 from registry_service.catalog.tags import TagDates, TagDatesDocument, parse_tag_dates
-from registry_service.services import projects
+from registry_service.services import projects, protection_rules
 from registry_service.services.job_data import CleanupParams
 from registry_service.services.permissions import Ability, Actor
 from registry_service.services.projects import ProjectAccess
+from registry_service.services.protection import NO_TAG_RULES, TagProtection, protected_tags
+from registry_service.services.repositories import image_path
 
 # A warning names at most this many tags; ``tags_total`` says how many there were.
 WARNING_TAGS_SHOWN = 20
@@ -39,10 +41,16 @@ WARNING_TAGS_SHOWN = 20
 CANDIDATE_REASONS = frozenset({KeepReason.KEEP_N, KeepReason.NEWER, KeepReason.UNDATED})
 
 
-def plan_tags(params: CleanupParams, tags: Iterable[TagDates], now: datetime) -> CleanupPlan:
+def plan_tags(
+    params: CleanupParams,
+    tags: Sequence[TagDates],
+    now: datetime,
+    protection: TagProtection = NO_TAG_RULES,
+) -> CleanupPlan:
     """The plan for these tags: a tag's date is its image's build date (Decision 4), its push
-    time only breaks ties (Decision 3)."""
-    return plan_cleanup(tags, params.rules(), now)
+    time only breaks ties (Decision 3); a tag a protection rule matches is never deleted."""
+    protected = protected_tags(protection, [t.name for t in tags])
+    return plan_cleanup(tags, params.rules(), now, protected)
 
 
 @dataclass(frozen=True)
@@ -80,15 +88,23 @@ async def preview_cleanup(
     """The plan the cleanup job would make from ``params``, for the caller who may start it
     (Maintainer+), with warnings; no lease, no job, no change."""
     projects.require(access, actor, Ability.ADMIN_CONTAINER_IMAGE)
+    # Refused as the bulk delete itself would be; the tag rules are what the plan keeps.
+    guard = await protection_rules.guard_for(
+        catalog, actor, access.project.id, image_path(access.project, repository)
+    )
+    guard.require_repository("delete")
+    protection = guard.tags
     # Many rows, as in the job: read on the scan connection, off the event loop.
     document = await tag_rows.select_tag_dates(catalog.scan_reader, repository.id)
     # Most of a second of CPU for a large repository: on a thread, so other requests are served.
-    return await asyncio.to_thread(_preview, params, document, now)
+    return await asyncio.to_thread(_preview, params, document, now, protection)
 
 
-def _preview(params: CleanupParams, document: TagDatesDocument, now: datetime) -> CleanupPreview:
+def _preview(
+    params: CleanupParams, document: TagDatesDocument, now: datetime, protection: TagProtection
+) -> CleanupPreview:
     tags = parse_tag_dates(document)
-    plan = plan_tags(params, tags, now)
+    plan = plan_tags(params, tags, now, protection)
     kept = tuple(sorted(plan.keep.items()))
     candidates = len(plan.delete) + sum(1 for r in plan.keep.values() if r in CANDIDATE_REASONS)
     names = sorted(t.name for t in tags)

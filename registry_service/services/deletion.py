@@ -26,7 +26,7 @@ from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.protocols import Reader, Writer
 from registry_service.errors import Forbidden
-from registry_service.services import groups, projects
+from registry_service.services import groups, projects, protection_rules
 from registry_service.services.job_data import RepositoryDeletionParams
 from registry_service.services.jobs import JobKind, JobQueue
 from registry_service.services.permissions import AccessLevel, Actor
@@ -41,9 +41,9 @@ async def ensure_repositories_deletable(
     """Raise ``Forbidden`` if a rule forbids ``actor`` to delete one of these repositories.
 
     The single place where protection rules refuse a repository's deletion, alone or as part
-    of a project, group or user deletion; nothing refuses yet.
+    of a project, group or user deletion (``services/protection_rules.py`` says how).
     """
-    del db, actor, repository_ids
+    await protection_rules.require_repositories_deletable(db, actor, repository_ids)
 
 
 async def schedule_repository_deletions(

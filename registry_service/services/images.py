@@ -7,7 +7,7 @@ internal project), push Developer+, delete Maintainer+; a token must carry a reg
 Failures are ordered so a client learns only what it may know:
 
 - a project the caller may not see answers exactly as no project at all (gitlab-api.md §4, as
-  ``/api/v4`` answers ``404 Project Not Found`` for both): 401 with the Basic challenge to an
+  ``/api/v4`` answers ``404 Project Not Found`` for both): 401 with the Bearer challenge to an
   anonymous caller, so the client logs in and retries, else ``NAME_UNKNOWN``;
 - a visible project, anonymous caller and not allowed → 401;
 - a visible project and too low a role or scope → ``DENIED``.
@@ -27,6 +27,7 @@ from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import projects as project_rows
 from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog.db import Catalog
+from registry_service.catalog.errors import ForeignKeyViolated
 from registry_service.catalog.rows import Project, Repository
 from registry_service.errors import Forbidden, NameUnknown, RegistryError, Unauthorized
 from registry_service.names import project_path_candidates
@@ -60,7 +61,8 @@ class Image:
     """An image path the caller may act on, resolved to its project and repository name."""
 
     path: str
-    project: Project
+    project_id: int
+    project_path: str
     # The repository's name below the project ("" for the project's root image).
     name: str
 
@@ -71,7 +73,8 @@ def allowed(actor: Actor, access: ProjectAccess, action: Action) -> bool:
     return access.can(actor, _ABILITY[action])
 
 
-async def _owning_project(catalog: Catalog, image_path: str) -> Project | None:
+async def owning_project(catalog: Catalog, image_path: str) -> Project | None:
+    """The project ``image_path`` belongs to, if one exists (gitlab-api.md §8)."""
     for candidate in project_path_candidates(image_path):
         project = await lookup_project(catalog, candidate)
         if project is not None:
@@ -106,7 +109,7 @@ async def resolve(
     With ``auto_create`` (``registry.auto_create_projects``) an administrator's push to a path
     no project owns creates the project (and its missing groups) first.
     """
-    project = await _owning_project(catalog, image_path)
+    project = await owning_project(catalog, image_path)
     if project is None:
         target = project_to_create(image_path)
         creating = auto_create and action is Action.PUSH and actor.is_admin
@@ -121,7 +124,9 @@ async def resolve(
             raise Unauthorized()
         raise Forbidden(f"{action} access to {image_path!r} is denied", detail={"name": image_path})
     name = image_path[len(project.full_path) + 1 :]
-    return Image(path=image_path, project=project, name=name)
+    return Image(
+        path=image_path, project_id=project.id, project_path=project.full_path, name=name
+    )
 
 
 async def _unknown_name(catalog: Catalog, actor: Actor, image_path: str) -> RegistryError:
@@ -222,7 +227,7 @@ async def _create_project(
 async def find_repository(catalog: Catalog, image: Image) -> Repository:
     """The image's repository row; NAME_UNKNOWN if nothing was ever pushed there."""
     repository = await repository_rows.select_repository(
-        catalog.reader, image.project.id, image.name
+        catalog.reader, image.project_id, image.name
     )
     if repository is None or repository.status == "delete_ongoing":
         raise NameUnknown(detail={"name": image.path})
@@ -232,12 +237,18 @@ async def find_repository(catalog: Catalog, image: Image) -> Repository:
 async def ensure_repository(catalog: Catalog, image: Image, now: datetime) -> Repository:
     """The image's repository, created by the first authorised push (as GitLab does)."""
     existing = await repository_rows.select_repository(
-        catalog.reader, image.project.id, image.name
+        catalog.reader, image.project_id, image.name
     )
     if existing is not None:
         return existing
-    async with catalog.transaction() as tx:
-        return await repository_rows.ensure_repository(tx, image.project.id, image.name, now)
+    try:
+        return await catalog.run_write(
+            lambda tx: repository_rows.ensure_repository(tx, image.project_id, image.name, now)
+        )
+    except ForeignKeyViolated:
+        # The project went after the caller was let in (a registry token names it for its
+        # lifetime): as if it had never been.
+        raise NameUnknown(detail={"name": image.path}) from None
 
 
 async def visible_image_paths(catalog: Catalog, actor: Actor) -> list[str]:

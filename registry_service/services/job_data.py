@@ -142,11 +142,12 @@ class CleanupCounts(StoredCounts):
     kept: int | None = None
     processed: int | None = None  # planned tags gone through, deleted or left alone
     deleted: int | None = None
+    protected: int | None = None  # of the kept: those a protection rule matched
 
     def to_json(self) -> Json:
         return present(
             tags=self.tags, planned=self.planned, kept=self.kept,
-            processed=self.processed, deleted=self.deleted,
+            processed=self.processed, deleted=self.deleted, protected=self.protected,
         )
 
     @classmethod
@@ -157,6 +158,7 @@ class CleanupCounts(StoredCounts):
             kept=members.count("kept"),
             processed=members.count("processed"),
             deleted=members.count("deleted"),
+            protected=members.count("protected"),
         )
 
 

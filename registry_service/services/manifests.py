@@ -48,6 +48,7 @@ from registry_service.manifests.parse import (
 )
 from registry_service.names import is_digest_reference, validate_tag
 from registry_service.services.blobs import Storage
+from registry_service.services.protection_rules import Guard
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 # An image config larger than this is not read for its ``created`` date (it would be odd).
@@ -107,8 +108,10 @@ async def push_manifest(
     content_type: str | None,
     extra_tags: Sequence[str],
     now: datetime,
+    guard: Guard | None = None,
 ) -> Pushed:
-    """Validate and store a manifest, pointing ``reference`` (if a tag) and ``extra_tags`` at it."""
+    """Validate and store a manifest, pointing ``reference`` (if a tag) and ``extra_tags`` at it;
+    ``guard`` refuses a tag its protection rules keep from the pusher (403)."""
     if len(payload) > MAX_MANIFEST_BYTES:
         raise PayloadTooLarge(
             f"manifest is {len(payload)} bytes; at most {MAX_MANIFEST_BYTES} are accepted",
@@ -129,6 +132,9 @@ async def push_manifest(
     parsed = parse_manifest(payload, content_type)
     created = await _created_of(storage, parsed)
     async with catalog.transaction() as tx:
+        if guard is not None and guard.tags:
+            for tag in dict.fromkeys(tags):
+                await _check_tag_push(tx, guard, repository, tag, digest)
         if isinstance(parsed, Manifest):
             new = await _image_record(tx, repository, parsed, digest, payload, created)
         else:
@@ -138,6 +144,18 @@ async def push_manifest(
             await tag_rows.upsert_tag(tx, repository.id, tag, manifest_id, now)
     subject = parsed.subject.digest if parsed.subject else None
     return Pushed(digest, tuple(dict.fromkeys(tags)), subject)
+
+
+async def _check_tag_push(
+    tx: Writer, guard: Guard, repository: Repository, tag: str, digest: Digest
+) -> None:
+    # Where the tag points now matters only to an immutable rule: read it for those alone,
+    # inside the transaction, so a concurrent push cannot slip between check and write.
+    current = None
+    if guard.tags.is_immutable(tag):
+        row = await tag_rows.select_tag(tx, repository.id, tag)
+        current = row.manifest_digest if row is not None else None
+    guard.require_tag_push(tag, current=current, pushed=str(digest))
 
 
 async def _created_of(storage: Storage, parsed: Manifest | Index) -> datetime | None:
@@ -308,18 +326,34 @@ def _platform_json(child: Descriptor) -> str | None:
 
 
 async def delete_manifest(
-    catalog: Catalog, repository: Repository, reference: str, now: datetime
+    catalog: Catalog,
+    repository: Repository,
+    reference: str,
+    now: datetime,
+    guard: Guard | None = None,
 ) -> None:
-    """By tag: remove only that tag. By digest: remove the manifest and every tag on it."""
+    """By tag: remove only that tag. By digest: remove the manifest and every tag on it.
+
+    ``guard`` refuses a protected or immutable tag; by digest, every tag the manifest would
+    take along must be deletable (Decision: a digest is no way around a tag rule)."""
     ref = lookup_reference(reference)
     async with catalog.transaction() as tx:
         if isinstance(ref, Digest):
             found = await manifest_rows.select_manifest(tx, repository.id, str(ref))
             if found is None:
                 raise ManifestUnknown(detail={"reference": reference[:140]})
+            if guard is not None and guard.tags:
+                for tag in await tag_rows.select_tag_names_of_manifest(tx, found.id):
+                    guard.require_tag_delete(tag)
             await manifest_rows.delete_manifest(tx, found.id)
-        elif not await tag_rows.delete_tag(tx, repository.id, ref, now):
-            raise ManifestUnknown(detail={"reference": reference[:140]})
+        else:
+            # A missing tag is MANIFEST_UNKNOWN whatever rule would match it.
+            if guard is not None and guard.tags.matching(ref):
+                if await tag_rows.select_tag(tx, repository.id, ref) is None:
+                    raise ManifestUnknown(detail={"reference": reference[:140]})
+                guard.require_tag_delete(ref)
+            if not await tag_rows.delete_tag(tx, repository.id, ref, now):
+                raise ManifestUnknown(detail={"reference": reference[:140]})
 
 
 async def list_tag_names(

@@ -17,11 +17,12 @@ from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.rows import Repository
 from registry_service.errors import CleanupThrottled, TagNotFound
-from registry_service.services import projects
+from registry_service.services import projects, protection_rules
 from registry_service.services.job_data import CleanupParams
 from registry_service.services.jobs import JobQueue, submit_job
 from registry_service.services.permissions import Ability, Actor
 from registry_service.services.projects import ProjectAccess
+from registry_service.services.repositories import image_path
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,16 @@ async def delete_tag(
     """Remove this one tag (Developer+); other tags on the same manifest stay (Decision 7:
     a missing tag is 404 Tag Not Found)."""
     projects.require(access, actor, Ability.DESTROY_CONTAINER_IMAGE)
+    guard = await protection_rules.guard_for(
+        catalog, actor, access.project.id, image_path(access.project, repository)
+    )
+    guard.require_repository("delete")
     async with catalog.transaction() as tx:
+        if guard.tags.matching(name):
+            # A missing tag is 404 whatever rule would match it.
+            if await tag_rows.select_tag(tx, repository.id, name) is None:
+                raise TagNotFound()
+            guard.require_tag_delete(name)
         if not await tag_rows.delete_tag(tx, repository.id, name, now):
             raise TagNotFound()
 
@@ -123,6 +133,11 @@ async def request_cleanup(
     job's id.
     """
     projects.require(access, actor, Ability.ADMIN_CONTAINER_IMAGE)
+    # Protected tags are skipped by the job itself; a protected repository refuses outright.
+    guard = await protection_rules.guard_for(
+        catalog, actor, access.project.id, image_path(access.project, repository)
+    )
+    guard.require_repository("delete")
     if interval_s > 0:
         async with catalog.transaction() as tx:
             taken = await lease_rows.acquire_lease(

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from registry_service.http import context as ctx
 from registry_service.services import groups, projects, repositories
+from registry_service.services.permissions import Ability
 from registry_service.web.params import int_value, text_value
 from registry_service.web.render import page, render
 from registry_service.web.sessions import Viewer
@@ -54,4 +55,5 @@ async def show_group(request: web.Request, viewer: Viewer) -> web.StreamResponse
         "total": total,
         "page": number,
         "pages": max(1, -(-total // PER_PAGE)),
+        "may_manage_deploy_tokens": access.can(viewer.actor, Ability.ADMIN_DEPLOY_TOKEN),
     })

@@ -31,6 +31,9 @@ async def show_project_registry(request: web.Request, viewer: Viewer) -> web.Str
         "page": number,
         "pages": max(1, -(-overview.total // PER_PAGE)),
         "registry_host": ctx.settings(request).registry_host,
+        "may_manage_deploy_tokens": overview.access.can(
+            viewer.actor, Ability.ADMIN_DEPLOY_TOKEN
+        ),
     })
 
 

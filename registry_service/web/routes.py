@@ -16,10 +16,12 @@ from aiohttp import web
 from registry_service.web import (
     admin,
     cleanup,
+    deploy_tokens,
     explore,
     filters,
     jobs,
     policy,
+    protection_rules,
     registry,
     sign_in,
     tag_deletes,
@@ -30,6 +32,8 @@ from registry_service.web import (
 
 STATIC_DIR = Path(__file__).parent / "static"
 REPOSITORY = "/projects/{project_id}/repositories/{repository_id:\\d+}"
+RULES = "/projects/{project_id:\\d+}/protection-rules"
+RULE = RULES + "/{kind:tag|repository}/{rule_id:\\d+}"
 
 
 def add_web_routes(app: web.Application) -> None:
@@ -71,3 +75,14 @@ def add_web_routes(app: web.Application) -> None:
     r.add_get("/tokens", tokens.show_tokens)
     r.add_post("/tokens", tokens.create_token)
     r.add_post("/tokens/{token_id:\\d+}/revoke", tokens.revoke_token)
+    r.add_get(RULES, protection_rules.show_rules)
+    r.add_post(RULES + "/tag", protection_rules.create_tag_rule)
+    r.add_post(RULES + "/repository", protection_rules.create_repository_rule)
+    r.add_post(RULE + "/edit", protection_rules.update_rule)
+    r.add_post(RULE + "/delete", protection_rules.delete_rule)
+    for owner in ("/projects/{project_id:\\d+}", "/groups/{group_id:\\d+}"):
+        r.add_get(owner + "/deploy-tokens", deploy_tokens.show_deploy_tokens)
+        r.add_post(owner + "/deploy-tokens", deploy_tokens.create_deploy_token)
+        r.add_post(
+            owner + "/deploy-tokens/{token_id:\\d+}/revoke", deploy_tokens.revoke_deploy_token
+        )

@@ -17,6 +17,7 @@ from registry_service.web.lookups import readable_repository, repository_url
 from registry_service.web.params import int_value, text_value
 from registry_service.web.render import page, render
 from registry_service.web.sessions import Viewer
+from registry_service.web.tag_badges import tag_badges
 
 PER_PAGE = 50
 
@@ -46,6 +47,7 @@ async def show_repository(request: web.Request, viewer: Viewer) -> web.StreamRes
         "path": repositories.image_path(access.project, repository),
         "registry_host": ctx.settings(request).registry_host,
         "tags": listing.tags,
+        "badges": await tag_badges(request, access.project.id, (t.name for t in listing.tags)),
         "tags_count": listing.total,
         # Set by the tag deletion's redirect (tag_deletes.py).
         "deleted": int_value(query, "deleted", 0, low=0, high=tag_deletes.MAX_TAGS),

@@ -12,6 +12,7 @@ from registry_service.services.permissions import Ability
 from registry_service.web.lookups import readable_repository, repository_url
 from registry_service.web.render import page, render
 from registry_service.web.sessions import Viewer
+from registry_service.web.tag_badges import tag_badges
 
 
 @page
@@ -30,6 +31,7 @@ async def show_tag(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         "repository": repository,
         "path": repositories.image_path(access.project, repository),
         "details": details,
+        "badge": (await tag_badges(request, access.project.id, [details.tag])).get(details.tag),
         "pull_commands": [
             ("docker", f"docker pull {reference}"),
             ("podman", f"podman pull {reference}"),

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from registry_service.catalog.writer_thread import CatalogClosed
 from registry_service.cli import build_app
 from registry_service.keys import catalog_key
 from registry_service.settings import Settings
@@ -54,7 +55,7 @@ async def test_a_failed_start_up_stops_the_jobs_and_closes_the_catalog(
     assert [t.get_name() for t in other_tasks() if t not in before] == []
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
         await catalog.reader.execute_fetchall("SELECT 1")
-    with pytest.raises(ValueError, match="no active connection"):
+    with pytest.raises(CatalogClosed):
         async with catalog.transaction() as tx:
             await tx.execute("SELECT 1")
 

@@ -29,7 +29,8 @@ REVOKED = {
 NEEDS_HIGHER_PRIVILEGES = (
     "The request requires higher privileges than provided by the access token."
 )
-BASIC_CHALLENGE = 'Basic realm="registry-service"'
+# /v2/ names no repository, so its challenge has no scope.
+V2_CHALLENGE = 'Bearer realm="http://registry.test:5000/jwt/auth",service="container_registry"'
 
 
 def basic(username: str, password: str) -> dict[str, str]:
@@ -244,7 +245,7 @@ async def test_api_scope_can_write(client: TestClient, factory: Factory) -> None
 async def test_v2_base_anonymous_is_challenged(client: TestClient) -> None:
     resp = await client.get("/v2/")
     assert resp.status == 401
-    assert resp.headers["WWW-Authenticate"] == BASIC_CHALLENGE
+    assert resp.headers["WWW-Authenticate"] == V2_CHALLENGE
     assert resp.headers["Docker-Distribution-API-Version"] == "registry/2.0"
     assert resp.content_type == "application/json"
     body = await resp.json()
@@ -287,7 +288,7 @@ async def test_v2_wrong_basic_credentials_are_401(
     resp = await client.get("/v2/", headers=basic(username, password))
 
     assert resp.status == 401
-    assert resp.headers["WWW-Authenticate"] == BASIC_CHALLENGE
+    assert resp.headers["WWW-Authenticate"] == V2_CHALLENGE
     assert [e["code"] for e in (await resp.json())["errors"]] == ["UNAUTHORIZED"]
 
 
@@ -297,7 +298,7 @@ async def test_v2_expired_token_is_401(
     alice = await factory.user("alice", expires_at=clock.now().date())
     resp = await client.get("/v2/", headers=basic("alice", alice.token))
     assert resp.status == 401
-    assert resp.headers["WWW-Authenticate"] == BASIC_CHALLENGE
+    assert resp.headers["WWW-Authenticate"] == V2_CHALLENGE
 
 
 @pytest.mark.parametrize(
@@ -314,5 +315,5 @@ async def test_v2_malformed_basic_is_401(
     await factory.user("alice")
     resp = await client.get("/v2/", headers={"Authorization": authorization})
     assert resp.status == 401
-    assert resp.headers["WWW-Authenticate"] == BASIC_CHALLENGE
+    assert resp.headers["WWW-Authenticate"] == V2_CHALLENGE
     assert [e["code"] for e in (await resp.json())["errors"]] == ["UNAUTHORIZED"]

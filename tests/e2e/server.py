@@ -7,6 +7,11 @@ and ``start()`` again reuses the same port and data. Output goes to files, never
 access log of a few hundred requests would fill a pipe and block the server).
 With ``tls=`` (a ``tests.tls_certs.ServerCert``) it serves HTTPS
 with that certificate and ``url`` says ``https``.
+A port picked here is free when picked, not when the child binds it seconds later: another
+process on the machine may take it in between (another test run's server, answering
+``/-/readiness`` as well, then going away). So readiness counts only when the listener is the
+child's own socket (or one of the workers it forked), and a first start that finds its picked
+port taken picks another.
 ``run_cli`` runs other subcommands to completion. Children get the test's environment minus
 every ``REGISTRY_SERVICE_*``, so a developer's own settings cannot leak in.
 """
@@ -31,6 +36,7 @@ from tests.tls_certs import ServerCert
 
 ADMIN_TOKEN = "glpat-e2e-admin-token-0123456789"
 START_TIMEOUT_S = 20.0
+PORT_PICKS = 3
 STOP_TIMEOUT_S = 40.0
 CLI_TIMEOUT_S = 60.0
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +58,52 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+def listener_pids(port: int) -> set[int]:
+    """The processes holding a listening TCP socket on loopback ``port`` (Linux ``/proc``)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local_address is HEXIP:HEXPORT; state 0A is LISTEN; field 9 is the socket inode.
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    pids: set[int] = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            links = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
+        except OSError:
+            continue  # gone, or not ours to read
+        if any(link.removeprefix("socket:[").removesuffix("]") in inodes for link in links):
+            pids.add(int(proc.name))
+    return pids
+
+
+def parent_pid(pid: int) -> int | None:
+    """``pid``'s parent (field 4 of ``/proc/<pid>/stat``, after the parenthesised name)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def is_own(pid: int, ancestor: int) -> bool:
+    """True if ``pid`` is ``ancestor`` or was forked from it (``serve --workers N``'s children
+    hold the listening sockets, not the parent)."""
+    seen: int | None = pid
+    while seen is not None and seen > 1:
+        if seen == ancestor:
+            return True
+        seen = parent_pid(seen)
+    return False
 
 
 IDENTITY_TABLES = ("users", "personal_access_tokens", "namespaces", "projects", "members")
@@ -99,6 +151,10 @@ class ServerFailed(AssertionError):
     """The server did not become ready (or exited); the message carries its output."""
 
 
+class PortTaken(ServerFailed):
+    """Another process listens on the server's port."""
+
+
 class RegistryServer:
     """One registry-service process (at a time) on a fixed port and data directory."""
 
@@ -114,9 +170,9 @@ class RegistryServer:
     ) -> None:
         self.workdir = workdir
         self.data_dir = workdir / "data"
-        self.port = port or free_port()
         self.tls = tls
-        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self._use_port(port or free_port())
+        self.port_picked = port is None
         self.admin_token = admin_token
         self.extra_env = dict(env or {})
         self.args = list(args)
@@ -124,6 +180,10 @@ class RegistryServer:
         self.starts = 0
         self.stdout_path = workdir / "stdout-0.log"
         self.stderr_path = workdir / "stderr-0.log"
+
+    def _use_port(self, port: int) -> None:
+        self.port = port
+        self.url = f"{'https' if self.tls else 'http'}://127.0.0.1:{port}"
 
     @property
     def env(self) -> dict[str, str]:
@@ -166,9 +226,20 @@ class RegistryServer:
         self, *, args: Sequence[str] | None = None, timeout_s: float = START_TIMEOUT_S
     ) -> None:
         """Start ``serve`` (with ``args``, default those given at creation) and return once
-        ``/-/readiness`` answers 200."""
+        ``/-/readiness`` answers 200 from it."""
         if self.process is not None and self.process.poll() is None:
             raise RuntimeError("the server is already running")
+        for pick in range(PORT_PICKS):
+            try:
+                self._launch(args, timeout_s)
+                return
+            except PortTaken:
+                # Only a port nobody has seen yet may change; a restart keeps its port.
+                if not (self.port_picked and self.starts == pick + 1 and pick + 1 < PORT_PICKS):
+                    raise
+                self._use_port(free_port())
+
+    def _launch(self, args: Sequence[str] | None, timeout_s: float) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.starts += 1
         self.stdout_path = self.workdir / f"stdout-{self.starts}.log"
@@ -196,7 +267,8 @@ class RegistryServer:
         while time.monotonic() < deadline:
             code = self.process.poll()
             if code is not None:
-                raise ServerFailed(
+                failed = PortTaken if "address already in use" in self.stderr else ServerFailed
+                raise failed(
                     f"registry-service exited with {code} before ready\n{self._output()}"
                 )
             try:
@@ -204,7 +276,15 @@ class RegistryServer:
                     f"{self.url}/-/readiness", timeout=2, context=context
                 ) as response:
                     if response.status == 200:
-                        return
+                        holders = listener_pids(self.port)
+                        if any(is_own(pid, self.process.pid) for pid in holders):
+                            return
+                        if holders:
+                            self.kill()
+                            raise PortTaken(
+                                f"127.0.0.1:{self.port} is served by process(es) {holders},"
+                                f" not by registry-service {self.process.pid}\n{self._output()}"
+                            )
                     last = f"HTTP {response.status}"
             except urllib.error.HTTPError as exc:
                 last = f"HTTP {exc.code}"

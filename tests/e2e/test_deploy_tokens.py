@@ -155,7 +155,13 @@ def test_skopeo_logs_in_with_project_deploy_tokens_to_push_and_pull(
     elsewhere = pushing.run(["copy", "--dest-tls-verify=false", f"oci:{source}:v1",
                              f"docker://{server.host}/other/app:v1"])
     assert elsewhere.returncode != 0
-    assert "name unknown" in elsewhere.stderr.lower(), elsewhere.stderr
+    # Through the token flow: the token /jwt/auth gave grants nothing there, as for a path no
+    # project owns, so both are refused alike (403 insufficient_scope).
+    nowhere = pushing.run(["copy", "--dest-tls-verify=false", f"oci:{source}:v1",
+                           f"docker://{server.host}/nowhere/app:v1"])
+    assert "403 (forbidden)" in elsewhere.stderr.lower(), elsewhere.stderr
+    assert elsewhere.stderr.split("msg=")[1].replace("other/app", "nowhere/app") == (
+        nowhere.stderr.split("msg=")[1]), (elsewhere.stderr, nowhere.stderr)
     for token in (reader_token, writer_token):
         assert token not in server.stderr and token not in server.stdout
 

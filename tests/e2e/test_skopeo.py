@@ -122,7 +122,9 @@ def test_anonymous_pull_from_a_private_project_is_refused(
         f"{seeded_registry.url}/v2/{image_path}/manifests/v1", timeout=HTTP_TIMEOUT_S
     )
     assert anonymous.status_code == 401
-    assert anonymous.headers["WWW-Authenticate"].startswith("Basic ")
+    assert anonymous.headers["WWW-Authenticate"].startswith(
+        f'Bearer realm="{seeded_registry.url}/jwt/auth",service="container_registry"'
+    )
     # The read-only token may pull what it may not push.
     ok(skopeo.pull(reference, tmp_path / "pulled", "v1", DEV_READ_ONLY))
 

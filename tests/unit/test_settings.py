@@ -39,6 +39,9 @@ SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
     ("storage", "min_free_bytes"): ("0", 0),
     ("storage", "reserve_bytes"): ("0", 0),
     ("auth", "admin_token"): ("glpat-0123456789abcdefghij", "glpat-0123456789abcdefghij"),
+    ("auth", "registry_token_key"): ("/etc/registry/token.pem", "/etc/registry/token.pem"),
+    ("auth", "registry_token_issuer"): ("my-issuer", "my-issuer"),
+    ("auth", "registry_token_ttl_seconds"): ("600", 600),
     ("jobs", "redis_url"): ("redis://localhost:6379/0", "redis://localhost:6379/0"),
     ("jobs", "lease_seconds"): ("5", 5.0),
     ("cleanup", "regex_anchoring"): ("full", "full"),
@@ -176,6 +179,8 @@ BAD_ENVIRONMENT = [
     ("REGISTRY_SERVICE_REGISTRY_HOST", "https://registry.example.com", "registry.host"),
     ("REGISTRY_SERVICE_REDIS_URL", "http://localhost:6379", "jobs.redis_url"),
     ("REGISTRY_SERVICE_ADMIN_TOKEN", "too-short", "auth.admin_token"),
+    ("REGISTRY_SERVICE_AUTH_REGISTRY_TOKEN_TTL_SECONDS", "0", "auth.registry_token_ttl_seconds"),
+    ("REGISTRY_SERVICE_AUTH_REGISTRY_TOKEN_ISSUER", "", "auth.registry_token_issuer"),
     ("REGISTRY_SERVICE_FOO", "1", "REGISTRY_SERVICE_FOO"),
     ("REGISTRY_SERVICE_SERVER_COLOUR", "blue", "REGISTRY_SERVICE_SERVER_COLOUR"),
 ]

@@ -31,16 +31,18 @@ TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
 async def counting(catalog: Catalog, seen: list[str]) -> AsyncIterator[None]:
     """Record every statement run on the loop reader, the scan reader and the writer."""
     loop_conn = catalog.reader._conn
-    threaded = (catalog.scan_reader, catalog._writer)
+    scan_conn = catalog.scan_reader
+    # The writer's connection is used on its own thread only: set its callback there.
+    writer_thread, writer_conn = catalog._thread, catalog._conn
     loop_conn.set_trace_callback(seen.append)
-    for conn in threaded:
-        await conn.set_trace_callback(seen.append)  # type: ignore[union-attr]
+    await scan_conn.set_trace_callback(seen.append)  # type: ignore[attr-defined]
+    await writer_thread.call(writer_conn.set_trace_callback, seen.append)
     try:
         yield
     finally:
         loop_conn.set_trace_callback(None)
-        for conn in threaded:
-            await conn.set_trace_callback(None)  # type: ignore[union-attr]
+        await scan_conn.set_trace_callback(None)  # type: ignore[attr-defined]
+        await writer_thread.call(writer_conn.set_trace_callback, None)
 
 
 async def statements_per_page(browser: Browser, pages: dict[str, str]) -> dict[str, int]:
@@ -84,6 +86,12 @@ async def test_statements_per_page_do_not_depend_on_the_registrys_size(
         f"{base}/cleanup", f"{base}/cleanup/run", {"name_regex_delete": "nothing"}
     )
     (job,) = await jobs_of(factory.catalog, "cleanup_tags")
+    # Rules in force, so the repository and tag pages match every tag shown against them.
+    rules = f"/projects/{project.id}/protection-rules"
+    await browser.post_form(rules, f"{rules}/tag", {"tag_name_pattern": "^t0", "kind": "immutable"})
+    await browser.post_form(rules, f"{rules}/repository", {
+        "repository_path_pattern": "big/app/*", "push_level": "maintainer",
+    })
     pages = {
         "home": "/",
         "project": f"/projects/{project.id}",
@@ -95,6 +103,9 @@ async def test_statements_per_page_do_not_depend_on_the_registrys_size(
         "index": f"{base}/tags/multi",
         "cleanup form": f"{base}/cleanup",
         "tokens": "/tokens",
+        "deploy tokens": f"/projects/{project.id}/deploy-tokens",
+        "group deploy tokens": f"/groups/{project.namespace_id}/deploy-tokens",
+        "protection rules": rules,
         "jobs": f"/projects/{project.id}/jobs",
         "job": f"/jobs/{job['id']}",
         "policy": f"/projects/{project.id}/cleanup-policy",

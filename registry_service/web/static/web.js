@@ -27,7 +27,13 @@
     if (!form || !target) { return; }
     var timer = null;
     var sequence = 0;
+    // Busy from the first keystroke until the plan for the form as it now reads is shown, so
+    // that assistive technology (and a test) waits instead of reading a plan being replaced.
+    var settle = function (mine) {
+      if (mine === sequence && timer === null) { target.removeAttribute("aria-busy"); }
+    };
     var refresh = function () {
+      timer = null;
       var mine = ++sequence;
       fetch(form.getAttribute("data-preview-url"), {
         method: "POST",
@@ -38,10 +44,11 @@
         if (mine !== sequence) { return; }
         // The server's own autoescaped HTML; nothing from the page is pasted in.
         target.innerHTML = html;
-      });
+      }).then(function () { settle(mine); }, function () { settle(mine); });
     };
     form.addEventListener("input", function () {
       clearTimeout(timer);
+      target.setAttribute("aria-busy", "true");
       timer = setTimeout(refresh, 400);
     });
   }

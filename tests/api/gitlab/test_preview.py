@@ -59,7 +59,9 @@ async def test_dry_run_lists_what_would_go_and_why_the_rest_stays(
         {"name": "v3", "reason": "keep_n"},
         {"name": "v4", "reason": "keep_n"},
     ]
-    assert body["counts"] == {"tags": 7, "candidates": 4, "would_delete": 2, "kept": 5}
+    assert body["counts"] == {
+        "tags": 7, "candidates": 4, "would_delete": 2, "kept": 5, "protected": 0
+    }
     assert body["kept_by_reason"] == {
         "keep_n": 2, "latest": 1, "name_regex_keep": 1, "not_matched": 1
     }

@@ -19,7 +19,13 @@ from tests import oci_content as oc
 from tests.factories import Factory
 
 NAME = "group/app"
-CHALLENGE = 'Basic realm="registry-service"'
+REALM = 'Bearer realm="http://registry.test:5000/jwt/auth",service="container_registry"'
+
+
+def challenge(actions: str | None = "pull") -> str:
+    """The /v2 challenge for ``NAME`` (no scope: ``GET /v2/``)."""
+    return REALM + (f',scope="repository:{NAME}:{actions}"' if actions else "")
+
 
 Action = Callable[[oc.Registry, oc.Image], Awaitable[ClientResponse]]
 
@@ -36,6 +42,8 @@ async def delete(registry: oc.Registry, img: oc.Image) -> ClientResponse:
     return await registry.call("DELETE", f"/v2/{NAME}/manifests/{img.digest}")
 
 
+# The scope each action's challenge names (a write needs pull and push).
+SCOPE_ACTIONS = {"pull": "pull", "push": "pull,push", "delete": "delete"}
 ACTIONS: dict[str, tuple[Action, int]] = {
     "pull": (pull, 200),
     "push": (push, 202),
@@ -112,7 +120,7 @@ async def test_auth_matrix(
     status, code = expected
     error = await oc.expect_error(response, status, code)
     if status == 401:
-        assert response.headers["WWW-Authenticate"] == CHALLENGE
+        assert response.headers["WWW-Authenticate"] == challenge(SCOPE_ACTIONS[action])
     if status == 404:
         # Hidden means hidden: no hint that the project exists (or which one to create).
         assert "project_to_create" not in str(error.get("detail"))
@@ -122,7 +130,7 @@ async def test_version_check_challenges_anonymous_clients(client: TestClient,
                                                           factory: Factory) -> None:
     response = await client.get("/v2/")
     await oc.expect_error(response, 401, "UNAUTHORIZED")
-    assert response.headers["WWW-Authenticate"] == CHALLENGE
+    assert response.headers["WWW-Authenticate"] == challenge(None)
     user = await factory.user("dev")
     response = await client.get("/v2/", headers=oc.basic("dev", user.token))
     assert response.status == 200
@@ -149,7 +157,7 @@ async def test_bad_credentials_are_401_with_the_challenge(
     # Even where anonymous pull would work: credentials that are given must be good.
     response = await client.get(f"/v2/{NAME}/tags/list", headers=headers)
     await oc.expect_error(response, 401, "UNAUTHORIZED")
-    assert response.headers["WWW-Authenticate"] == CHALLENGE
+    assert response.headers["WWW-Authenticate"] == challenge()
 
 
 async def test_an_expired_token_is_401_with_the_challenge(
@@ -160,7 +168,7 @@ async def test_an_expired_token_is_401_with_the_challenge(
     response = await client.get(f"/v2/{NAME}/tags/list", headers=oc.basic("dev", user.token))
     error = await oc.expect_error(response, 401, "UNAUTHORIZED")
     assert "expired" in error["message"]
-    assert response.headers["WWW-Authenticate"] == CHALLENGE
+    assert response.headers["WWW-Authenticate"] == challenge()
 
 
 async def test_project_paths_match_image_paths_whatever_their_case(

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from registry_service.clock import SettableClock
 from registry_service.services.deploy_tokens import revoke_deploy_token
 from tests import oci_content as oc
-from tests.api.oci.test_auth import ACTIONS, CHALLENGE, NAME, Outcome, seeded
+from tests.api.oci.test_auth import ACTIONS, NAME, Outcome, challenge, seeded
 from tests.factories import Factory
 
 OK = "ok"
@@ -125,10 +125,10 @@ async def test_an_unusable_deploy_token_is_401_with_the_challenge(
         # A user's name with the deploy token's value: neither credential.
         username = (await factory.user("dev")).user.username
     # Even where anonymous pull would work: credentials that are given must be good.
-    for path in (f"/v2/{NAME}/tags/list", "/v2/"):
+    for path, actions in ((f"/v2/{NAME}/tags/list", "pull"), ("/v2/", None)):
         response = await client.get(path, headers=oc.basic(username, minted.value))
         await oc.expect_error(response, 401, "UNAUTHORIZED")
-        assert response.headers["WWW-Authenticate"] == CHALLENGE
+        assert response.headers["WWW-Authenticate"] == challenge(actions)
         assert minted.value not in await response.text()
 
 

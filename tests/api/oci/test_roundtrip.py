@@ -36,7 +36,7 @@ async def test_push_pull_roundtrip(client: TestClient, factory: Factory) -> None
     assert await response.read() == big.data
     anonymous = await client.get("/v2/group/app/manifests/v1")
     assert anonymous.status == 401
-    assert anonymous.headers["WWW-Authenticate"].startswith("Basic")
+    assert anonymous.headers["WWW-Authenticate"].startswith('Bearer realm="')
 
 
 async def test_empty_basic_credentials_count_as_anonymous(

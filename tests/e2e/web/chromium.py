@@ -5,22 +5,32 @@ Debian's ``chromium`` and ``chromium-driver`` packages (``/usr/bin/chromium``,
 ``SE_OFFLINE`` is set, so Selenium Manager never looks for (or downloads) a browser or driver.
 ``Page`` wraps the driver with what the tests do: open a path, fill and submit, screenshot
 (into the test's temp dir), and run the vendored axe-core accessibility check.
+
+Pages replace themselves (a submit loads the next one) or a fragment of themselves (the cleanup
+preview follows the form, a running job's progress panel refreshes every second), so an element
+found a moment ago may belong to a document that is gone. Waits are for conditions, and reads of
+such pages go through ``fresh``, which reads again, up to a deadline, only in that one case.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoAlertPresentException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
@@ -30,6 +40,43 @@ AXE_JS = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 KEEP_SCREENSHOTS_ENV = "REGISTRY_WEB_SCREENSHOTS"
 WINDOW = (1100, 820)
 MAX_HEIGHT = 2400
+FRESH_TIMEOUT_S = 10.0
+# ChromeDriver reports touching an element of a replaced document as "stale element reference",
+# except when its DevTools lookup races the replacement: then it is this "unknown error"
+# (SeleniumHQ/selenium#15401), which Selenium's own ``staleness_of`` does not expect.
+DETACHED_NODE_ERROR = "Node with given id does not belong to the document"
+
+T = TypeVar("T")
+
+
+def is_stale(exc: WebDriverException) -> bool:
+    """True if the error says only that the element's document was replaced."""
+    if isinstance(exc, StaleElementReferenceException):
+        return True
+    return type(exc) is WebDriverException and DETACHED_NODE_ERROR in (exc.msg or "")
+
+
+def is_detached(element: WebElement) -> bool:
+    """True once ``element`` belongs to a document that is no longer shown."""
+    try:
+        element.is_enabled()
+    except WebDriverException as exc:
+        if is_stale(exc):
+            return True
+        raise
+    return False
+
+
+def fresh(read: Callable[[], T], timeout_s: float = FRESH_TIMEOUT_S) -> T:
+    """``read()``, which finds its elements itself; run again if an element it found was
+    replaced before it was read (the replacement is there to find at once), and only then."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return read()
+        except WebDriverException as exc:
+            if not is_stale(exc) or time.monotonic() >= deadline:
+                raise
 
 
 def new_driver(*, javascript: bool = True) -> Any:
@@ -80,7 +127,18 @@ class Page:
         return list(self.driver.find_elements(By.CSS_SELECTOR, css))
 
     def text(self) -> str:
-        return str(self.find("body").text)
+        return fresh(lambda: str(self.find("body").text))
+
+    def texts(self, css: str) -> list[str]:
+        """The text of every element ``css`` matches, all from one version of the page."""
+        return fresh(lambda: [str(e.text) for e in self.find_all(css)])
+
+    def rows(self, css: str) -> list[list[str]]:
+        """The cells' texts of the table rows ``css`` matches, all from one version."""
+        return fresh(lambda: [
+            [str(td.text) for td in row.find_elements(By.CSS_SELECTOR, "td")]
+            for row in self.find_all(css)
+        ])
 
     def fill(self, fields: dict[str, str]) -> None:
         for element_id, value in fields.items():
@@ -102,7 +160,7 @@ class Page:
     def _navigate(self, element: WebElement, timeout_s: float = 30.0) -> None:
         old = self.find("html")
         element.click()
-        WebDriverWait(self.driver, timeout_s).until(staleness_of(old))
+        WebDriverWait(self.driver, timeout_s).until(lambda _: is_detached(old))
         WebDriverWait(self.driver, timeout_s).until(
             lambda d: d.execute_script("return document.readyState") == "complete"
         )
@@ -113,10 +171,17 @@ class Page:
         )
 
     def wait_text(self, css: str, text: str, timeout_s: float = 30.0) -> None:
-        # A page that is being replaced by the next one leaves stale elements: look again.
-        WebDriverWait(
-            self.driver, timeout_s, ignored_exceptions=(StaleElementReferenceException,)
-        ).until(lambda d: text in d.find_element(By.CSS_SELECTOR, css).text)
+        def shown(_: Any) -> bool:
+            # A page being replaced by the next one, or a fragment by its refresh, leaves the
+            # element just found stale: look again at the next poll.
+            try:
+                return text in self.find(css).text
+            except WebDriverException as exc:
+                if is_stale(exc):
+                    return False
+                raise
+
+        WebDriverWait(self.driver, timeout_s).until(shown)
 
     def screenshot(self, name: str, width: int = WINDOW[0]) -> Path:
         target = self.shots / f"{name}.png"

@@ -2,7 +2,8 @@
 in, browses to a pushed image, copies its pull command, previews a cleanup and runs it, watches
 the job finish, deletes a tag, creates and revokes a token and signs out; pages stay inert with
 script payloads in names, labels and annotations; a Reporter is offered no delete; anonymous
-visitors see public projects only; axe-core finds no serious accessibility violation."""
+visitors see public projects only; a Maintainer's deploy token made in the browser lets skopeo
+pull until it is revoked there; axe-core finds no serious accessibility violation."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from selenium.webdriver.common.keys import Keys
 
 from tests.e2e.accounts import Credentials
 from tests.e2e.server import RegistryServer, StartServer
-from tests.e2e.skopeo import Skopeo
+from tests.e2e.skopeo import Skopeo, ok
 from tests.e2e.web.chromium import Page
 from tests.e2e.web.site import (
     IMAGE,
@@ -112,13 +113,18 @@ def test_maintainer_browses_cleans_up_deletes_and_manages_tokens(
     # and watch the job finish.
     page.open(f"{repository_path}/cleanup")
     page.fill({"name_regex_keep": "", "older_than": "", "keep_n": "1", "name_regex_delete": "v.*"})
+    # The preview is busy from a keystroke until the plan for the form as it reads is shown
+    # (typing "v." already shows the same summary; the plan for "v.*" replaces it after).
+    busy = page.driver.execute_script(
+        "document.getElementById('keep_n').dispatchEvent(new Event('input', {bubbles: true}));"
+        "return document.getElementById('preview').getAttribute('aria-busy');"
+    )
+    assert busy == "true"
+    page.wait_for("#preview:not([aria-busy])")
     page.wait_for("#would-delete")
     page.wait_text("#preview-summary", "2 of 5 tag(s) would be deleted")
-    assert [li.text for li in page.find_all("#would-delete li")] == ["v1", "v2"]
-    cells = [
-        [td.text for td in row.find_elements("css selector", "td")]
-        for row in page.find_all("#kept tbody tr")
-    ]
+    assert page.texts("#would-delete li") == ["v1", "v2"]
+    cells = page.rows("#kept tbody tr")
     kept = dict(cells)
     assert kept["v3"] == "keep_n"
     assert kept["multi"] == "not_matched"
@@ -129,7 +135,7 @@ def test_maintainer_browses_cleans_up_deletes_and_manages_tokens(
     page.submit("#run-button")
     page.wait_for("#job-progress")
     page.wait_text("#job-state", "done", timeout_s=60)
-    assert [li.text for li in page.find_all("#deleted-tags li")] == ["v1", "v2"]
+    assert page.texts("#deleted-tags li") == ["v1", "v2"]
     page.screenshot("job")
     assert_accessible(page)
 
@@ -181,6 +187,36 @@ def test_maintainer_browses_cleans_up_deletes_and_manages_tokens(
     assert "Browsing anonymously" in page.text()
 
 
+def test_maintainer_makes_a_deploy_token_skopeo_pulls_with_until_it_is_revoked(
+    page: Page, site: RegistryServer, skopeo: Skopeo, tmp_path: Path
+) -> None:
+    sign_in(page, MARIA)
+    page.open("/")
+    page.follow(PRIVATE_PROJECT)
+    page.follow("Deploy tokens")
+    page.fill({"deploy-token-name": "k8s pull"})
+    page.submit("#create-deploy-token")
+    page.wait_for("#created-deploy-token")
+    username = page.find("#new-deploy-username").get_attribute("value")
+    value = page.find("#new-deploy-token").get_attribute("value")
+    assert username and value and value.startswith("gldt-")
+    assert value not in page.driver.current_url
+    page.screenshot("deploy-tokens")
+    assert_accessible(page)
+    deploy = Credentials(username, value)
+    image = f"{site.host}/{PRIVATE_PROJECT}/hidden:v1"
+    ok(skopeo.pull(image, tmp_path / "pulled", "v1", deploy))
+
+    page.open(page.path)
+    assert value not in page.driver.page_source
+    page.submit("button[aria-label='Revoke deploy token k8s pull']")
+    page.wait_for("main h1")
+    assert "k8s pull" not in page.text()
+    refused = skopeo.pull(image, tmp_path / "refused", "v1", deploy)
+    assert refused.returncode != 0
+    assert "unauthorized" in refused.stderr.lower(), refused.stderr
+
+
 @pytest.mark.parametrize("chromium", [False], ids=["no-javascript"], indirect=True)
 def test_cleanup_works_without_javascript(page: Page, site: RegistryServer) -> None:
     sign_in(page, MARIA)
@@ -198,7 +234,7 @@ def test_cleanup_works_without_javascript(page: Page, site: RegistryServer) -> N
     page.submit("#run-button")
     # The job page reloads itself (<noscript><meta refresh>) until the job is done.
     page.wait_text("#job-state", "done", timeout_s=60)
-    assert [li.text for li in page.find_all("#deleted-tags li")] == ["v1"]
+    assert page.texts("#deleted-tags li") == ["v1"]
 
 
 def test_keyboard_reaches_the_content_first(page: Page) -> None:
@@ -216,9 +252,11 @@ def test_pages_fit_a_phone_screen(page: Page, site: RegistryServer) -> None:
     page.driver.set_window_size(390, 844)
     page.open("/")
     page.follow(PUBLIC_PROJECT)
+    deploy_tokens_path = page.path.split("?")[0] + "/deploy-tokens"
     page.follow(IMAGE)
     repository_path = page.path.split("?")[0]
-    for path in ("/", repository_path, f"{repository_path}/tags/multi", "/tokens"):
+    pages = ("/", repository_path, f"{repository_path}/tags/multi", "/tokens", deploy_tokens_path)
+    for path in pages:
         page.open(path)
         overflow = page.driver.execute_script(
             "return document.documentElement.scrollWidth - document.documentElement.clientWidth"

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from registry_service.catalog.db import Catalog, fetch_all
+from registry_service.catalog.protocols import Writer
 from registry_service.errors import InsufficientStorage
 from tests.tmpfs import fill, mounted_tmpfs
 
@@ -78,3 +79,40 @@ async def test_other_operational_errors_are_not_translated(catalog: Catalog) -> 
     with pytest.raises(sqlite3.OperationalError):
         async with catalog.transaction() as tx:
             await tx.execute("SELECT * FROM no_such_table")
+
+
+async def test_a_run_write_commit_on_a_full_disk_is_insufficient_storage(
+    catalog_on_tiny_disk: Catalog, tiny_disk: Path
+) -> None:
+    catalog = catalog_on_tiny_disk
+    filler = fill(tiny_disk)
+
+    async def many_rows(tx: Writer) -> None:
+        for n in range(200):
+            await tx.execute(ROW, (f"lost-{n}", "x" * 2000))
+
+    with pytest.raises(InsufficientStorage) as raised:
+        await catalog.run_write(many_rows)
+    cause = raised.value.__cause__
+    assert isinstance(cause, sqlite3.OperationalError)
+    assert cause.sqlite_errorcode == sqlite3.SQLITE_FULL
+    assert await names(catalog) == set()
+
+    filler.unlink()
+    await catalog.run_write(lambda tx: tx.execute(ROW, ("kept", "x")))
+    assert await names(catalog) == {"kept"}
+
+
+async def test_a_run_write_statement_past_the_page_limit_is_insufficient_storage(
+    catalog: Catalog,
+) -> None:
+    async def set_limit(tx: Writer) -> None:
+        await tx.execute(ROW, ("before", "x"))
+        (pages,) = next(iter(await tx.execute_fetchall("PRAGMA page_count")))
+        await tx.execute_fetchall(f"PRAGMA max_page_count = {pages}")
+
+    await catalog.run_write(set_limit)
+    with pytest.raises(InsufficientStorage):
+        await catalog.run_write(lambda tx: tx.execute(ROW, ("too-big", "x" * 100_000)))
+    await catalog.run_write(lambda tx: tx.execute(ROW, ("after", "x")))
+    assert await names(catalog) == {"before", "after"}

@@ -272,6 +272,51 @@ async def test_version_5_counts_tags_and_moves_unreferenced_stamps(path: Path) -
         await catalog.close()
 
 
+async def test_version_9_adds_protection_rules_that_go_with_their_project(path: Path) -> None:
+    await open_at_version_1_with_rows(path)
+    catalog = await Catalog.open(path, migrate_to=9)
+    try:
+        async with catalog.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO tag_protection_rules (project_id, tag_name_pattern,"
+                " minimum_access_level_for_push, minimum_access_level_for_delete, immutable,"
+                f" created_at) VALUES (1, 'v.*', 40, 50, 0, '{NOW}'),"
+                f" (1, 'v.*', NULL, NULL, 1, '{NOW}')"
+            )
+            await tx.execute(
+                "INSERT INTO repository_protection_rules (project_id, repository_path_pattern,"
+                " minimum_access_level_for_push, minimum_access_level_for_delete, created_at)"
+                f" VALUES (1, 'acme/platform/web/*', NULL, 60, '{NOW}')"
+            )
+        bad = [
+            # An immutable rule has no levels; a mutable one has both.
+            "INSERT INTO tag_protection_rules (project_id, tag_name_pattern,"
+            " minimum_access_level_for_push, minimum_access_level_for_delete, immutable,"
+            f" created_at) VALUES (1, 'x', 40, NULL, 1, '{NOW}')",
+            "INSERT INTO tag_protection_rules (project_id, tag_name_pattern,"
+            " minimum_access_level_for_push, minimum_access_level_for_delete, immutable,"
+            f" created_at) VALUES (1, 'x', 40, NULL, 0, '{NOW}')",
+            # Developer (30) is no protection level.
+            "INSERT INTO repository_protection_rules (project_id, repository_path_pattern,"
+            " minimum_access_level_for_push, minimum_access_level_for_delete, created_at)"
+            f" VALUES (1, 'acme/platform/web', 30, NULL, '{NOW}')",
+            "INSERT INTO repository_protection_rules (project_id, repository_path_pattern,"
+            " minimum_access_level_for_push, minimum_access_level_for_delete, created_at)"
+            f" VALUES (1, 'acme/platform/web', NULL, NULL, '{NOW}')",
+        ]
+        for statement in bad:
+            with pytest.raises(ConstraintViolated):
+                async with catalog.transaction() as tx:
+                    await tx.execute(statement)
+        async with catalog.transaction() as tx:
+            await tx.execute("DELETE FROM projects WHERE id = 1")
+        for table in ("tag_protection_rules", "repository_protection_rules"):
+            rows = await catalog.reader.execute_fetchall(f"SELECT COUNT(*) FROM {table}")
+            assert next(iter(rows))[0] == 0
+    finally:
+        await catalog.close()
+
+
 def test_a_sqlite_older_than_the_catalog_needs_is_refused_with_the_versions() -> None:
     require_sqlite(MIN_SQLITE)
     require_sqlite(sqlite3.sqlite_version_info)  # the one these tests run on

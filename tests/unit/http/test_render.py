@@ -7,7 +7,12 @@ import json
 import pytest
 
 from registry_service import errors
-from registry_service.http.render import render_gitlab, render_oci
+from registry_service.http.render import (
+    ACCESS_DENIED_TEXT,
+    render_gitlab,
+    render_oci,
+    render_token_auth,
+)
 
 OCI_CODES = {
     "BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID",
@@ -54,8 +59,20 @@ def test_renders_in_oci_format(cls: type[errors.RegistryError]) -> None:
     (error,) = json.loads(response.text or "")["errors"]
     assert error["code"] in OCI_CODES
     assert error["message"]
+    # The challenge names the request's scope: /v2's challenge_middleware sets it, not this.
+    assert "WWW-Authenticate" not in response.headers
+
+
+@pytest.mark.parametrize("cls", all_error_classes(), ids=lambda c: c.__name__)
+def test_renders_in_the_token_endpoints_format(cls: type[errors.RegistryError]) -> None:
+    response = render_token_auth(make(cls))
+    assert response.status == cls.status
+    (error,) = json.loads(response.text or "")["errors"]
     if cls.status == 401:
-        assert response.headers["WWW-Authenticate"].startswith("Basic ")
+        # Every failed login alike, in GitLab's words.
+        assert error == {"code": "UNAUTHORIZED", "message": ACCESS_DENIED_TEXT}
+    else:
+        assert error["code"] in OCI_CODES
 
 
 def test_forbidden_reason_follows_gitlab_wording() -> None:

@@ -589,3 +589,28 @@ def test_plan_is_the_same_for_any_input_order(
 ) -> None:
     shuffled = data.draw(st.permutations(tags))
     assert plan_cleanup(shuffled, rules, now) == plan_cleanup(tags, rules, now)
+
+
+def test_protected_tags_are_kept_first_and_take_no_keep_n_slot() -> None:
+    tags = [tag("latest", 0 * DAY), tag("v3", 1 * DAY), tag("v2", 2 * DAY), tag("v1", 3 * DAY)]
+
+    result = plan_cleanup(tags, CleanupRules(".*", keep_n=1), NOW, frozenset({"latest", "v3"}))
+
+    assert result.keep == {
+        "latest": KeepReason.PROTECTED, "v3": KeepReason.PROTECTED, "v2": KeepReason.KEEP_N,
+    }
+    assert result.delete == ("v1",)
+
+
+@given(tags=tag_lists, rules=rule_sets, now=nows, data=st.data())
+def test_protected_tags_are_set_aside_before_every_other_rule(
+    tags: list[TagInfo], rules: CleanupRules, now: datetime, data: st.DataObject
+) -> None:
+    protected = frozenset(data.draw(st.sets(st.sampled_from([t.name for t in tags] or [""]))))
+    result = plan_cleanup(tags, rules, now, protected)
+    assert all(result.keep[name] is KeepReason.PROTECTED for name in protected & result.keep.keys())
+    assert protected.isdisjoint(result.delete)
+    # The rest is planned exactly as if the protected tags were not there at all.
+    rest = plan_cleanup([t for t in tags if t.name not in protected], rules, now)
+    assert result.delete == rest.delete
+    assert {n: r for n, r in result.keep.items() if n not in protected} == rest.keep
