@@ -103,8 +103,8 @@ async def test_a_token_carries_gitlabs_claims(
             "type": "repository",
             "name": f"{NAME}/web",
             "actions": ["pull", "push"],
-            # GitLab's three meta fields, plus the level the protection rules meet a push or
-            # delete at (GitLab sends tag patterns there instead; our registry holds the rules).
+            # GitLab's three meta fields, plus ours: the level the protection rules meet a push
+            # or delete at (the registry checks the rules itself, from the token alone).
             "meta": {"project_path": NAME, "project_id": project.id,
                      "root_namespace_id": group.id, "rules_level": AccessLevel.DEVELOPER},
         }],
