@@ -22,7 +22,7 @@ import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
@@ -38,6 +38,7 @@ from jobs.gc import (
     start_collection,
 )
 from jobs.runner import InProcessRunner
+from jobs.runner_gate import RunnerGate
 from jobs.schedule import schedule_due_work
 from jobs.worker import create_worker
 from registry_service.admin_commands import add_admin_parser, run_admin
@@ -116,13 +117,26 @@ async def build_app(settings: Settings, seed: Path | None) -> web.Application:
             queue = ArqQueue(settings.jobs.redis_url)
             resources.push_async_callback(queue.close)
         else:
-            runner = queue = InProcessRunner(
-                JobContext(catalog, storage, clock, settings),
-                # One active runner per data directory (serve --workers, or several serves).
-                gate=layout.runner_lock_path(settings.data_path),
+            ctx = JobContext(catalog, storage, clock, settings)
+            # One active runner per catalog (serve --workers, several serves, replicas). The
+            # lease is timed by the system clock even in fixture mode: it measures liveness.
+            gate = RunnerGate(
+                catalog,
+                SystemClock(),
+                ctx.owner,
+                lease=timedelta(seconds=settings.jobs.runner_lease_seconds),
+                renew=timedelta(seconds=settings.jobs.runner_renew_seconds),
+                runners_dir=layout.runners_dir(settings.data_path),
             )
+            runner = queue = InProcessRunner(ctx, gate=gate)
             await runner.start()
             resources.push_async_callback(runner.stop)
+            if fixture and not runner.active:
+                # Reset would wipe, and run-jobs would race, another server's catalog.
+                raise CommandFailed(
+                    "fixture mode needs a catalog of its own, but another server runs this "
+                    f"catalog's jobs (data directory {settings.data_path})"
+                )
         app = create_app(
             settings, catalog=catalog, clock=clock, storage=storage, queue=queue,
             resources=resources,

@@ -119,6 +119,14 @@ class JobsSettings:
     # A runner holds a job under a lease this long, renewed every quarter of it; a runner that
     # dies leaves its jobs to others once the lease has run out.
     lease_seconds: float = 60.0
+    # Of all the `serve` processes on one catalog (--workers, several on one data directory,
+    # replicas on other hosts), only the holder of the catalog lease "jobs-runner" runs jobs
+    # in-process. It holds it this long and renews it this often (less than the lease); the
+    # others try to take it on the same beat, so a holder that stops renewing is replaced within
+    # one lease (one on this host that dies, at the next renewal). Hosts' clocks must agree well
+    # within the difference.
+    runner_lease_seconds: float = 30.0
+    runner_renew_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -362,6 +370,14 @@ def _check_section(section: str, s: Any) -> None:
             raise SettingsInvalid(f"jobs.redis_url: expected redis://…, got {s.redis_url!r}")
         if s.lease_seconds <= 0:
             raise SettingsInvalid("jobs.lease_seconds: must be greater than 0")
+        if s.runner_renew_seconds <= 0:
+            raise SettingsInvalid("jobs.runner_renew_seconds: must be greater than 0")
+        if s.runner_renew_seconds >= s.runner_lease_seconds:
+            # The lease would run out between renewals: two runners active at once.
+            raise SettingsInvalid(
+                "jobs.runner_renew_seconds: must be less than jobs.runner_lease_seconds "
+                f"({s.runner_renew_seconds:g} >= {s.runner_lease_seconds:g})"
+            )
     elif section == "web" and s.session_ttl_seconds <= 0:
         raise SettingsInvalid("web.session_ttl_seconds: must be greater than 0")
     elif section == "cleanup" and s.regex_anchoring not in {"gitlab", "full"}:
@@ -382,3 +398,22 @@ def _check_cross_field(settings: Settings) -> None:
     if settings.fixture.enabled and settings.server.workers != "1":
         # Its clock and its run-jobs/reset routes live in one process.
         raise SettingsInvalid("server.workers: fixture mode runs one process; set it to 1")
+    if settings.fixture.enabled and catalog_may_be_shared(settings):
+        # Reset wipes the catalog, and run-jobs needs the only runner: both would reach into
+        # other servers' state. (Another serve on the same data directory is refused at start:
+        # the fixture server must hold the jobs-runner lease.)
+        raise SettingsInvalid(
+            "fixture.enabled: fixture mode resets its catalog, so it needs one of its own; "
+            "this configuration names a catalog other servers may share"
+        )
+
+
+def catalog_may_be_shared(settings: Settings) -> bool:
+    """Whether the configuration names a catalog that servers this process does not start may
+    use too. Today the catalog is always the SQLite file inside ``server.data_dir``.
+
+    The hook for ``catalog.url`` (issue 13, the PostgreSQL catalog): once that setting exists,
+    return True for a PostgreSQL URL (any server may connect to it) and for an SQLite file
+    outside ``data_dir``.
+    """
+    return False

@@ -186,6 +186,27 @@ async def release_running_jobs(tx: Writer) -> int:
     )
 
 
+async def select_running_job_owners(db: Reader) -> list[str]:
+    """The distinct lease owners of running jobs (each a runner's name, ``/`` and a claim's)."""
+    rows = await fetch_all(
+        db,
+        "SELECT DISTINCT lease_owner FROM jobs WHERE state = 'running' AND lease_owner IS NOT NULL",
+    )
+    return [str(r[0]) for r in rows]
+
+
+async def release_jobs_of_runner(tx: Writer, runner: str) -> int:
+    """Return to the queue every running job claimed by ``runner`` (its claims are named
+    ``<runner>/<suffix>``): the runner stopped, or is known to be dead."""
+    prefix = runner + "/"
+    return await execute(
+        tx,
+        "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL"
+        " WHERE state = 'running' AND substr(lease_owner, 1, ?) = ?",
+        (len(prefix), prefix),
+    )
+
+
 async def select_open_job_id(db: Reader, kind: str, repository_id: int) -> int | None:
     """The newest job of this kind for the repository that is still queued or running."""
     row = await fetch_one(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog.db import Catalog
@@ -53,6 +53,23 @@ class _NoRunner:
 
 
 NO_RUNNER: JobQueue = _NoRunner()
+
+
+@runtime_checkable
+class GatedRunner(Protocol):
+    """A queue that is also a runner, active or standing by (the in-process runner)."""
+
+    @property
+    def active(self) -> bool: ...
+
+
+def runner_role(queue: JobQueue) -> str:
+    """What this process does for the catalog's jobs: ``active`` (it runs them), ``standby``
+    (another process does; it takes over if that one goes), or ``none`` (no runner here: arq
+    workers run them, or nothing does)."""
+    if isinstance(queue, GatedRunner):
+        return "active" if queue.active else "standby"
+    return "none"
 
 
 async def submit_job(

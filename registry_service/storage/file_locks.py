@@ -26,15 +26,16 @@ FIRST_WAIT_S = 0.001
 LONGEST_WAIT_S = 0.05
 
 
-def try_lock(path: Path) -> int | None:
-    """Open (creating if missing) and ``flock`` ``path``; the locked descriptor, or None if
-    another holder has it. Blocking I/O: run it on an I/O thread.
+def try_lock(path: Path, *, create: bool = True) -> int | None:
+    """Open (creating if missing, unless ``create`` is False) and ``flock`` ``path``; the
+    locked descriptor, or None if another holder has it. Blocking I/O: run it on an I/O thread.
 
     The lock belongs to this descriptor: a second ``try_lock`` in the same process conflicts
     with the first, as one in another process does. ``FileNotFoundError`` if the directory is
-    gone (the file is never created outside an existing directory).
+    gone (the file is never created outside an existing directory), or if the file is and
+    ``create`` is False.
     """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0) | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -23,8 +23,10 @@ on the same filesystem as the blob it becomes and ``os.replace`` into place is a
     │                                here are never visible as blobs and are purged at startup
     ├─ reserve                       ``storage.reserve_bytes`` of allocated space, given up
     │                                when the disk is full (``reserve.py``)
-    └─ jobs-runner.lock              flocked by the one process whose in-process job runner
-                                     is active (``jobs/runner_gate.py``)
+    └─ runners/                      one file per live in-process job runner (any process
+       └─ <owner>.lock               of this host), flocked while it lives: the proof of death
+                                     that lets another take its lease at once
+                                     (``jobs/runner_gate.py``)
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ RESERVE = "reserve"
 SESSION_STATE = "session.json"
 SESSION_DATA = "data"
 SESSION_LOCK = "lock"
-RUNNER_LOCK = "jobs-runner.lock"
+RUNNERS = "runners"
 TEMP_SUFFIX = ".part"
 FAN_OUT_CHARS = 2
 
@@ -119,9 +121,9 @@ def session_lock_path(root: Path, session_id: str) -> Path:
     return session_dir(root, session_id) / SESSION_LOCK
 
 
-def runner_lock_path(root: Path) -> Path:
-    """The file whose ``flock`` marks the active in-process job runner of this data directory."""
-    return root / RUNNER_LOCK
+def runners_dir(root: Path) -> Path:
+    """Where the in-process job runners of this data directory keep their lock files."""
+    return root / RUNNERS
 
 
 def session_data_path(root: Path, session_id: str) -> Path:
