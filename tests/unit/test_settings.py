@@ -44,6 +44,8 @@ SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
     ("auth", "registry_token_ttl_seconds"): ("600", 600),
     ("jobs", "redis_url"): ("redis://localhost:6379/0", "redis://localhost:6379/0"),
     ("jobs", "lease_seconds"): ("5", 5.0),
+    ("jobs", "runner_lease_seconds"): ("60", 60.0),
+    ("jobs", "runner_renew_seconds"): ("2", 2.0),
     ("cleanup", "regex_anchoring"): ("full", "full"),
     ("cleanup", "bulk_delete_interval_seconds"): ("0", 0),
     ("cleanup", "max_list_size"): ("200", 200),
@@ -328,3 +330,32 @@ def test_fixture_mode_with_several_workers_is_refused() -> None:
             None,
             {"REGISTRY_SERVICE_SERVER_WORKERS": "2", "REGISTRY_SERVICE_FIXTURE_ENABLED": "1"},
         )
+
+
+@pytest.mark.parametrize(
+    ("lease", "renew"), [("30", "30"), ("30", "45"), ("30", "0"), ("0", "0")]
+)
+def test_a_runner_lease_that_could_run_out_between_renewals_is_refused(
+    lease: str, renew: str
+) -> None:
+    with pytest.raises(SettingsInvalid, match=r"jobs\.runner_"):
+        load(
+            None,
+            {
+                "REGISTRY_SERVICE_JOBS_RUNNER_LEASE_SECONDS": lease,
+                "REGISTRY_SERVICE_JOBS_RUNNER_RENEW_SECONDS": renew,
+            },
+        )
+
+
+def test_fixture_mode_on_a_catalog_other_servers_may_share_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``catalog_may_be_shared`` is the hook ``catalog.url`` will answer through."""
+    from registry_service import settings as settings_module
+
+    assert load(None, {"REGISTRY_SERVICE_FIXTURE_ENABLED": "1"}).fixture.enabled
+    monkeypatch.setattr(settings_module, "catalog_may_be_shared", lambda _: True)
+    with pytest.raises(SettingsInvalid, match=r"fixture\.enabled: fixture mode resets"):
+        load(None, {"REGISTRY_SERVICE_FIXTURE_ENABLED": "1"})
+    assert not load(None, {}).fixture.enabled  # the check is fixture mode's only
