@@ -8,7 +8,8 @@ catalog lease), with real processes on one data directory and a short lease (6 s
 - SIGKILL of the active server mid-cleanup: the other becomes active within one lease period
   and finishes the job from its saved plan, every planned tag deleted once;
 - SIGSTOP of the active server (alive, but not renewing, as a stalled host): the other takes
-  over only once the lease has run out; on SIGCONT the first steps down, so one is active.
+  over only once the lease has run out; on SIGCONT the first steps down, so one is active;
+- fixture mode (its reset wipes the catalog) refuses to start beside an active server.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import requests
 
 from tests.e2e.gitlab_support import MAINT, PROJECT, images_entry, write_seed
 from tests.e2e.jobs_fixture import QUERY, JobWatch, prepare_cleanup, push_late_tags
-from tests.e2e.server import RegistryServer, StartServer
+from tests.e2e.server import RegistryServer, ServerFailed, StartServer
 from tests.e2e.test_job_crash import (
     JOB_TIMEOUT_S,
     assert_cleaned_once,
@@ -192,3 +193,17 @@ def test_a_stalled_active_server_is_replaced_after_its_lease_and_then_steps_down
     assert log_count(second, "job runner active") == 1
     assert first.stop() == 0
     assert second.stop() == 0
+
+
+def test_fixture_mode_refuses_a_data_directory_another_server_runs_jobs_for(
+    start_server: StartServer,
+) -> None:
+    """Its reset would wipe the other server's catalog: it must be the active runner."""
+    first = start_server(env=SHORT_LEASE)
+    fixture = start_server(start=False, env=SHORT_LEASE, args=["--fixture"])
+    fixture.data_dir = first.data_dir
+    with pytest.raises(ServerFailed):
+        fixture.start()
+    assert fixture.wait() == 1
+    assert "fixture mode needs a catalog of its own" in fixture.stderr
+    assert role(first) == "active"
