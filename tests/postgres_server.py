@@ -43,19 +43,18 @@ PASSWORD = "registry-test-secret"
 MIGRATED_TEMPLATE = "registry_migrated"
 SETTINGS = {
     "listen_addresses": "127.0.0.1",
-    "fsync": "off",
-    "synchronous_commit": "off",
-    "full_page_writes": "off",
     # Tests open pools (several per multi-process test); 300 leaves room for them.
     "max_connections": "300",
     "log_min_messages": "warning",
 }
+# For tests only: a benchmark keeps PostgreSQL's durable defaults, as SQLite's FULL is kept.
+NOT_DURABLE = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
-def postgres_bin() -> Path:
+def postgres_bin(root: Path = Path("/usr/lib/postgresql")) -> Path:
     """Debian's newest PostgreSQL binaries; a clear failure if the package is missing."""
     found = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        root.glob("*/bin/initdb"),
         key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
     )
     if not found:
@@ -74,7 +73,8 @@ def run_async(step: Callable[[], Awaitable[T]]) -> T:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable
         self.bin = postgres_bin()
         self.port = free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="registry-pg-"))
@@ -139,6 +139,7 @@ class PostgresServer:
         )
         settings = {
             **SETTINGS,
+            **({} if self.durable else NOT_DURABLE),
             "port": str(self.port),
             "unix_socket_directories": str(self.directory),
         }
