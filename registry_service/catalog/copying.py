@@ -19,6 +19,7 @@ for both sides. Only SQL and the copy itself live here; the command's output is 
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,19 +238,29 @@ async def copy_catalog(
     checksums from both sides. ``copied(table, rows)`` is told as each table is written."""
     if not source.is_file():
         raise CopyRefused(f"no SQLite catalog at {source}")
-    # Opening migrates the file to this program's schema, as every command that opens it does.
-    await (await Catalog.open(source)).close()
+    try:
+        # Opening migrates the file to this program's schema, as every command opening it does.
+        await (await Catalog.open(source)).close()
+    except sqlite3.DatabaseError as exc:
+        raise CopyRefused(f"{source} is no SQLite catalog: {exc}") from exc
+    except RuntimeError as exc:  # a schema newer than this program
+        raise CopyRefused(f"{source}: {exc}") from exc
     try:
         return await _copy_into(source, await asyncpg.connect(target_url), copied)
     except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
         raise CopyFailed(f"PostgreSQL: {exc}") from exc
+    except sqlite3.Error as exc:
+        raise CopyFailed(f"SQLite: {exc}") from exc
 
 
 async def _copy_into(
     source: Path, conn: asyncpg.Connection, copied: Callable[[str, int], None] | None
 ) -> list[TableCopy]:
     try:
-        await apply_migrations(conn)
+        try:
+            await apply_migrations(conn)
+        except RuntimeError as exc:  # a schema newer than this program
+            raise CopyRefused(f"the target: {exc}") from exc
         await _binary_citext(conn)
         async with aiosqlite.connect(source, isolation_level=None) as db:
             await db.execute("PRAGMA query_only = ON")

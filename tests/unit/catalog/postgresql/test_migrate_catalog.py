@@ -201,6 +201,26 @@ async def test_a_missing_source_or_a_wrong_target_is_refused(
     assert "hunter22" not in wrong.stderr
 
 
+async def test_a_target_newer_than_the_program_or_a_source_that_is_no_catalog_is_refused(
+    source: Path, tmp_path: Path, empty_database_url: str
+) -> None:
+    garbage = tmp_path / "garbage.sqlite3"
+    garbage.write_bytes(b"not a database, at all" * 100)
+    refused = migrate_catalog(garbage, empty_database_url)
+    assert refused.returncode == 1
+    assert "is no SQLite catalog" in refused.stderr
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        latest = await apply_migrations(conn)
+        await conn.execute("UPDATE schema_version SET version = $1", latest + 1)
+        refused = migrate_catalog(source, empty_database_url)
+        assert refused.returncode == 1
+        assert "newer than this program knows" in refused.stderr
+        assert await conn.fetchval("SELECT COUNT(*) FROM users") == 0
+    finally:
+        await conn.close()
+
+
 def test_the_checksum_tells_apart_what_a_copy_could_confuse() -> None:
     def digest(*rows: tuple[object, ...]) -> str:
         checksum = Checksum()
