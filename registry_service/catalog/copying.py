@@ -214,17 +214,19 @@ async def _check_columns(conn: asyncpg.Connection, tables: list[Table]) -> None:
             )
 
 
-async def _move_identities(conn: asyncpg.Connection, table: Table) -> None:
-    """Let the next generated id follow the largest copied one, as SQLite's would."""
-    for column in table.columns:
-        sequence = await conn.fetchval(
-            "SELECT pg_get_serial_sequence($1, $2)", f'"{table.name}"', column
+async def move_identities_past_rows(conn: asyncpg.Connection) -> None:
+    """Let every identity column's next generated id follow the largest one in its table, as
+    SQLite's would: rows written with explicit ids (a copy) do not move the sequence."""
+    identities = await conn.fetch(
+        "SELECT c.relname, a.attname,"
+        " pg_get_serial_sequence(quote_ident(c.relname), a.attname)"
+        " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+        " WHERE a.attidentity <> '' AND c.relnamespace = current_schema()::regnamespace"
+    )
+    for table, column, sequence in identities:
+        await conn.execute(
+            f'SELECT setval($1, MAX("{column}")) FROM "{table}" HAVING COUNT(*) > 0', sequence
         )
-        if sequence is not None:
-            await conn.execute(
-                f'SELECT setval($1, MAX("{column}")) FROM "{table.name}" HAVING COUNT(*) > 0',
-                sequence,
-            )
 
 
 async def copy_catalog(
@@ -311,9 +313,9 @@ async def _copy_tables(
                 records=_source_rows(db, table, checksum),
                 columns=list(table.columns),
             )
-            await _move_identities(conn, table)
             if copied is not None:
                 copied(table.name, checksum.rows)
+        await move_identities_past_rows(conn)
         # Every foreign key is checked here; then the triggers may be altered back.
         await conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for name, triggers in COUNTING_TRIGGERS.items():

@@ -12,7 +12,9 @@ from typing import Any
 
 import asyncpg
 
+from registry_service.catalog.copying import move_identities_past_rows
 from registry_service.catalog.db import Catalog
+from registry_service.catalog.errors import ConstraintViolated
 from registry_service.catalog.pg_migrate import VERSION_TABLE
 from registry_service.catalog.pg_migrate import apply_migrations as apply_pg_migrations
 from tests.unit.catalog.test_migrations import NOW, V1_ROWS
@@ -94,12 +96,17 @@ async def sqlite_catalog_at(path: Path, version: int) -> None:
         await catalog.close()
 
 
-async def postgres_catalog_at(conn: asyncpg.Connection, version: int) -> None:
-    """The same in an empty PostgreSQL database."""
-    assert await apply_pg_migrations(conn, target=version) == version
+async def postgres_catalog_at(
+    conn: asyncpg.Connection, version: int, *, migrated: bool = False
+) -> None:
+    """The same in an empty PostgreSQL database (or one ``migrated`` to ``version`` already).
+    Generated ids then follow the explicit ones, as SQLite's do."""
+    if not migrated:
+        assert await apply_pg_migrations(conn, target=version) == version
     async with conn.transaction():
         for statement in rows_at(version, "postgresql"):
             await conn.execute(statement)
+        await move_identities_past_rows(conn)
 
 
 async def sqlite_dump(catalog: Catalog) -> Dump:
@@ -127,3 +134,33 @@ async def postgres_dump(conn: asyncpg.Connection) -> Dump:
         r[0]: [tuple(row) for row in await conn.fetch(f"SELECT * FROM {r[0]} ORDER BY 1, 2")]
         for r in names
     }
+
+
+class Both:
+    """The same statements against a SQLite catalog and a PostgreSQL database."""
+
+    def __init__(self, sqlite: Catalog, postgres: asyncpg.Connection) -> None:
+        self.sqlite = sqlite
+        self.postgres = postgres
+
+    async def run(self, statement: str) -> tuple[bool, bool]:
+        """Run ``statement`` in a transaction on each; whether each failed."""
+        failed = []
+        try:
+            async with self.sqlite.transaction() as tx:
+                await tx.execute(statement)
+            failed.append(False)
+        except ConstraintViolated:
+            failed.append(True)
+        try:
+            async with self.postgres.transaction():
+                await self.postgres.execute(statement)
+            failed.append(False)
+        except asyncpg.IntegrityConstraintViolationError:
+            failed.append(True)
+        return failed[0], failed[1]
+
+    async def counts(self, sql: str) -> tuple[list[Any], list[Any]]:
+        sqlite = [tuple(r) for r in await self.sqlite.reader.execute_fetchall(sql)]
+        postgres = [tuple(r) for r in await self.postgres.fetch(sql)]
+        return sqlite, postgres

@@ -7,17 +7,9 @@ project, and statements that fail (rolled back, counting nothing)."""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
-import asyncpg
-import pytest
-
-from registry_service.catalog.db import Catalog
-from registry_service.catalog.errors import ConstraintViolated
-from tests.unit.catalog.postgresql.catalog_rows import rows_at
-from tests.unit.catalog.test_migrations import LATEST, NOW
+from tests.unit.catalog.postgresql.catalog_rows import Both
+from tests.unit.catalog.test_migrations import NOW
 
 COUNTS = "SELECT id, tags_count FROM repositories ORDER BY id"
 TRUE_COUNTS = (
@@ -64,53 +56,6 @@ STEPS: list[tuple[str, bool]] = [
     ("DELETE FROM repositories WHERE id = 2", False),
     ("DELETE FROM projects WHERE id = 2", False),
 ]
-
-
-class Both:
-    """The same statements against a SQLite catalog and a PostgreSQL database."""
-
-    def __init__(self, sqlite: Catalog, postgres: asyncpg.Connection) -> None:
-        self.sqlite = sqlite
-        self.postgres = postgres
-
-    async def run(self, statement: str) -> tuple[bool, bool]:
-        """Run ``statement`` in a transaction on each; whether each failed."""
-        failed = []
-        try:
-            async with self.sqlite.transaction() as tx:
-                await tx.execute(statement)
-            failed.append(False)
-        except ConstraintViolated:
-            failed.append(True)
-        try:
-            async with self.postgres.transaction():
-                await self.postgres.execute(statement)
-            failed.append(False)
-        except asyncpg.IntegrityConstraintViolationError:
-            failed.append(True)
-        return failed[0], failed[1]
-
-    async def counts(self, sql: str) -> tuple[list[Any], list[Any]]:
-        sqlite = [tuple(r) for r in await self.sqlite.reader.execute_fetchall(sql)]
-        postgres = [tuple(r) for r in await self.postgres.fetch(sql)]
-        return sqlite, postgres
-
-
-@pytest.fixture
-async def both(tmp_path: Path, postgres_url: str) -> AsyncIterator[Both]:
-    sqlite = await Catalog.open(tmp_path / "registry.sqlite3")
-    postgres = await asyncpg.connect(postgres_url)
-    try:
-        async with sqlite.transaction() as tx:
-            for statement in rows_at(LATEST, "sqlite"):
-                await tx.execute(statement)
-        async with postgres.transaction():
-            for statement in rows_at(LATEST, "postgresql"):
-                await postgres.execute(statement)
-        yield Both(sqlite, postgres)
-    finally:
-        await postgres.close()
-        await sqlite.close()
 
 
 async def test_every_step_leaves_the_same_true_counts(both: Both) -> None:
