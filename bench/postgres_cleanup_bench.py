@@ -98,7 +98,7 @@ def seed_then_copy(
                 str(VENV_BIN / "registry-service"),
                 "migrate-catalog",
                 "--from",
-                f"sqlite://{data_dir.resolve() / CATALOG_FILENAME}",
+                f"sqlite:///{data_dir.resolve() / CATALOG_FILENAME}",
                 "--to",
                 url,
             ],

@@ -41,7 +41,8 @@ def add_migrate_catalog_parser(sub: Any) -> None:
         dest="source",
         required=True,
         metavar="sqlite:///PATH",
-        help="the SQLite catalog file, e.g. sqlite:///var/lib/registry/registry.sqlite3",
+        help="the SQLite catalog file, spelled as catalog.url: sqlite:////abs/registry.sqlite3"
+        " (absolute), sqlite:///data/registry.sqlite3 (relative to the working directory)",
     )
     command.add_argument(
         "--to",
@@ -53,8 +54,9 @@ def add_migrate_catalog_parser(sub: Any) -> None:
 
 
 async def migrate_catalog(args: argparse.Namespace) -> int:
-    password = urlsplit(args.target).password
-    redact = Redactor(literals=[unquote(password)] if password else [])
+    # As written and percent-decoded: an error message may quote either.
+    password = urlsplit(args.target).password or ""
+    redact = Redactor(literals={password, unquote(password)} - {""})
 
     def say(text: str, *, error: bool = False) -> None:
         print(redact(text), file=sys.stderr if error else sys.stdout, flush=True)

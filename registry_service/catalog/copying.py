@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import aiosqlite
 import asyncpg
@@ -33,6 +33,7 @@ from registry_service.catalog.db import Catalog
 from registry_service.catalog.pg_migrate import apply_migrations
 
 BATCH_ROWS = 5_000
+SQLITE_URL_PREFIX = "sqlite:///"
 
 # Triggers that maintain a copied column (tags_count): off while their table is filled.
 COUNTING_TRIGGERS = {"tags": ("tags_count_up",)}
@@ -65,11 +66,13 @@ class TableCopy:
 
 
 def sqlite_path(url: str) -> Path:
-    """The file of a ``sqlite:///path`` URL (the path is the URL's, absolute)."""
-    parts = urlsplit(url)
-    if parts.scheme != "sqlite" or parts.netloc or not parts.path:
-        raise CopyRefused(f"not a sqlite:///path URL: {url!r}")
-    return Path(unquote(parts.path))
+    """The file of a ``sqlite:///…`` URL, spelled as ``catalog.url`` spells it (SQLAlchemy's
+    way): ``sqlite:////abs/file`` for an absolute path, ``sqlite:///rel/file`` relative to the
+    working directory."""
+    path = url.removeprefix(SQLITE_URL_PREFIX)
+    if path == url or not path.strip("/"):
+        raise CopyRefused(f"not a sqlite:///<path> URL: {url!r}")
+    return Path(path)
 
 
 def is_postgresql_url(url: str) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from registry_service.catalog.copying import Checksum, TableCopy
+from registry_service.catalog.copying import Checksum, CopyRefused, TableCopy, sqlite_path
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.pg_migrate import apply_migrations
 from registry_service.services.seeding import seed_file
@@ -82,7 +82,7 @@ def migrate_catalog(source: Path, target: str) -> subprocess.CompletedProcess[st
         str(Path(sys.executable).with_name("registry-service")),
         "migrate-catalog",
         "--from",
-        f"sqlite://{source}",
+        f"sqlite:///{source}",
         "--to",
         target,
     ]
@@ -219,6 +219,14 @@ async def test_a_target_newer_than_the_program_or_a_source_that_is_no_catalog_is
         assert await conn.fetchval("SELECT COUNT(*) FROM users") == 0
     finally:
         await conn.close()
+
+
+def test_sqlite_urls_are_spelled_as_catalog_url_spells_them() -> None:
+    assert sqlite_path("sqlite:////var/lib/registry.sqlite3") == Path("/var/lib/registry.sqlite3")
+    assert sqlite_path("sqlite:///data/registry.sqlite3") == Path("data/registry.sqlite3")
+    for wrong in ("sqlite:///", "sqlite://host/x", "file:///x", "/x/registry.sqlite3"):
+        with pytest.raises(CopyRefused):
+            sqlite_path(wrong)
 
 
 def test_the_checksum_tells_apart_what_a_copy_could_confuse() -> None:
