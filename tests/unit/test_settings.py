@@ -42,6 +42,7 @@ SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
     ("auth", "registry_token_key"): ("/etc/registry/token.pem", "/etc/registry/token.pem"),
     ("auth", "registry_token_issuer"): ("my-issuer", "my-issuer"),
     ("auth", "registry_token_ttl_seconds"): ("600", 600),
+    ("catalog", "url"): ("postgresql://registry@db:5432/registry", "postgresql://registry@db:5432/registry"),
     ("jobs", "redis_url"): ("redis://localhost:6379/0", "redis://localhost:6379/0"),
     ("jobs", "lease_seconds"): ("5", 5.0),
     ("cleanup", "regex_anchoring"): ("full", "full"),
@@ -328,3 +329,49 @@ def test_fixture_mode_with_several_workers_is_refused() -> None:
             None,
             {"REGISTRY_SERVICE_SERVER_WORKERS": "2", "REGISTRY_SERVICE_FIXTURE_ENABLED": "1"},
         )
+
+
+@pytest.mark.parametrize(
+    ("url", "postgresql", "sqlite_path"),
+    [
+        ("", False, None),
+        ("sqlite:////var/lib/registry/catalog.sqlite3", False, "/var/lib/registry/catalog.sqlite3"),
+        ("sqlite:///data/catalog.sqlite3", False, "data/catalog.sqlite3"),
+        ("postgresql://registry:pw@db:5432/registry", True, None),
+        ("postgres://registry@db/registry?sslmode=require", True, None),
+        ("postgresql://registry@[::1]:5433/registry", True, None),
+    ],
+)
+def test_catalog_url_names_sqlite_or_postgresql(
+    url: str, postgresql: bool, sqlite_path: str | None
+) -> None:
+    catalog = load(None, {"REGISTRY_SERVICE_CATALOG_URL": url}).catalog
+    assert catalog.is_postgresql is postgresql
+    assert catalog.sqlite_path == (Path(sqlite_path) if sqlite_path else None)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://registry:hunter2-secret@db/registry",
+        "sqlite:///",
+        "sqlite://relative.sqlite3",
+        "postgresql://registry:hunter2-secret@db:port/registry",
+        "postgresql://registry:hunter2-secret@db:5432",
+        "postgresql:///registry",
+        "/var/lib/registry.sqlite3",
+    ],
+)
+def test_a_bad_catalog_url_names_the_key_and_never_its_password(url: str) -> None:
+    with pytest.raises(SettingsInvalid, match=r"catalog\.url") as caught:
+        load(None, {"REGISTRY_SERVICE_CATALOG_URL": url})
+    assert "hunter2" not in str(caught.value)
+
+
+def test_catalog_password_is_known_as_written_and_decoded() -> None:
+    url = "postgresql://registry:p%40ss-word@db/registry"
+    assert set(load(None, {"REGISTRY_SERVICE_CATALOG_URL": url}).catalog.passwords) == {
+        "p%40ss-word",
+        "p@ss-word",
+    }
+    assert load(None, {}).catalog.passwords == ()
