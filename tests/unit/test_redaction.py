@@ -46,7 +46,7 @@ F = "[FILTERED]"
         # catalog.url: a PostgreSQL URL's password, in either scheme and in asyncpg's messages.
         ("catalog postgresql://registry:pg-s3cret@db:5432/registry", f"catalog postgresql://registry:{F}@db:5432/registry"),
         ("postgres://app:p%2Fw:x@10.0.0.7/reg?sslmode=require", f"postgres://app:{F}@10.0.0.7/reg?sslmode=require"),
-        ("connect to 'postgresql://u:pw@h/d' failed", f"connect to 'postgresql://u:{F}@h/d' failed"),
+        ("connect 'postgresql://u:pw@h/d' failed", f"connect 'postgresql://u:{F}@h/d' failed"),
         ("postgresql://registry@db/registry", "postgresql://registry@db/registry"),
         # Ordinary text stays as it is.
         ("redis://redis:6379/0 and http://127.0.0.1:5000/v2/", "redis://redis:6379/0 and http://127.0.0.1:5000/v2/"),
