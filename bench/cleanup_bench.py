@@ -30,12 +30,13 @@ import sqlite3
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
@@ -76,6 +77,41 @@ JOB_QUERY = (
     "SELECT id, state, created_at, started_at, finished_at, counts, error FROM jobs"
     " WHERE kind = 'cleanup_tags' AND id > ? ORDER BY id DESC LIMIT 1"
 )
+JobRow = Mapping[str, Any]
+
+
+class CatalogProbe(Protocol):
+    """The bench's own look into the catalog of the registry it measures, beside the server:
+    the cleanup job's row, and the tags before and after."""
+
+    async def last_job_id(self) -> int: ...
+
+    async def job_after(self, after_id: int) -> JobRow | None: ...
+
+    async def tag_names(self) -> set[str]: ...
+
+    async def close(self) -> None: ...
+
+
+class SqliteProbe:
+    """Reads the catalog file read-only (WAL: never in the server's way)."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+
+    async def last_job_id(self) -> int:
+        return int(self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM jobs").fetchone()[0])
+
+    async def job_after(self, after_id: int) -> JobRow | None:
+        row: sqlite3.Row | None = self._conn.execute(JOB_QUERY, (after_id,)).fetchone()
+        return None if row is None else dict(row)
+
+    async def tag_names(self) -> set[str]:
+        return {r[0] for r in self._conn.execute("SELECT name FROM tags")}
+
+    async def close(self) -> None:
+        self._conn.close()
 
 
 @dataclass(frozen=True)
@@ -233,11 +269,6 @@ async def run_loops(
     return start, end
 
 
-def read_job(conn: sqlite3.Connection, after_id: int) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(JOB_QUERY, (after_id,)).fetchone()
-    return row
-
-
 def _seconds_between(a: str, b: str) -> float:
     return (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds()
 
@@ -261,11 +292,16 @@ async def check_manifests(
 
 
 async def measure_ours(
-    run: Run, target: Target, seeded: SeededRepository, tag_set: TagSet
+    run: Run,
+    target: Target,
+    seeded: SeededRepository,
+    tag_set: TagSet,
+    probe: CatalogProbe | None = None,
 ) -> OurResult:
+    """Baseline tag lists, then the bulk delete with tag lists beside it; ``probe`` reads the
+    catalog (by default the SQLite file in the server's data directory)."""
     params, result = run.params, OurResult()
-    conn = sqlite3.connect(f"file:{catalog_path(target)}?mode=ro", uri=True, isolation_level=None)
-    conn.row_factory = sqlite3.Row
+    conn = probe or SqliteProbe(catalog_path(target))
     timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session:
@@ -274,7 +310,7 @@ async def measure_ours(
                 "registry-service serves seeded manifests (first, middle, last tag)",
                 await check_manifests(session, target, tag_set, ends),
             )
-            total = conn.execute("SELECT COUNT(*) FROM tags").fetchone()[0]
+            total = len(await conn.tag_names())
             run.check(
                 f"catalog holds {params.tags:,} tags before the cleanup", total == params.tags
             )
@@ -308,9 +344,9 @@ async def measure_ours(
         result.job_s = _seconds_between(row["started_at"], row["finished_at"])
         result.queue_s = _seconds_between(row["created_at"], row["started_at"])
         result.counts = row["counts"]
-        remaining = {r[0] for r in conn.execute("SELECT name FROM tags")}
+        remaining = await conn.tag_names()
     finally:
-        conn.close()
+        await conn.close()
     result.remaining = len(remaining)
     kept = set(tag_set.names()[params.deleted :])
     run.check(f"{params.keep_n:,} tags remain, the newest ones", remaining == kept)
@@ -319,14 +355,14 @@ async def measure_ours(
 
 async def bulk_delete(
     session: aiohttp.ClientSession,
-    conn: sqlite3.Connection,
+    conn: CatalogProbe,
     target: Target,
     seeded: SeededRepository,
     params: Params,
     result: OurResult,
-) -> tuple[float, float, sqlite3.Row]:
+) -> tuple[float, float, JobRow]:
     """Send E6; poll the job row until it is done or failed. (sent, seen done, job row)."""
-    last_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM jobs").fetchone()[0]
+    last_id = await conn.last_job_id()
     url = (
         f"{target.base_url}/api/v4/projects/{seeded.project_id}/registry/repositories/"
         f"{seeded.repository_id}/tags?name_regex_delete={quote('.*')}&keep_n={params.keep_n}"
@@ -341,7 +377,7 @@ async def bulk_delete(
             raise StepFailed(f"bulk delete: HTTP {response.status}: {body[:500]}")
     result.delete_answer_ms = (answered - sent) * 1000
     while True:
-        row = read_job(conn, last_id)
+        row = await conn.job_after(last_id)
         if row is not None and row["state"] in ("done", "failed"):
             return sent, time.perf_counter(), row
         if time.perf_counter() - sent > JOB_TIMEOUT_S:

@@ -49,6 +49,10 @@ from registry_service.fixture.routes import PREFIX as FIXTURE_PREFIX
 from registry_service.fixture.routes import create_fixture_api
 from registry_service.http.access_log import AccessLogger
 from registry_service.logs import configure_logging
+from registry_service.migrate_catalog_command import (
+    add_migrate_catalog_parser,
+    migrate_catalog,
+)
 from registry_service.python_gc import freeze_startup_objects
 from registry_service.services import tokens
 from registry_service.services.blobs import Storage
@@ -391,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("worker", help="run an arq worker for background jobs (needs a Redis URL)")
     add_admin_parser(sub)
+    add_migrate_catalog_parser(sub)
     seed_p = sub.add_parser("seed", help="load a fixture seed file into the catalog")
     seed_p.add_argument("file", type=Path)
     gc = sub.add_parser(
@@ -432,6 +437,8 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             return asyncio.run(with_catalog(settings, lambda c: _seed(c, settings, args.file)))
         if args.command == "worker":
             return run_worker(settings)
+        if args.command == "migrate-catalog":
+            return asyncio.run(migrate_catalog(args))
         if args.command == "gc":
             return asyncio.run(
                 with_catalog(settings, lambda c: run_gc(c, settings, args.dry_run, args.json))

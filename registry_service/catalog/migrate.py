@@ -1,16 +1,21 @@
 """Versioned schema migrations: numbered ``migrations/NNNN_name.sql`` files, applied in order.
 
-The schema version is SQLite's ``PRAGMA user_version``. Each file runs in its own transaction
-together with the version bump, so a crash mid-migration leaves the previous version intact.
-Files are only ever added, never edited once released.
+Each dialect has its own files with the same numbers and names: SQLite's in ``migrations/``,
+PostgreSQL's in ``migrations/postgresql/`` (applied by ``pg_migrate``). This module lists both
+and applies SQLite's, whose schema version is SQLite's ``PRAGMA user_version``. Each file runs
+in its own transaction together with the version bump, so a crash mid-migration leaves the
+previous version intact. Files are only ever added, never edited once released.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
+from typing import Literal
 
 import aiosqlite
+
+Dialect = Literal["sqlite", "postgresql"]
 
 
 @dataclass(frozen=True)
@@ -20,8 +25,11 @@ class Migration:
     sql: str
 
 
-def available_migrations() -> list[Migration]:
+def available_migrations(dialect: Dialect = "sqlite") -> list[Migration]:
+    """The dialect's migrations by version, checked to run 1..n without gaps."""
     folder = resources.files("registry_service.catalog") / "migrations"
+    if dialect == "postgresql":
+        folder = folder / "postgresql"
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):
@@ -33,6 +41,20 @@ def available_migrations() -> list[Migration]:
     return found
 
 
+def pending(migrations: list[Migration], current: int, target: int | None) -> list[Migration]:
+    """The migrations to apply to a catalog at version ``current`` (up to ``target``); refuses
+    a catalog newer than the program, which could only be damaged by it."""
+    latest = migrations[-1].version
+    if current > latest:
+        raise RuntimeError(
+            f"catalog schema version {current} is newer than this program knows ({latest}); "
+            "upgrade registry-service"
+        )
+    return [
+        m for m in migrations if m.version > current and (target is None or m.version <= target)
+    ]
+
+
 async def schema_version(db: aiosqlite.Connection) -> int:
     rows = list(await db.execute_fetchall("PRAGMA user_version"))
     return int(rows[0][0])
@@ -41,16 +63,7 @@ async def schema_version(db: aiosqlite.Connection) -> int:
 async def apply_migrations(db: aiosqlite.Connection, *, target: int | None = None) -> int:
     """Apply every migration above the current version (up to ``target``); return the version."""
     current = await schema_version(db)
-    migrations = available_migrations()
-    latest = migrations[-1].version
-    if current > latest:
-        raise RuntimeError(
-            f"catalog schema version {current} is newer than this program knows ({latest}); "
-            "upgrade registry-service"
-        )
-    for migration in migrations:
-        if migration.version <= current or (target is not None and migration.version > target):
-            continue
+    for migration in pending(available_migrations(), current, target):
         # executescript() commits any open transaction first, then runs the script as is;
         # BEGIN…COMMIT inside makes the file and its version bump one atomic step.
         try:
