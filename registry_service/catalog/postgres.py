@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from registry_service.catalog.dialect import POSTGRESQL
 from registry_service.catalog.errors import ConstraintViolated, ForeignKeyViolated, UniqueViolated
 from registry_service.catalog.pg_migrate import apply_migrations
 from registry_service.catalog.placeholders import numbered
@@ -69,6 +70,7 @@ class PostgresReader:
     """The ``Reader`` of the pool: each query runs on a connection borrowed for it."""
 
     __slots__ = ("_pool",)
+    dialect = POSTGRESQL
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -86,6 +88,7 @@ class PostgresWriter:
     """The ``Writer`` of one write transaction, on the connection that holds it."""
 
     __slots__ = ("_conn",)
+    dialect = POSTGRESQL
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
