@@ -35,6 +35,9 @@ class Dialect:
     contains_ignoring_case: str
     # LIKE that ignores ASCII case (SQLite's LIKE does; PostgreSQL's does not).
     like_ignoring_case: str
+    # A join SQLite must run in the written order (its planner hint, "CROSS JOIN … ON");
+    # PostgreSQL has no such hint and refuses ON after CROSS JOIN: a plain JOIN there.
+    ordered_join: str
     # Foreign keys of this transaction checked at COMMIT, not per statement.
     defer_foreign_keys: str
     # The catalog's own tables, one per row (column ``name``).
@@ -91,6 +94,7 @@ SQLITE = Dialect(
     json_merged="json_patch(COALESCE({c}, '{{}}'), {p})",
     contains_ignoring_case="instr(lower({h}), lower({n})) > 0",
     like_ignoring_case="LIKE",
+    ordered_join="CROSS JOIN",
     defer_foreign_keys="PRAGMA defer_foreign_keys = ON",
     tables="SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
     restart_ids=None,
@@ -116,6 +120,7 @@ POSTGRESQL = Dialect(
     ),
     contains_ignoring_case="strpos(lower({h}), lower({n})) > 0",
     like_ignoring_case="ILIKE",
+    ordered_join="JOIN",
     defer_foreign_keys="SET CONSTRAINTS ALL DEFERRED",
     tables=(
         "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()"

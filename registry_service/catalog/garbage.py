@@ -78,7 +78,7 @@ async def delete_garbage_manifests(
         tx,
         # CROSS JOIN: walk the given ids and look each up, never scan manifests.
         f"SELECT {dialect.array_agg('m.id')}, COUNT(*) FROM {dialect.ints(':ids')} j"
-        f" CROSS JOIN manifests m ON m.id = j.value WHERE {_MANIFEST_IS_GARBAGE}",
+        f" {dialect.ordered_join} manifests m ON m.id = j.value WHERE {_MANIFEST_IS_GARBAGE}",
         {"ids": json.dumps(list(manifest_ids)), "cutoff": format_time(cutoff)},
     )
     if row is None or not row[1]:
@@ -89,9 +89,9 @@ async def delete_garbage_manifests(
     await tx.execute(
         "INSERT INTO unreferenced_manifests (manifest_id, since)"
         f" SELECT DISTINCT c.id, :now FROM {dialect.ints(':doomed')} d"
-        " CROSS JOIN manifest_children mc ON mc.parent_id = d.value"
-        " CROSS JOIN manifests p ON p.id = d.value"
-        " CROSS JOIN manifests c ON c.repository_id = p.repository_id"
+        f" {dialect.ordered_join} manifest_children mc ON mc.parent_id = d.value"
+        f" {dialect.ordered_join} manifests p ON p.id = d.value"
+        f" {dialect.ordered_join} manifests c ON c.repository_id = p.repository_id"
         "                       AND c.digest = mc.child_digest"
         " WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = c.id)"
         " ON CONFLICT DO NOTHING",
@@ -100,8 +100,8 @@ async def delete_garbage_manifests(
     await tx.execute(
         "INSERT INTO unreferenced_manifests (manifest_id, since)"
         f" SELECT DISTINCT r.id, :now FROM {dialect.ints(':doomed')} d"
-        " CROSS JOIN manifests p ON p.id = d.value"
-        " CROSS JOIN manifests r ON r.repository_id = p.repository_id"
+        f" {dialect.ordered_join} manifests p ON p.id = d.value"
+        f" {dialect.ordered_join} manifests r ON r.repository_id = p.repository_id"
         "                       AND r.subject_digest = p.digest"
         " WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = r.id)"
         " ON CONFLICT DO NOTHING",
@@ -139,7 +139,7 @@ async def delete_garbage_blobs(
         tx,
         f"SELECT {dialect.array_agg(dialect.pair('b.digest', 'b.size_bytes'))}"
         f" FROM {dialect.texts(':digests')} j"
-        f" CROSS JOIN blobs b ON b.digest = j.value WHERE {_blob_is_garbage(dialect)}",
+        f" {dialect.ordered_join} blobs b ON b.digest = j.value WHERE {_blob_is_garbage(dialect)}",
         {"digests": json.dumps(list(digests)), "cutoff": format_time(cutoff), "spared": "[]"},
     )
     deleted: list[tuple[str, int]] = [(d, size) for d, size in json.loads(row[0])] if row else []

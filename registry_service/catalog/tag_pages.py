@@ -74,7 +74,7 @@ async def select_tag_page(
         # CROSS JOIN keeps SQLite from sorting every tag of the repository instead.
         where.append("m.repository_id = ?")
         params.append(repository_id)
-        tables = "manifests m CROSS JOIN tags t ON t.manifest_id = m.id"
+        tables = f"manifests m {dialect_of(db).ordered_join} tags t ON t.manifest_id = m.id"
     else:
         tables = "tags t JOIN manifests m ON m.id = t.manifest_id"
     rows = await fetch_all(

@@ -53,7 +53,7 @@ async def mark_unreferenced(
     await db.execute(
         "INSERT INTO unreferenced_manifests (manifest_id, since)"
         f" SELECT m.id, ? FROM {dialect_of(db).ints('?')} j"
-        " CROSS JOIN manifests m ON m.id = j.value"
+        f" {dialect_of(db).ordered_join} manifests m ON m.id = j.value"
         " WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)"
         " ON CONFLICT DO NOTHING",
         (format_time(now), json.dumps(sorted(set(manifest_ids)))),
@@ -166,7 +166,7 @@ async def delete_tags_if_unchanged(
     # The count excludes the rows the tag-count trigger updates.
     deleted = await db.execute(
         f"DELETE FROM tags WHERE id IN (SELECT t.id FROM {dialect_of(db).pairs('?')} j"
-        " CROSS JOIN tags t ON t.repository_id = ? AND t.name = j.name"
+        f" {dialect_of(db).ordered_join} tags t ON t.repository_id = ? AND t.name = j.name"
         " AND t.manifest_id = j.id)",
         (json.dumps(tags), repository_id),
     )
