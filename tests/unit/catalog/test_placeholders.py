@@ -15,7 +15,7 @@ from registry_service.catalog.placeholders import PlaceholdersInvalid, numbered
     [
         ("SELECT 1", "SELECT 1"),
         ("SELECT * FROM t WHERE a = ? AND b > ?", "SELECT * FROM t WHERE a = $1 AND b > $2"),
-        ("UPDATE t SET a = :a WHERE b = :i OR a = :a", "UPDATE t SET a = $1 WHERE b = $2 OR a = $1"),
+        ("UPDATE t SET a = :a WHERE b = :i OR a = :a", "UPDATE t SET a = $1 WHERE b = $2 OR a = $1"),  # noqa: E501
         ("SELECT '?', 'it''s :x ?', ? FROM t", "SELECT '?', 'it''s :x ?', $1 FROM t"),
         ('SELECT "odd?col" FROM t WHERE a = ?', 'SELECT "odd?col" FROM t WHERE a = $1'),
         ("SELECT CAST(:p AS json)::text, x::bigint", "SELECT CAST($1 AS json)::text, x::bigint"),
