@@ -8,7 +8,7 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.clock import Clock
 from registry_service.services.blobs import Storage
 from registry_service.settings import Settings
@@ -21,7 +21,7 @@ def new_owner_name(role: str) -> str:
 
 @dataclass(frozen=True)
 class JobContext:
-    catalog: Catalog
+    catalog: CatalogBackend
     storage: Storage
     clock: Clock
     settings: Settings

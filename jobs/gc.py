@@ -35,8 +35,8 @@ from jobs.context import JobContext
 from jobs.execute import Outcome, Progress, lease_for
 from registry_service.catalog import garbage
 from registry_service.catalog import jobs as job_rows
-from registry_service.catalog.db import Catalog, format_time
-from registry_service.catalog.protocols import Writer
+from registry_service.catalog.db import format_time
+from registry_service.catalog.protocols import CatalogBackend, Writer
 from registry_service.catalog.rows import JobRow
 from registry_service.digests import parse_digest
 from registry_service.services.job_data import (
@@ -89,7 +89,7 @@ def _batches(items: Sequence[T], size: int = BATCH) -> list[Sequence[T]]:
 
 
 async def collect_garbage(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     store: BlobStore,
     gc: GcSettings,
     now: datetime,
@@ -144,7 +144,7 @@ async def collect_garbage(
 
 
 async def _unlink_unless_cataloged(
-    catalog: Catalog, store: BlobStore, digests: Sequence[str]
+    catalog: CatalogBackend, store: BlobStore, digests: Sequence[str]
 ) -> list[str]:
     """Unlink the files of those ``digests`` that have no blob row, holding the catalog's write
     lock so no push can place and catalog one of them meanwhile (see the module doc)."""
@@ -160,7 +160,7 @@ async def _unlink_unless_cataloged(
 
 
 async def _orphan_files(
-    catalog: Catalog, store: BlobStore, cutoff: datetime
+    catalog: CatalogBackend, store: BlobStore, cutoff: datetime
 ) -> list[tuple[str, int]]:
     """(digest, size) of files older than ``cutoff`` whose digest has no blob row."""
     on_disk: list[str] = [str(d) async for d in store.iter_digests()]
@@ -202,7 +202,7 @@ def collection_outcome(done: Collected, gc: GcSettings) -> Outcome:
 
 
 async def schedule_collection(
-    catalog: Catalog, queue: JobQueue, gc: GcSettings, now: datetime
+    catalog: CatalogBackend, queue: JobQueue, gc: GcSettings, now: datetime
 ) -> int | None:
     """Submit a collection if none is queued or running and the last one started at least
     ``gc.interval_seconds`` ago; the new job's id, or None. Runners call this on every sweep;
@@ -261,7 +261,7 @@ async def start_collection(ctx: JobContext) -> JobRow:
 
 
 async def submit_collection(
-    catalog: Catalog, queue: JobQueue, now: datetime, requester_id: int | None = None
+    catalog: CatalogBackend, queue: JobQueue, now: datetime, requester_id: int | None = None
 ) -> int:
     """A collection on demand, queued for the runners."""
     return await submit_job(

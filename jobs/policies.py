@@ -20,8 +20,8 @@ from datetime import datetime
 from jobs.cleanup import Anchoring
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog import policies as policy_rows
-from registry_service.catalog.db import Catalog
 from registry_service.catalog.policies import CleanupPolicyRow
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.services.job_data import CleanupParams
 from registry_service.services.jobs import JobQueue
 from registry_service.services.policies import next_run_after
@@ -45,7 +45,7 @@ def policy_job_params(
 
 
 async def schedule_due_policies(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     queue: JobQueue,
     now: datetime,
     *,

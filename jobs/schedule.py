@@ -13,13 +13,13 @@ from datetime import datetime
 from jobs.cleanup import Anchoring
 from jobs.gc import schedule_collection
 from jobs.policies import schedule_due_policies
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.services.jobs import JobQueue
 from registry_service.settings import Settings
 
 
 async def schedule_due_work(
-    catalog: Catalog, queue: JobQueue, settings: Settings, now: datetime
+    catalog: CatalogBackend, queue: JobQueue, settings: Settings, now: datetime
 ) -> None:
     await schedule_collection(catalog, queue, settings.gc, now)
     await schedule_due_policies(

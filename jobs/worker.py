@@ -26,7 +26,7 @@ from jobs.context import JobContext, new_owner_name
 from jobs.execute import execute_job
 from jobs.schedule import schedule_due_work
 from registry_service.catalog import jobs as job_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.opening import open_catalog
 from registry_service.clock import SystemClock
 from registry_service.services.blobs import Storage
 from registry_service.services.jobs import NO_RUNNER
@@ -60,7 +60,7 @@ async def sweep(ctx: dict[str, Any]) -> int:
 async def _startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     reserve = Reserve(settings.data_path, settings.storage.reserve_bytes)
-    catalog = await Catalog.open_in(settings.data_path, before_write=reserve.keep_room)
+    catalog = await open_catalog(settings, before_write=reserve.keep_room)
     store = FilesystemBlobStore(settings.data_path)
     ctx["job_context"] = JobContext(
         catalog=catalog,

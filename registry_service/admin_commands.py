@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import User
 from registry_service.clock import SystemClock
 from registry_service.services import deploy_tokens, groups, projects, tokens, users
@@ -29,10 +29,10 @@ from registry_service.services.provisioning import (
     set_membership_by_path,
 )
 
-Command = Callable[[Catalog, argparse.Namespace, datetime], Awaitable[None]]
+Command = Callable[[CatalogBackend, argparse.Namespace, datetime], Awaitable[None]]
 
 
-async def run_admin(args: argparse.Namespace, catalog: Catalog) -> int:
+async def run_admin(args: argparse.Namespace, catalog: CatalogBackend) -> int:
     """Run the command the parser chose (``add_admin_parser``); 0 when it is done."""
     command: Command = args.admin_command
     await command(catalog, args, SystemClock().now())
@@ -42,7 +42,7 @@ async def run_admin(args: argparse.Namespace, catalog: Catalog) -> int:
 # --- users ----------------------------------------------------------------------------------
 
 
-async def create_user(catalog: Catalog, args: argparse.Namespace, now: datetime) -> None:
+async def create_user(catalog: CatalogBackend, args: argparse.Namespace, now: datetime) -> None:
     async with catalog.transaction() as tx:
         user, new = await ensure_user(
             tx,
@@ -58,7 +58,7 @@ async def create_user(catalog: Catalog, args: argparse.Namespace, now: datetime)
     print(f"created user {user.username} (id {user.id})")
 
 
-async def list_users(catalog: Catalog, args: argparse.Namespace, now: datetime) -> None:
+async def list_users(catalog: CatalogBackend, args: argparse.Namespace, now: datetime) -> None:
     print_rows(
         [
             {"id": u.id, "username": u.username, "name": u.name, "admin": u.is_admin,
@@ -69,7 +69,7 @@ async def list_users(catalog: Catalog, args: argparse.Namespace, now: datetime) 
     )
 
 
-async def _user(catalog: Catalog, username: str) -> User:
+async def _user(catalog: CatalogBackend, username: str) -> User:
     user = await users.lookup_user(catalog, username)
     if user is None:
         raise ProvisioningFailed(f"no user {username!r}")
@@ -79,7 +79,7 @@ async def _user(catalog: Catalog, username: str) -> User:
 # --- tokens ---------------------------------------------------------------------------------
 
 
-async def create_token(catalog: Catalog, args: argparse.Namespace, now: datetime) -> None:
+async def create_token(catalog: CatalogBackend, args: argparse.Namespace, now: datetime) -> None:
     user = await _user(catalog, args.username)
     try:
         minted = await tokens.create_token(
@@ -96,7 +96,7 @@ async def create_token(catalog: Catalog, args: argparse.Namespace, now: datetime
     print(minted.value)
 
 
-async def list_tokens(catalog: Catalog, args: argparse.Namespace, now: datetime) -> None:
+async def list_tokens(catalog: CatalogBackend, args: argparse.Namespace, now: datetime) -> None:
     user_id = (await _user(catalog, args.username)).id if args.username else None
     print_rows(
         [
@@ -109,7 +109,7 @@ async def list_tokens(catalog: Catalog, args: argparse.Namespace, now: datetime)
     )
 
 
-async def revoke_token(catalog: Catalog, args: argparse.Namespace, now: datetime) -> None:
+async def revoke_token(catalog: CatalogBackend, args: argparse.Namespace, now: datetime) -> None:
     if not await tokens.revoke_token(catalog, args.token_id):
         raise ProvisioningFailed(f"no token with id {args.token_id}")
     print(f"revoked token {args.token_id}")
@@ -124,7 +124,9 @@ def instant(text: str) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
-async def create_deploy_token(catalog: Catalog, args: argparse.Namespace, now: datetime) -> None:
+async def create_deploy_token(
+    catalog: CatalogBackend, args: argparse.Namespace, now: datetime
+) -> None:
     try:
         async with catalog.transaction() as tx:
             minted = await deploy_tokens.ensure_deploy_token(
@@ -146,7 +148,9 @@ async def create_deploy_token(catalog: Catalog, args: argparse.Namespace, now: d
     print(f"{minted.token.username} {minted.value}")
 
 
-async def list_deploy_tokens(catalog: Catalog, args: argparse.Namespace, now: datetime) -> None:
+async def list_deploy_tokens(
+    catalog: CatalogBackend, args: argparse.Namespace, now: datetime
+) -> None:
     print_rows(
         [
             {"id": t.id, "owner": await deploy_tokens.owner_path(catalog, t), "name": t.name,
@@ -159,7 +163,9 @@ async def list_deploy_tokens(catalog: Catalog, args: argparse.Namespace, now: da
     )
 
 
-async def revoke_deploy_token(catalog: Catalog, args: argparse.Namespace, now: datetime) -> None:
+async def revoke_deploy_token(
+    catalog: CatalogBackend, args: argparse.Namespace, now: datetime
+) -> None:
     if not await deploy_tokens.revoke_deploy_token(catalog, args.token_id):
         raise ProvisioningFailed(f"no deploy token with id {args.token_id}")
     print(f"revoked deploy token {args.token_id}")
@@ -168,7 +174,7 @@ async def revoke_deploy_token(catalog: Catalog, args: argparse.Namespace, now: d
 # --- groups and projects --------------------------------------------------------------------
 
 
-async def create_group(catalog: Catalog, args: argparse.Namespace, now: datetime) -> None:
+async def create_group(catalog: CatalogBackend, args: argparse.Namespace, now: datetime) -> None:
     async with catalog.transaction() as tx:
         group, new = await ensure_group(
             tx, full_path=args.path, name=args.name, visibility=args.visibility,
@@ -179,7 +185,7 @@ async def create_group(catalog: Catalog, args: argparse.Namespace, now: datetime
     print(f"created group {group.full_path} (id {group.id})")
 
 
-async def list_groups(catalog: Catalog, args: argparse.Namespace, now: datetime) -> None:
+async def list_groups(catalog: CatalogBackend, args: argparse.Namespace, now: datetime) -> None:
     print_rows(
         [
             {"id": g.id, "full_path": g.full_path, "visibility": g.visibility}
@@ -189,7 +195,7 @@ async def list_groups(catalog: Catalog, args: argparse.Namespace, now: datetime)
     )
 
 
-async def create_project(catalog: Catalog, args: argparse.Namespace, now: datetime) -> None:
+async def create_project(catalog: CatalogBackend, args: argparse.Namespace, now: datetime) -> None:
     async with catalog.transaction() as tx:
         project, new = await ensure_project(
             tx, full_path=args.path, name=args.name, visibility=args.visibility,
@@ -201,7 +207,7 @@ async def create_project(catalog: Catalog, args: argparse.Namespace, now: dateti
     print(f"created project {project.full_path} (id {project.id})")
 
 
-async def list_projects(catalog: Catalog, args: argparse.Namespace, now: datetime) -> None:
+async def list_projects(catalog: CatalogBackend, args: argparse.Namespace, now: datetime) -> None:
     print_rows(
         [
             {"id": p.id, "full_path": p.full_path, "visibility": p.visibility,
@@ -215,7 +221,7 @@ async def list_projects(catalog: Catalog, args: argparse.Namespace, now: datetim
 # --- members --------------------------------------------------------------------------------
 
 
-async def add_member(catalog: Catalog, args: argparse.Namespace, now: datetime) -> None:
+async def add_member(catalog: CatalogBackend, args: argparse.Namespace, now: datetime) -> None:
     user = await _user(catalog, args.username)
     try:
         level = AccessLevel.parse(args.access_level)

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from registry_service.api.routes import add_routes as add_api_routes
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.clock import Clock, SystemClock
 from registry_service.http.health import add_health_routes
 from registry_service.http.metrics import (
@@ -100,7 +100,7 @@ def create_token_api() -> web.Application:
 def create_app(
     settings: Settings,
     *,
-    catalog: Catalog,
+    catalog: CatalogBackend,
     clock: Clock | None = None,
     storage: Storage | None = None,
     queue: JobQueue | None = None,

@@ -43,7 +43,8 @@ from jobs.schedule import schedule_due_work
 from jobs.worker import create_worker
 from registry_service.admin_commands import add_admin_parser, run_admin
 from registry_service.app import create_app
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.opening import open_catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import JobRow
 from registry_service.clock import ShiftedClock, SystemClock
 from registry_service.fixture.routes import PREFIX as FIXTURE_PREFIX
@@ -107,7 +108,7 @@ async def build_app(settings: Settings, seed: Path | None) -> web.Application:
     resources = contextlib.AsyncExitStack()
     reserve = Reserve(settings.data_path, settings.storage.reserve_bytes)
     try:
-        catalog = await Catalog.open_in(settings.data_path, before_write=reserve.keep_room)
+        catalog = await open_catalog(settings, before_write=reserve.keep_room)
         resources.push_async_callback(catalog.close)
         await _bootstrap(catalog, settings, seed, clock.now())
         store = FilesystemBlobStore(
@@ -158,7 +159,9 @@ async def build_app(settings: Settings, seed: Path | None) -> web.Application:
     return app
 
 
-async def _bootstrap(catalog: Catalog, settings: Settings, seed: Path | None, now: datetime) -> int:
+async def _bootstrap(
+    catalog: CatalogBackend, settings: Settings, seed: Path | None, now: datetime
+) -> int:
     """Create the administrator on first start, and apply the seed if one is given."""
     generated = await ensure_root(catalog, admin_token=settings.auth.admin_token, now=now)
     if generated:
@@ -176,7 +179,7 @@ async def _bootstrap(catalog: Catalog, settings: Settings, seed: Path | None, no
 def _fixture_control(
     settings: Settings,
     seed: Path | None,
-    catalog: Catalog,
+    catalog: CatalogBackend,
     clock: ShiftedClock,
     runner: InProcessRunner,
 ) -> FixtureControl:
@@ -288,7 +291,7 @@ def run_worker(settings: Settings) -> int:
 # --- gc -------------------------------------------------------------------------------------
 
 
-async def run_gc(catalog: Catalog, settings: Settings, dry_run: bool, as_json: bool) -> int:
+async def run_gc(catalog: CatalogBackend, settings: Settings, dry_run: bool, as_json: bool) -> int:
     """One collection in this process, recorded as a job like the scheduled ones."""
     store = FilesystemBlobStore(settings.data_path)
     report = _progress_printer() if sys.stderr.isatty() else None
@@ -314,7 +317,7 @@ async def run_gc(catalog: Catalog, settings: Settings, dry_run: bool, as_json: b
 
 
 async def _collect_as_job(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     store: BlobStore,
     settings: Settings,
     clock: SystemClock,
@@ -370,10 +373,10 @@ def _size(n: int) -> str:
 # --- catalog commands -----------------------------------------------------------------------
 
 
-async def with_catalog(settings: Settings, work: Callable[[Catalog], Awaitable[int]]) -> int:
+async def with_catalog(settings: Settings, work: Callable[[CatalogBackend], Awaitable[int]]) -> int:
     # The reserve is kept here too: `gc` and the admin commands must work on a full disk.
     reserve = Reserve(settings.data_path, settings.storage.reserve_bytes)
-    catalog = await Catalog.open_in(settings.data_path, before_write=reserve.keep_room)
+    catalog = await open_catalog(settings, before_write=reserve.keep_room)
     try:
         return await work(catalog)
     finally:
@@ -469,14 +472,14 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         return EXIT_FAILED
 
 
-async def _seed(catalog: Catalog, settings: Settings, path: Path) -> int:
+async def _seed(catalog: CatalogBackend, settings: Settings, path: Path) -> int:
     report = await seed_with_store(catalog, settings, path, SystemClock().now())
     print(f"seeded from {path}: created {report.summary()}")
     return EXIT_OK
 
 
 async def seed_with_store(
-    catalog: Catalog, settings: Settings, path: Path, now: datetime
+    catalog: CatalogBackend, settings: Settings, path: Path, now: datetime
 ) -> SeedReport:
     """Load a seed file; its images' blobs go to the store in the data directory."""
     store = FilesystemBlobStore(settings.data_path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.clock import Clock
 from registry_service.metrics import Metrics
 from registry_service.services.blobs import Storage
@@ -15,7 +15,7 @@ from registry_service.services.signing_keys import SigningKeyring
 from registry_service.settings import Settings
 
 settings_key = web.AppKey("settings", Settings)
-catalog_key = web.AppKey("catalog", Catalog)
+catalog_key = web.AppKey("catalog", CatalogBackend)
 clock_key = web.AppKey("clock", Clock)
 storage_key = web.AppKey("storage", Storage)
 queue_key = web.AppKey("job_queue", JobQueue)

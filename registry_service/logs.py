@@ -131,8 +131,8 @@ class JsonLogFormatter(logging.Formatter):
 
 def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     """Send every log record, at INFO and above, to ``stream`` (stderr) in the configured
-    format, with credentials (and the configured admin token) redacted."""
-    redact = Redactor(literals=[settings.auth.admin_token])
+    format, with credentials (and the configured admin token and catalog password) redacted."""
+    redact = Redactor(literals=[settings.auth.admin_token, *settings.catalog.passwords])
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RedactingFilter(redact))
     if settings.server.log_format == "json":

@@ -20,7 +20,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.registry import Collector
 
 from registry_service.catalog import stats
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.services.jobs import JobKind, JobState
 
 # Requests range from a manifest HEAD (~1 ms) to a blob upload of minutes.
@@ -64,7 +64,7 @@ class Metrics:
             for kind in ("blob", "manifest"):
                 counter.labels(kind)
 
-    async def scrape(self, catalog: Catalog, accept: str | None) -> tuple[bytes, str]:
+    async def scrape(self, catalog: CatalogBackend, accept: str | None) -> tuple[bytes, str]:
         """The exposition for an ``Accept`` header (text format, or OpenMetrics if asked) and
         its content type: this process's instruments plus the catalog's totals."""
         jobs = await stats.select_job_totals(catalog.scan_reader)

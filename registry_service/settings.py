@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 ENV_PREFIX = "REGISTRY_SERVICE_"
 
@@ -29,6 +29,9 @@ SHORT_ENV = {
     "REGISTRY_SERVICE_REDIS_URL": ("jobs", "redis_url"),
     "REGISTRY_SERVICE_ADMIN_TOKEN": ("auth", "admin_token"),
 }
+# What ``catalog.url`` may start with: the SQLite file, or a PostgreSQL server.
+SQLITE_URL_PREFIX = "sqlite:///"
+POSTGRESQL_SCHEMES = frozenset({"postgresql", "postgres"})
 # Environment names with the prefix that are not settings (read by the CLI itself).
 NON_SETTING_ENV = {"REGISTRY_SERVICE_CONFIG"}
 
@@ -113,6 +116,34 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class CatalogSettings:
+    # Where the catalog lives. Empty = <data_dir>/registry.sqlite3, the embedded default;
+    # sqlite:///<path> = another SQLite file (SQLAlchemy's spelling: sqlite:////abs/file for an
+    # absolute path, sqlite:///rel/file relative to the working directory);
+    # postgresql://user:password@host:port/db
+    # = a PostgreSQL database several servers may share (its password never reaches a log).
+    url: str = ""
+
+    @property
+    def is_postgresql(self) -> bool:
+        return urlsplit(self.url).scheme in POSTGRESQL_SCHEMES
+
+    @property
+    def passwords(self) -> tuple[str, ...]:
+        """The URL's password as written and decoded (none if it has none): the log redactor
+        hides both wherever they appear, with or without the URL around them."""
+        written = urlsplit(self.url).password or ""
+        return tuple({written, unquote(written)} - {""})
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file ``url`` names, or None (the default file, or PostgreSQL)."""
+        if self.url.startswith(SQLITE_URL_PREFIX):
+            return Path(self.url[len(SQLITE_URL_PREFIX) :])
+        return None
+
+
+@dataclass(frozen=True)
 class JobsSettings:
     # Empty = run jobs in-process inside `serve`; a redis:// URL = enqueue to arq workers.
     redis_url: str = ""
@@ -169,6 +200,7 @@ class Settings:
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    catalog: CatalogSettings = field(default_factory=CatalogSettings)
     jobs: JobsSettings = field(default_factory=JobsSettings)
     cleanup: CleanupSettings = field(default_factory=CleanupSettings)
     gc: GcSettings = field(default_factory=GcSettings)
@@ -198,6 +230,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "registry": RegistrySettings,
     "storage": StorageSettings,
     "auth": AuthSettings,
+    "catalog": CatalogSettings,
     "jobs": JobsSettings,
     "cleanup": CleanupSettings,
     "gc": GcSettings,
@@ -365,6 +398,8 @@ def _check_section(section: str, s: Any) -> None:
             raise SettingsInvalid("auth.registry_token_ttl_seconds: must be greater than 0")
         if not s.registry_token_issuer:
             raise SettingsInvalid("auth.registry_token_issuer: must not be empty")
+    elif section == "catalog":
+        _check_catalog_url(s.url)
     elif section == "jobs":
         if s.redis_url and urlsplit(s.redis_url).scheme not in {"redis", "rediss", "unix"}:
             raise SettingsInvalid(f"jobs.redis_url: expected redis://…, got {s.redis_url!r}")
@@ -384,6 +419,27 @@ def _check_section(section: str, s: Any) -> None:
         raise SettingsInvalid(
             f"cleanup.regex_anchoring: expected gitlab or full, got {s.regex_anchoring!r}"
         )
+
+
+def _check_catalog_url(url: str) -> None:
+    if not url:
+        return
+    # The message shows the scheme only: the rest of a PostgreSQL URL may hold its password.
+    scheme = urlsplit(url).scheme
+    expected = "expected sqlite:///<path> or postgresql://user@host[:port]/database"
+    if url.startswith(SQLITE_URL_PREFIX):
+        if not url[len(SQLITE_URL_PREFIX) :].strip("/"):
+            raise SettingsInvalid(f"catalog.url: {expected}, got sqlite:/// without a path")
+        return
+    if scheme not in POSTGRESQL_SCHEMES:
+        raise SettingsInvalid(f"catalog.url: {expected}, got a {scheme or 'schemeless'} URL")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise SettingsInvalid(f"catalog.url: {expected}; its port is not a number") from None
+    if not parts.hostname or not parts.path.strip("/"):
+        raise SettingsInvalid(f"catalog.url: {expected}; host and database are required")
 
 
 def _check_cross_field(settings: Settings) -> None:
@@ -410,10 +466,13 @@ def _check_cross_field(settings: Settings) -> None:
 
 def catalog_may_be_shared(settings: Settings) -> bool:
     """Whether the configuration names a catalog that servers this process does not start may
-    use too. Today the catalog is always the SQLite file inside ``server.data_dir``.
-
-    The hook for ``catalog.url`` (issue 13, the PostgreSQL catalog): once that setting exists,
-    return True for a PostgreSQL URL (any server may connect to it) and for an SQLite file
-    outside ``data_dir``.
+    use too: a PostgreSQL database (any server may connect to it) or an SQLite file outside
+    ``server.data_dir``. Only the default file inside the data directory is this server's own.
     """
-    return False
+    catalog = settings.catalog
+    if catalog.is_postgresql:
+        return True
+    path = catalog.sqlite_path
+    if path is None:
+        return False
+    return not path.resolve().is_relative_to(settings.data_path.resolve())

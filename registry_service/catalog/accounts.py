@@ -4,6 +4,7 @@ look at, and listing and revoking personal access tokens. Only SQL lives here.""
 from __future__ import annotations
 
 from registry_service.catalog.db import execute, fetch_all, fetch_one
+from registry_service.catalog.dialect import dialect_of
 from registry_service.catalog.namespaces import escape_like
 from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import Namespace, Token, User
@@ -40,10 +41,11 @@ async def select_users_page(
         where.append("username = :username")  # the column is NOCASE, as GitLab's lookup
         params["username"] = username
     if search:
+        like = dialect_of(db).like_ignoring_case
         params["search"] = "%" + escape_like(search) + "%"
         fields = ["name", "username"] + (["email"] if search_email else [])
         where.append(
-            "(" + " OR ".join(f"{f} LIKE :search ESCAPE '\\'" for f in fields) + ")"
+            "(" + " OR ".join(f"{f} {like} :search ESCAPE '\\'" for f in fields) + ")"
         )
     condition = " AND ".join(where)
     direction = "ASC" if sort == "asc" else "DESC"
@@ -53,7 +55,7 @@ async def select_users_page(
         db,
         f"SELECT * FROM users WHERE {condition} ORDER BY {column} {direction}, id {direction}"
         " LIMIT :limit OFFSET :offset",
-        {**params, "limit": limit, "offset": offset},
+        {**params, "limit": dialect_of(db).limit(limit), "offset": offset},
     )
     return [User.from_row(r) for r in rows], int(total[0]) if total else 0
 
@@ -95,7 +97,7 @@ async def select_tokens_page(
     rows = await fetch_all(
         db,
         f"SELECT * FROM personal_access_tokens {where} ORDER BY id LIMIT :limit OFFSET :offset",
-        {**params, "limit": limit, "offset": offset},
+        {**params, "limit": dialect_of(db).limit(limit), "offset": offset},
     )
     return [Token.from_row(r) for r in rows], int(total[0]) if total else 0
 

@@ -16,6 +16,7 @@ from registry_service.catalog.db import (
     insert,
     parse_time,
 )
+from registry_service.catalog.dialect import dialect_of
 from registry_service.catalog.protocols import Reader, Row, Writer
 
 DEFAULT_USERNAME_PREFIX = "gitlab+deploy-token-"
@@ -105,7 +106,7 @@ async def select_deploy_token_by_id(db: Reader, token_id: int) -> DeployToken | 
 def _owner_filter(
     project_id: int | None, namespace_id: int | None, active_at: datetime | None
 ) -> tuple[str, dict[str, object]]:
-    conditions = ["1"]
+    conditions = ["1 = 1"]
     params: dict[str, object] = {}
     if project_id is not None:
         conditions.append("project_id = :project_id")
@@ -136,7 +137,7 @@ async def select_deploy_tokens_page(
     rows = await fetch_all(
         db,
         f"SELECT * FROM deploy_tokens WHERE {condition} ORDER BY id LIMIT :limit OFFSET :offset",
-        {**params, "limit": limit, "offset": offset},
+        {**params, "limit": dialect_of(db).limit(limit), "offset": offset},
     )
     return [DeployToken.from_row(r) for r in rows], int(total[0]) if total else 0
 

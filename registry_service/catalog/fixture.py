@@ -7,6 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.dialect import dialect_of
 from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import JobRow
 
@@ -14,17 +15,21 @@ from registry_service.catalog.rows import JobRow
 async def delete_all_rows(tx: Writer) -> int:
     """Empty every table (the schema and its version stay); the number of rows deleted.
 
-    Tables are found in ``sqlite_master``, so a table added by a later migration is emptied
-    too. Foreign keys are checked at COMMIT, when nothing is left to violate them; ids start
-    again from 1 (no table uses AUTOINCREMENT), so a reseeded catalog has the seed's ids.
+    Tables are found in the database's own list (``sqlite_master``, ``pg_tables``), so a
+    table added by a later migration is emptied too. Foreign keys are checked at COMMIT, when
+    nothing is left to violate them; ids start again from 1 (no SQLite table uses
+    AUTOINCREMENT; PostgreSQL's identities are restarted), so a reseeded catalog has the
+    seed's ids.
     """
-    await tx.execute("PRAGMA defer_foreign_keys = ON")
-    tables = await fetch_all(
-        tx, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-    )
+    dialect = dialect_of(tx)
+    await tx.execute(dialect.defer_foreign_keys)
+    tables = await fetch_all(tx, dialect.tables)
     deleted = 0
     for (name,) in tables:
         deleted += await execute(tx, f'DELETE FROM "{name}"')
+    if dialect.restart_ids and tables:
+        listed = ", ".join(f'"{name}"' for (name,) in tables)
+        await tx.execute(dialect.restart_ids.format(tables=listed))
     return deleted
 
 

@@ -20,6 +20,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from registry_service.catalog.db import fetch_all, fetch_one, format_time
+from registry_service.catalog.dialect import Dialect, dialect_of
 from registry_service.catalog.protocols import Reader, Writer
 
 _MANIFEST_IS_GARBAGE = (
@@ -35,13 +36,14 @@ _MANIFEST_IS_GARBAGE = (
 
 # :spared is a JSON array of manifest ids whose references do not count (a dry run passes the
 # manifests it would delete; a real run has deleted them already and passes []).
-_BLOB_IS_GARBAGE = (
-    "b.created_at < :cutoff"
-    " AND NOT EXISTS (SELECT 1 FROM repository_blobs rb"
-    "                 WHERE rb.digest = b.digest AND rb.linked_at >= :cutoff)"
-    " AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb WHERE mb.digest = b.digest"
-    "                 AND mb.manifest_id NOT IN (SELECT value FROM json_each(:spared)))"
-)
+def _blob_is_garbage(dialect: Dialect) -> str:
+    return (
+        "b.created_at < :cutoff"
+        " AND NOT EXISTS (SELECT 1 FROM repository_blobs rb"
+        "                 WHERE rb.digest = b.digest AND rb.linked_at >= :cutoff)"
+        " AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb WHERE mb.digest = b.digest"
+        f"                 AND mb.manifest_id NOT IN {dialect.ints(':spared')})"
+    )
 
 
 # The lists below can be long (every manifest a large cleanup untagged): each is read as one
@@ -52,8 +54,8 @@ _BLOB_IS_GARBAGE = (
 async def select_garbage_manifests(db: Reader, cutoff: datetime) -> list[int]:
     row = await fetch_one(
         db,
-        "SELECT json_group_array(id) FROM"
-        f" (SELECT m.id FROM manifests m WHERE {_MANIFEST_IS_GARBAGE} ORDER BY m.id)",
+        f"SELECT {dialect_of(db).array_agg('id')} FROM"
+        f" (SELECT m.id FROM manifests m WHERE {_MANIFEST_IS_GARBAGE} ORDER BY m.id) garbage",
         {"cutoff": format_time(cutoff)},
     )
     ids: list[int] = json.loads(row[0]) if row else []
@@ -71,11 +73,12 @@ async def delete_garbage_manifests(
     other keeps is not garbage to begin with), so checking them all first is the same as
     checking each just before its delete.
     """
+    dialect = dialect_of(tx)
     row = await fetch_one(
         tx,
         # CROSS JOIN: walk the given ids and look each up, never scan manifests.
-        "SELECT json_group_array(m.id), COUNT(*) FROM json_each(:ids) j"
-        f" CROSS JOIN manifests m ON m.id = j.value WHERE {_MANIFEST_IS_GARBAGE}",
+        f"SELECT {dialect.array_agg('m.id')}, COUNT(*) FROM {dialect.ints(':ids')} j"
+        f" {dialect.ordered_join} manifests m ON m.id = j.value WHERE {_MANIFEST_IS_GARBAGE}",
         {"ids": json.dumps(list(manifest_ids)), "cutoff": format_time(cutoff)},
     )
     if row is None or not row[1]:
@@ -85,10 +88,10 @@ async def delete_garbage_manifests(
     # A tagged one is not stamped: its grace starts when its last tag goes.
     await tx.execute(
         "INSERT INTO unreferenced_manifests (manifest_id, since)"
-        " SELECT DISTINCT c.id, :now FROM json_each(:doomed) d"
-        " CROSS JOIN manifest_children mc ON mc.parent_id = d.value"
-        " CROSS JOIN manifests p ON p.id = d.value"
-        " CROSS JOIN manifests c ON c.repository_id = p.repository_id"
+        f" SELECT DISTINCT c.id, :now FROM {dialect.ints(':doomed')} d"
+        f" {dialect.ordered_join} manifest_children mc ON mc.parent_id = d.value"
+        f" {dialect.ordered_join} manifests p ON p.id = d.value"
+        f" {dialect.ordered_join} manifests c ON c.repository_id = p.repository_id"
         "                       AND c.digest = mc.child_digest"
         " WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = c.id)"
         " ON CONFLICT DO NOTHING",
@@ -96,9 +99,9 @@ async def delete_garbage_manifests(
     )
     await tx.execute(
         "INSERT INTO unreferenced_manifests (manifest_id, since)"
-        " SELECT DISTINCT r.id, :now FROM json_each(:doomed) d"
-        " CROSS JOIN manifests p ON p.id = d.value"
-        " CROSS JOIN manifests r ON r.repository_id = p.repository_id"
+        f" SELECT DISTINCT r.id, :now FROM {dialect.ints(':doomed')} d"
+        f" {dialect.ordered_join} manifests p ON p.id = d.value"
+        f" {dialect.ordered_join} manifests r ON r.repository_id = p.repository_id"
         "                       AND r.subject_digest = p.digest"
         " WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = r.id)"
         " ON CONFLICT DO NOTHING",
@@ -106,7 +109,7 @@ async def delete_garbage_manifests(
     )
     # Cascades to their blob lists, children lists and their own stamps.
     await tx.execute(
-        "DELETE FROM manifests WHERE id IN (SELECT value FROM json_each(?))", (doomed,)
+        f"DELETE FROM manifests WHERE id IN {dialect.ints('?')}", (doomed,)
     )
     return count
 
@@ -115,11 +118,12 @@ async def select_garbage_blobs(
     db: Reader, cutoff: datetime, spared: Collection[int] = ()
 ) -> list[tuple[str, int]]:
     """(digest, size) of the garbage blobs, counting ``spared`` manifests as already gone."""
+    dialect = dialect_of(db)
     row = await fetch_one(
         db,
-        "SELECT json_group_array(json_array(digest, size_bytes)) FROM"
-        f" (SELECT b.digest, b.size_bytes FROM blobs b WHERE {_BLOB_IS_GARBAGE}"
-        "  ORDER BY b.digest)",
+        f"SELECT {dialect.array_agg(dialect.pair('digest', 'size_bytes'))} FROM"
+        f" (SELECT b.digest, b.size_bytes FROM blobs b WHERE {_blob_is_garbage(dialect)}"
+        "  ORDER BY b.digest) garbage",
         {"cutoff": format_time(cutoff), "spared": json.dumps(sorted(spared))},
     )
     return [(digest, size) for digest, size in json.loads(row[0])] if row else []
@@ -130,21 +134,23 @@ async def delete_garbage_blobs(
 ) -> list[tuple[str, int]]:
     """Delete the rows (and repository links) of those of ``digests`` still garbage; returns
     (digest, size) of each deleted. The files are the caller's to remove afterwards."""
+    dialect = dialect_of(tx)
     row = await fetch_one(
         tx,
-        "SELECT json_group_array(json_array(b.digest, b.size_bytes)) FROM json_each(:digests) j"
-        f" CROSS JOIN blobs b ON b.digest = j.value WHERE {_BLOB_IS_GARBAGE}",
+        f"SELECT {dialect.array_agg(dialect.pair('b.digest', 'b.size_bytes'))}"
+        f" FROM {dialect.texts(':digests')} j"
+        f" {dialect.ordered_join} blobs b ON b.digest = j.value WHERE {_blob_is_garbage(dialect)}",
         {"digests": json.dumps(list(digests)), "cutoff": format_time(cutoff), "spared": "[]"},
     )
     deleted: list[tuple[str, int]] = [(d, size) for d, size in json.loads(row[0])] if row else []
     if deleted:
         gone = json.dumps([digest for digest, _ in deleted])
         await tx.execute(
-            "DELETE FROM repository_blobs WHERE digest IN (SELECT value FROM json_each(?))",
+            f"DELETE FROM repository_blobs WHERE digest IN {dialect.texts('?')}",
             (gone,),
         )
         await tx.execute(
-            "DELETE FROM blobs WHERE digest IN (SELECT value FROM json_each(?))", (gone,)
+            f"DELETE FROM blobs WHERE digest IN {dialect.texts('?')}", (gone,)
         )
     return deleted
 
@@ -153,7 +159,7 @@ async def blob_rows_among(db: Reader, digests: Collection[str]) -> set[str]:
     """Which of ``digests`` have a blob row."""
     rows = await fetch_all(
         db,
-        "SELECT digest FROM blobs WHERE digest IN (SELECT value FROM json_each(?))",
+        f"SELECT digest FROM blobs WHERE digest IN {dialect_of(db).texts('?')}",
         (json.dumps(sorted(digests)),),
     )
     return {r[0] for r in rows}

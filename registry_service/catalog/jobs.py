@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.dialect import dialect_of
 from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import JobRow
 
@@ -139,13 +140,14 @@ async def finish_job(
 ) -> bool:
     """End the job as ``done`` or ``failed``, merging the patches (JSON objects, RFC 7396:
     a null member removes the key) into its saved counts and result."""
+    dialect = dialect_of(tx)
     return (
         await execute(
             tx,
             "UPDATE jobs SET state = :state,"
-            " counts = json_patch(COALESCE(counts, '{}'), :counts),"
-            " result = CASE WHEN :result IS NULL THEN result"
-            "          ELSE json_patch(COALESCE(result, '{}'), :result) END,"
+            f" counts = {dialect.merged('counts', ':counts')},"
+            " result = CASE WHEN CAST(:result AS TEXT) IS NULL THEN result"
+            f"          ELSE {dialect.merged('result', ':result')} END,"
             " error = :error, finished_at = :now, lease_owner = NULL, lease_expires_at = NULL"
             " WHERE id = :id AND state = 'running' AND lease_owner = :owner",
             {"state": state, "counts": counts_patch, "result": result_patch, "error": error,

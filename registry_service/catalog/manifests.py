@@ -218,7 +218,7 @@ async def select_repository_size(db: Reader, repository_id: int) -> int:
         " JOIN manifests m ON m.repository_id = :repo AND m.digest = c.child_digest)"
         " SELECT COALESCE(SUM(size_bytes), 0) FROM ("
         " SELECT b.digest, MAX(b.size_bytes) AS size_bytes FROM manifest_blobs b"
-        " JOIN reach ON b.manifest_id = reach.id GROUP BY b.digest)",
+        " JOIN reach ON b.manifest_id = reach.id GROUP BY b.digest) sizes",
         {"repo": repository_id},
     )
     return int(row[0]) if row else 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from registry_service.catalog.db import execute, fetch_all, fetch_one, parse_time
+from registry_service.catalog.dialect import dialect_of
 from registry_service.catalog.namespaces import escape_like
 from registry_service.catalog.protocols import Reader, Row, Writer
 from registry_service.catalog.rows import Member, User
@@ -55,7 +56,8 @@ async def select_members_page(
     scope, params = await _scope(db, project_id, namespace_id, inherited)
     where = [scope, "u.marked_for_deletion_at IS NULL"]
     if query:
-        where.append("(u.name LIKE :q ESCAPE '\\' OR u.username LIKE :q ESCAPE '\\')")
+        like = dialect_of(db).like_ignoring_case
+        where.append(f"(u.name {like} :q ESCAPE '\\' OR u.username {like} :q ESCAPE '\\')")
         params["q"] = "%" + escape_like(query) + "%"
     ranked = (
         f"{_ANCESTORS}, ranked AS (SELECT {_COLUMNS}, ROW_NUMBER() OVER ("
@@ -67,7 +69,7 @@ async def select_members_page(
     rows = await fetch_all(
         db,
         f"{ranked} SELECT * FROM ranked WHERE pick = 1 ORDER BY id LIMIT :limit OFFSET :offset",
-        {**params, "limit": limit, "offset": offset},
+        {**params, "limit": dialect_of(db).limit(limit), "offset": offset},
     )
     return [_member(r) for r in rows], int(total[0]) if total else 0
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from registry_service.catalog.db import fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.dialect import dialect_of
 from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import Namespace
 
@@ -78,6 +79,7 @@ async def select_user_namespace(db: Reader, user_id: int) -> Namespace | None:
 
 def _group_filter(
     *,
+    like: str,
     user_id: int | None,
     see_all: bool,
     signed_in_non_external: bool,
@@ -90,7 +92,7 @@ def _group_filter(
     if membership_only:
         visible = "g.id IN (SELECT id FROM member_ns)"
     elif see_all:
-        visible = "1"
+        visible = "1 = 1"
     else:
         visible = (
             "g.visibility = 'public'"
@@ -100,7 +102,10 @@ def _group_filter(
     # A group marked for deletion is gone already (catalog/deletions.py).
     where = [f"g.kind = 'group' AND g.marked_for_deletion_at IS NULL AND ({visible})"]
     if search:
-        where.append("(g.name LIKE :search ESCAPE '\\' OR g.path LIKE :search ESCAPE '\\')")
+        where.append(
+            f"(g.name {like} :search ESCAPE '\\' OR g.path {like} :search ESCAPE '\\'"
+            ")"
+        )
         params["search"] = "%" + escape_like(search) + "%"
     if top_level_only:
         where.append("g.parent_id IS NULL")
@@ -126,6 +131,7 @@ async def select_groups_page(
 ) -> tuple[list[Namespace], int]:
     """One page of groups and the total count."""
     with_clause, where, params = _group_filter(
+        like=dialect_of(db).like_ignoring_case,
         user_id=user_id,
         see_all=see_all,
         signed_in_non_external=signed_in_non_external,
@@ -142,7 +148,7 @@ async def select_groups_page(
         db,
         f"{with_clause} SELECT g.* FROM namespaces g WHERE {where}"
         f" ORDER BY {column} {direction}, g.id {direction} LIMIT :limit OFFSET :offset",
-        {**params, "limit": limit, "offset": offset},
+        {**params, "limit": dialect_of(db).limit(limit), "offset": offset},
     )
     return [Namespace.from_row(r) for r in rows], int(total_row[0]) if total_row else 0
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.dialect import dialect_of
 from registry_service.catalog.protocols import Reader, Row, Writer
 
 
@@ -122,7 +123,7 @@ async def select_repository_ids_for_run(tx: Reader, project_id: int) -> list[int
         "SELECT r.id FROM repositories r WHERE r.project_id = ? AND r.status IS NULL"
         " AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.repository_id = r.id"
         "   AND j.kind = 'cleanup_tags' AND j.state IN ('queued', 'running')"
-        "   AND json_extract(j.params, '$.policy') = 1)"
+        f"   AND {dialect_of(tx).flag_member('j.params', 'policy')})"
         " ORDER BY r.id",
         (project_id,),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.dialect import dialect_of
 from registry_service.catalog.namespaces import MEMBER_NAMESPACES_CTE, escape_like
 from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import Project
@@ -71,7 +72,9 @@ async def select_project_in_namespace(
 ) -> Project | None:
     row = await fetch_one(
         db,
-        "SELECT * FROM projects WHERE namespace_id = ? AND path = ? COLLATE NOCASE",
+        # lower() on both sides: the path column ignores case in neither database's schema
+        # (SQLite's index is on the path as written); the namespace narrows it to a few rows.
+        "SELECT * FROM projects WHERE namespace_id = ? AND lower(path) = lower(?)",
         (namespace_id, path),
     )
     return Project.from_row(row) if row else None
@@ -111,7 +114,7 @@ async def select_projects_page(
     if membership_only:
         visible = member
     elif see_all:
-        visible = "1"
+        visible = "1 = 1"
     else:
         visible = (
             "p.visibility = 'public'"
@@ -125,7 +128,11 @@ async def select_projects_page(
         where.append("p.visibility = :visibility")
         params["visibility"] = visibility
     if search:
-        where.append("(p.name LIKE :search ESCAPE '\\' OR p.path LIKE :search ESCAPE '\\')")
+        like = dialect_of(db).like_ignoring_case
+        where.append(
+            f"(p.name {like} :search ESCAPE '\\' OR p.path {like} :search ESCAPE '\\'"
+            ")"
+        )
         params["search"] = "%" + escape_like(search) + "%"
     with_clause = "WITH RECURSIVE " + MEMBER_NAMESPACES_CTE
     condition = " AND ".join(where)
@@ -138,7 +145,7 @@ async def select_projects_page(
         db,
         f"{with_clause} SELECT p.* FROM projects p WHERE {condition}"
         f" ORDER BY {column} {direction}, p.id {direction} LIMIT :limit OFFSET :offset",
-        {**params, "limit": limit, "offset": offset},
+        {**params, "limit": dialect_of(db).limit(limit), "offset": offset},
     )
     return [Project.from_row(r) for r in rows], int(total_row[0]) if total_row else 0
 

@@ -7,8 +7,11 @@ Query modules and the services and jobs above them are typed against these, neve
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
 
 # Positional (``?``) or named (``:name``) parameters of one statement.
 Params = Sequence[Any] | dict[str, Any]
@@ -45,3 +48,32 @@ class Writer(Reader, Protocol):
     async def insert(self, sql: str, parameters: Params = ()) -> int:
         """Run an INSERT of one row; the new row's id."""
         ...
+
+
+class CatalogBackend(Protocol):
+    """An open catalog, whatever the database under it: ``catalog.db.Catalog`` (SQLite) and
+    ``catalog.postgres.PostgresCatalog``. Services, jobs and the app are typed against this."""
+
+    @property
+    def reader(self) -> Reader:
+        """For lookups of a few rows."""
+        ...
+
+    @property
+    def scan_reader(self) -> Reader:
+        """For reads of many rows."""
+        ...
+
+    async def run_write(self, work: Callable[[Writer], Coroutine[Any, Any, T]]) -> T:
+        """Run ``work(writer)`` as one unit of work: all of it is committed, or none."""
+        ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Writer]:
+        """One unit of work that may await other things between its statements."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise ``Unavailable`` unless the catalog answers a query."""
+        ...
+
+    async def close(self) -> None: ...

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from registry_service.catalog.db import fetch_all, parse_time
+from registry_service.catalog.dialect import dialect_of
 from registry_service.catalog.protocols import Reader
 
 
@@ -22,13 +23,13 @@ async def select_repository_sizes(db: Reader, repository_ids: Sequence[int]) -> 
         db,
         "WITH RECURSIVE reach(repo, id) AS ("
         " SELECT repository_id, manifest_id FROM tags"
-        " WHERE repository_id IN (SELECT value FROM json_each(:ids))"
+        f" WHERE repository_id IN {dialect_of(db).ints(':ids')}"
         " UNION"
         " SELECT r.repo, m.id FROM reach r JOIN manifest_children c ON c.parent_id = r.id"
         " JOIN manifests m ON m.repository_id = r.repo AND m.digest = c.child_digest)"
         " SELECT repo, COALESCE(SUM(size_bytes), 0) FROM ("
         " SELECT reach.repo, b.digest, MAX(b.size_bytes) AS size_bytes FROM manifest_blobs b"
-        " JOIN reach ON b.manifest_id = reach.id GROUP BY reach.repo, b.digest)"
+        " JOIN reach ON b.manifest_id = reach.id GROUP BY reach.repo, b.digest) sizes"
         " GROUP BY repo",
         {"ids": json.dumps(sorted(set(repository_ids)))},
     )
@@ -46,7 +47,7 @@ async def select_last_pushes(
     rows = await fetch_all(
         db,
         "SELECT r.id, (SELECT MAX(t.pushed_at) FROM tags t WHERE t.repository_id = r.id)"
-        " FROM repositories r WHERE r.id IN (SELECT value FROM json_each(?))",
+        f" FROM repositories r WHERE r.id IN {dialect_of(db).ints('?')}",
         (json.dumps(sorted(set(repository_ids))),),
     )
     return {r[0]: parse_time(r[1]) for r in rows}

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from registry_service.catalog.db import fetch_all, fetch_one
+from registry_service.catalog.dialect import dialect_of
 from registry_service.catalog.protocols import Reader
 
 
@@ -38,11 +39,12 @@ class StoredTotals:
 
 
 async def select_job_totals(db: Reader) -> list[JobTotals]:
+    member = dialect_of(db).int_member
     rows = await fetch_all(
         db,
         "SELECT kind, state, COUNT(*) AS jobs,"
-        " COALESCE(SUM(json_extract(counts, '$.deleted')), 0) AS deleted,"
-        " COALESCE(SUM(json_extract(counts, '$.bytes_freed')), 0) AS bytes_freed"
+        f" COALESCE(SUM({member('counts', 'deleted')}), 0) AS deleted,"
+        f" COALESCE(SUM({member('counts', 'bytes_freed')}), 0) AS bytes_freed"
         " FROM jobs GROUP BY kind, state ORDER BY kind, state",
     )
     return [

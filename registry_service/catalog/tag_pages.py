@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from registry_service.catalog.db import fetch_all, parse_time
+from registry_service.catalog.dialect import dialect_of
 from registry_service.catalog.protocols import Reader
 
 # The column each order sorts by; the tag name breaks ties (and is the whole key for "name").
@@ -58,7 +59,7 @@ async def select_tag_page(
     where = ["t.repository_id = ?"]
     params: list[object] = [repository_id]
     if name_contains:
-        where.append("instr(lower(t.name), lower(?)) > 0")
+        where.append(dialect_of(db).contains("t.name", "?"))
         params.append(name_contains)
     if after is not None:
         if sort == "name":
@@ -73,7 +74,7 @@ async def select_tag_page(
         # CROSS JOIN keeps SQLite from sorting every tag of the repository instead.
         where.append("m.repository_id = ?")
         params.append(repository_id)
-        tables = "manifests m CROSS JOIN tags t ON t.manifest_id = m.id"
+        tables = f"manifests m {dialect_of(db).ordered_join} tags t ON t.manifest_id = m.id"
     else:
         tables = "tags t JOIN manifests m ON m.id = t.manifest_id"
     rows = await fetch_all(
@@ -114,7 +115,7 @@ async def select_children_platforms(
     rows = await fetch_all(
         db,
         "SELECT parent_id, platform FROM manifest_children"
-        " WHERE parent_id IN (SELECT value FROM json_each(?)) ORDER BY parent_id, position",
+        f" WHERE parent_id IN {dialect_of(db).ints('?')} ORDER BY parent_id, position",
         (json.dumps(sorted(set(manifest_ids))),),
     )
     for parent_id, platform in rows:

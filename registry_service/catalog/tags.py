@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.dialect import dialect_of
 from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import TagRow
 
@@ -51,7 +52,8 @@ async def mark_unreferenced(
     # digest) is skipped rather than a foreign-key error failing the whole batch.
     await db.execute(
         "INSERT INTO unreferenced_manifests (manifest_id, since)"
-        " SELECT m.id, ? FROM json_each(?) j CROSS JOIN manifests m ON m.id = j.value"
+        f" SELECT m.id, ? FROM {dialect_of(db).ints('?')} j"
+        f" {dialect_of(db).ordered_join} manifests m ON m.id = j.value"
         " WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)"
         " ON CONFLICT DO NOTHING",
         (format_time(now), json.dumps(sorted(set(manifest_ids)))),
@@ -90,11 +92,12 @@ class TagDatesDocument(NamedTuple):
 async def select_tag_dates(db: Reader, repository_id: int) -> TagDatesDocument:
     """Every tag of a repository with its manifest and dates, in no particular order, as
     columns for ``parse_tag_dates`` (best called on a worker thread: it is CPU work)."""
+    agg = dialect_of(db).array_agg
     row = await fetch_one(
         db,
         # Aggregates of one SELECT see the rows in the same order: the arrays line up.
-        "SELECT json_group_array(t.name), json_group_array(t.manifest_id),"
-        " json_group_array(m.image_created_at), json_group_array(t.pushed_at)"
+        f"SELECT {agg('t.name')}, {agg('t.manifest_id')},"
+        f" {agg('m.image_created_at')}, {agg('t.pushed_at')}"
         " FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ?",
         (repository_id,),
     )
@@ -123,9 +126,9 @@ async def select_tag_names(
     # One JSON value, one SQLite step, however many tags (see select_tag_dates on the GIL).
     row = await fetch_one(
         db,
-        "SELECT json_group_array(name) FROM (SELECT name FROM tags"
-        f" WHERE repository_id = ? {bound} ORDER BY name {direction} LIMIT ?)",
-        (repository_id, *(() if after is None else (after,)), limit),
+        f"SELECT {dialect_of(db).array_agg('name')} FROM (SELECT name FROM tags"
+        f" WHERE repository_id = ? {bound} ORDER BY name {direction} LIMIT ?) page",
+        (repository_id, *(() if after is None else (after,)), dialect_of(db).limit(limit)),
     )
     # An aggregate's input order is not promised; already in order, sorting is one pass.
     # (Python's order is code point order, which UTF-8 byte order, SQLite's, preserves.)
@@ -162,9 +165,9 @@ async def delete_tags_if_unchanged(
     # JOIN keeps the planner walking the list and looking each tag up, never the reverse.
     # The count excludes the rows the tag-count trigger updates.
     deleted = await db.execute(
-        "DELETE FROM tags WHERE id IN (SELECT t.id FROM json_each(?) j CROSS JOIN tags t"
-        " ON t.repository_id = ? AND t.name = json_extract(j.value, '$[0]')"
-        " AND t.manifest_id = json_extract(j.value, '$[1]'))",
+        f"DELETE FROM tags WHERE id IN (SELECT t.id FROM {dialect_of(db).pairs('?')} j"
+        f" {dialect_of(db).ordered_join} tags t ON t.repository_id = ? AND t.name = j.name"
+        " AND t.manifest_id = j.id)",
         (json.dumps(tags), repository_id),
     )
     await mark_unreferenced(db, [manifest_id for _, manifest_id in tags], now)
@@ -176,7 +179,7 @@ async def select_existing_names(db: Reader, repository_id: int, names: Sequence[
     rows = await fetch_all(
         db,
         "SELECT name FROM tags WHERE repository_id = ?"
-        " AND name IN (SELECT value FROM json_each(?))",
+        f" AND name IN {dialect_of(db).texts('?')}",
         (repository_id, json.dumps(list(names))),
     )
     return {r[0] for r in rows}
@@ -201,7 +204,8 @@ async def insert_tags(
         [(repository_id, name, manifest_id, pushed_at) for name, manifest_id in tags],
     )
     await db.execute(
-        "DELETE FROM unreferenced_manifests WHERE manifest_id IN (SELECT value FROM json_each(?))",
+        "DELETE FROM unreferenced_manifests WHERE manifest_id IN"
+        f" {dialect_of(db).ints('?')}",
         (json.dumps(sorted({manifest_id for _, manifest_id in tags})),),
     )
 
@@ -230,7 +234,8 @@ async def select_tag_names_of_repositories(
     # A row per repository with its names as one JSON value (see select_tag_names).
     rows = await fetch_all(
         db,
-        f"SELECT repository_id, json_group_array(name) FROM tags WHERE repository_id IN ({marks})"
+        f"SELECT repository_id, {dialect_of(db).array_agg('name')} FROM tags"
+        f" WHERE repository_id IN ({marks})"
         " GROUP BY repository_id",
         tuple(repository_ids),
     )

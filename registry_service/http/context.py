@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.http.pagination import Page, pagination_headers
 from registry_service.keys import (
     actor_key,
@@ -24,7 +24,7 @@ from registry_service.services.permissions import Actor
 from registry_service.settings import Settings
 
 
-def catalog(request: web.Request) -> Catalog:
+def catalog(request: web.Request) -> CatalogBackend:
     return request.config_dict[catalog_key]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from registry_service.catalog import administration as admin_rows
 from registry_service.catalog import repository_stats as stat_rows
 from registry_service.catalog import stats as stat_totals
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import JobRow
 from registry_service.catalog.stats import StoredTotals
 from registry_service.services.job_data import decode_job
@@ -43,7 +43,7 @@ class GcRun:
     reason: str | None
 
 
-async def storage_usage(catalog: Catalog, actor: Actor) -> StorageUsage:
+async def storage_usage(catalog: CatalogBackend, actor: Actor) -> StorageUsage:
     require_admin(actor)
     # Whole-table aggregates: on the scan reader, off the event loop.
     totals = await stat_totals.select_stored_totals(catalog.scan_reader)
@@ -51,7 +51,7 @@ async def storage_usage(catalog: Catalog, actor: Actor) -> StorageUsage:
     return StorageUsage(totals, [ProjectUsage(*row) for row in projects])
 
 
-async def gc_runs(catalog: Catalog, actor: Actor) -> list[GcRun]:
+async def gc_runs(catalog: CatalogBackend, actor: Actor) -> list[GcRun]:
     require_admin(actor)
     found = await admin_rows.select_newest_jobs(
         catalog.reader, JobKind.COLLECT_GARBAGE, GC_RUNS_SHOWN

@@ -25,8 +25,7 @@ from datetime import datetime
 
 from registry_service.catalog import blobs as blob_rows
 from registry_service.catalog import uploads as upload_rows
-from registry_service.catalog.db import Catalog
-from registry_service.catalog.protocols import Writer
+from registry_service.catalog.protocols import CatalogBackend, Writer
 from registry_service.catalog.rows import Repository, Upload
 from registry_service.digests import Digest
 from registry_service.errors import (
@@ -53,7 +52,7 @@ class Storage:
 
 
 async def stat_blob(
-    catalog: Catalog, storage: Storage, repository: Repository, digest: Digest
+    catalog: CatalogBackend, storage: Storage, repository: Repository, digest: Digest
 ) -> BlobInfo:
     """The blob if ``repository`` may read it and its bytes are stored; else BLOB_UNKNOWN."""
     size = await blob_rows.select_linked_blob_size(catalog.reader, repository.id, str(digest))
@@ -63,7 +62,7 @@ async def stat_blob(
 
 
 async def _place_and_record(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     repository: Repository,
     pending: PendingBlob,
     now: datetime,
@@ -79,7 +78,7 @@ async def _place_and_record(
     return info
 
 
-async def delete_blob(catalog: Catalog, repository: Repository, digest: Digest) -> None:
+async def delete_blob(catalog: CatalogBackend, repository: Repository, digest: Digest) -> None:
     """Unlink the blob from this repository; the bytes go when garbage collection finds no
     other user. BLOB_UNKNOWN if the repository had no such blob."""
     unlinked = await catalog.run_write(
@@ -90,7 +89,7 @@ async def delete_blob(catalog: Catalog, repository: Repository, digest: Digest) 
 
 
 async def ingest_blob(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     storage: Storage,
     repository: Repository,
     chunks: AsyncIterable[bytes],
@@ -106,7 +105,7 @@ async def ingest_blob(
 
 
 async def mount_blob(
-    catalog: Catalog, source: Repository, target: Repository, digest: Digest, now: datetime
+    catalog: CatalogBackend, source: Repository, target: Repository, digest: Digest, now: datetime
 ) -> BlobInfo | None:
     """Link a blob that ``source`` can read into ``target``; None if ``source`` has none.
 
@@ -127,7 +126,7 @@ async def mount_blob(
 
 
 async def start_upload(
-    catalog: Catalog, storage: Storage, repository: Repository, algorithm: str, now: datetime
+    catalog: CatalogBackend, storage: Storage, repository: Repository, algorithm: str, now: datetime
 ) -> str:
     """Open an upload session for ``repository``; its id goes into the ``Location`` URL."""
     session_id = uuid.uuid4().hex
@@ -143,7 +142,7 @@ async def start_upload(
     return session_id
 
 
-async def find_upload(catalog: Catalog, repository: Repository, session_id: str) -> Upload:
+async def find_upload(catalog: CatalogBackend, repository: Repository, session_id: str) -> Upload:
     """The session, if it belongs to this repository; else BLOB_UPLOAD_UNKNOWN."""
     upload = await upload_rows.select_upload(catalog.reader, session_id)
     if upload is None or upload.repository_id != repository.id:
@@ -152,7 +151,7 @@ async def find_upload(catalog: Catalog, repository: Repository, session_id: str)
 
 
 async def upload_progress(
-    catalog: Catalog, storage: Storage, repository: Repository, session_id: str
+    catalog: CatalogBackend, storage: Storage, repository: Repository, session_id: str
 ) -> int:
     """Bytes received so far."""
     await find_upload(catalog, repository, session_id)
@@ -160,7 +159,7 @@ async def upload_progress(
 
 
 async def append_chunk(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     storage: Storage,
     repository: Repository,
     session_id: str,
@@ -185,7 +184,7 @@ async def append_chunk(
 
 
 async def finish_upload(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     storage: Storage,
     repository: Repository,
     session_id: str,
@@ -212,7 +211,7 @@ async def finish_upload(
 
 
 async def cancel_upload(
-    catalog: Catalog, storage: Storage, repository: Repository, session_id: str
+    catalog: CatalogBackend, storage: Storage, repository: Repository, session_id: str
 ) -> None:
     await find_upload(catalog, repository, session_id)
     try:
@@ -221,12 +220,12 @@ async def cancel_upload(
         await _forget_upload(catalog, session_id)
 
 
-async def _forget_upload(catalog: Catalog, session_id: str) -> None:
+async def _forget_upload(catalog: CatalogBackend, session_id: str) -> None:
     await catalog.run_write(lambda tx: upload_rows.delete_upload(tx, session_id))
 
 
 async def purge_abandoned_uploads(
-    catalog: Catalog, storage: Storage, max_age_s: float, now: datetime
+    catalog: CatalogBackend, storage: Storage, max_age_s: float, now: datetime
 ) -> list[str]:
     """Drop sessions idle for longer than ``max_age_s``, and rows whose session is gone."""
     removed = await storage.sessions.purge_older_than(max_age_s, now)
@@ -240,7 +239,7 @@ async def purge_abandoned_uploads(
     return sorted({*removed, *stale})
 
 
-async def _forget_uploads(catalog: Catalog, session_ids: list[str]) -> None:
+async def _forget_uploads(catalog: CatalogBackend, session_ids: list[str]) -> None:
     if not session_ids:
         return
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from registry_service.catalog import users as user_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.services.provisioning import ensure_token, ensure_user
 from registry_service.services.tokens import VALID_SCOPES, new_token_value
 
 ROOT_USERNAME = "root"
 
 
-async def ensure_root(catalog: Catalog, *, admin_token: str, now: datetime) -> str | None:
+async def ensure_root(catalog: CatalogBackend, *, admin_token: str, now: datetime) -> str | None:
     """Create ``root`` on an empty catalog; return the token value if we generated one.
 
     With ``admin_token`` set, that value is (also) registered for root on every start, unless

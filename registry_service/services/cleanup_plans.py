@@ -25,7 +25,7 @@ from jobs.cleanup import (
     plan_cleanup,
 )
 from registry_service.catalog import tags as tag_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import Repository
 from registry_service.catalog.tags import TagDates, TagDatesDocument, parse_tag_dates
 from registry_service.services import projects, protection_rules
@@ -78,7 +78,7 @@ class CleanupPreview:
 
 
 async def preview_cleanup(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     actor: Actor,
     access: ProjectAccess,
     repository: Repository,

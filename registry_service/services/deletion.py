@@ -23,8 +23,7 @@ from datetime import datetime
 from registry_service.catalog import deletions as deletion_rows
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog import repositories as repository_rows
-from registry_service.catalog.db import Catalog
-from registry_service.catalog.protocols import Reader, Writer
+from registry_service.catalog.protocols import CatalogBackend, Reader, Writer
 from registry_service.errors import Forbidden
 from registry_service.services import groups, projects, protection_rules
 from registry_service.services.job_data import RepositoryDeletionParams
@@ -104,7 +103,7 @@ async def enqueue_jobs(queue: JobQueue, job_ids: list[int]) -> None:
 
 
 async def delete_project_tree(
-    catalog: Catalog, queue: JobQueue, actor: Actor, project_id: int, now: datetime
+    catalog: CatalogBackend, queue: JobQueue, actor: Actor, project_id: int, now: datetime
 ) -> None:
     """Delete one project (already found and authorised by the caller)."""
     async with catalog.transaction() as tx:
@@ -114,7 +113,7 @@ async def delete_project_tree(
 
 
 async def delete_namespace_tree(
-    catalog: Catalog, queue: JobQueue, actor: Actor, namespace_id: int, now: datetime
+    catalog: CatalogBackend, queue: JobQueue, actor: Actor, namespace_id: int, now: datetime
 ) -> None:
     """Delete a group with its subgroups and projects (found and authorised by the caller)."""
     async with catalog.transaction() as tx:
@@ -130,7 +129,7 @@ def require_owner(actor: Actor, level: AccessLevel) -> None:
 
 
 async def delete_project(
-    catalog: Catalog, queue: JobQueue, actor: Actor, ref: str, now: datetime
+    catalog: CatalogBackend, queue: JobQueue, actor: Actor, ref: str, now: datetime
 ) -> None:
     """``DELETE /projects/:id``: asking again for a marked project schedules what is left."""
     require_signed_in(actor)
@@ -140,7 +139,7 @@ async def delete_project(
 
 
 async def delete_group(
-    catalog: Catalog, queue: JobQueue, actor: Actor, ref: str, now: datetime
+    catalog: CatalogBackend, queue: JobQueue, actor: Actor, ref: str, now: datetime
 ) -> None:
     """``DELETE /groups/:id``: the group, its subgroups and every project below them."""
     require_signed_in(actor)

@@ -12,8 +12,8 @@ import hmac
 from datetime import datetime
 
 from registry_service.catalog import deploy_tokens as deploy_token_rows
-from registry_service.catalog.db import Catalog
 from registry_service.catalog.deploy_tokens import DeployToken
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.errors import Unauthorized
 from registry_service.services.permissions import Actor, DeployTokenGrant
 
@@ -27,7 +27,7 @@ def is_expired(token: DeployToken, now: datetime) -> bool:
 
 
 async def deploy_token_actor(
-    catalog: Catalog, username: str, digest: str, now: datetime
+    catalog: CatalogBackend, username: str, digest: str, now: datetime
 ) -> Actor | None:
     """The actor a deploy token stands for; None if no deploy token has this digest (the
     secret may be a personal token), 401 if the username is not the token's or the token is

@@ -17,12 +17,11 @@ from typing import Literal
 from registry_service.catalog import deploy_tokens as deploy_token_rows
 from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import projects as project_rows
-from registry_service.catalog.db import Catalog
 
 # Re-exported: handlers name the row type through this module, never the catalog's.
 from registry_service.catalog.deploy_tokens import DeployToken as DeployToken
 from registry_service.catalog.errors import UniqueViolated
-from registry_service.catalog.protocols import Writer
+from registry_service.catalog.protocols import CatalogBackend, Writer
 from registry_service.errors import BadRequest, RecordNotFound
 from registry_service.services import groups, projects
 from registry_service.services.deploy_credentials import DEPLOY_TOKEN_PREFIX
@@ -129,7 +128,7 @@ async def insert_deploy_token(
 OwnerIds = tuple[int | None, int | None]
 
 
-async def _resolve(catalog: Catalog, actor: Actor, owner: TokenOwner) -> OwnerIds:
+async def _resolve(catalog: CatalogBackend, actor: Actor, owner: TokenOwner) -> OwnerIds:
     """The owner's ids, once the actor may manage its tokens: 401 anonymous, 404 missing or
     hidden, 403 below Maintainer."""
     require_signed_in(actor)  # GitLab's authenticate! comes before any lookup
@@ -143,7 +142,7 @@ async def _resolve(catalog: Catalog, actor: Actor, owner: TokenOwner) -> OwnerId
 
 
 async def list_deploy_tokens(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     actor: Actor,
     owner: TokenOwner | None,
     *,
@@ -170,7 +169,7 @@ async def list_deploy_tokens(
 
 
 async def create_deploy_token(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     actor: Actor,
     owner: TokenOwner,
     *,
@@ -201,7 +200,7 @@ def _is_owners(token: DeployToken, owner: OwnerIds) -> bool:
     return (token.project_id, token.namespace_id) == owner
 
 
-async def _owned(catalog: Catalog, owner: OwnerIds, token_id: int) -> DeployToken:
+async def _owned(catalog: CatalogBackend, owner: OwnerIds, token_id: int) -> DeployToken:
     token = await deploy_token_rows.select_deploy_token_by_id(catalog.reader, token_id)
     if token is None or not _is_owners(token, owner):
         raise RecordNotFound()
@@ -209,14 +208,14 @@ async def _owned(catalog: Catalog, owner: OwnerIds, token_id: int) -> DeployToke
 
 
 async def get_deploy_token(
-    catalog: Catalog, actor: Actor, owner: TokenOwner, token_id: int
+    catalog: CatalogBackend, actor: Actor, owner: TokenOwner, token_id: int
 ) -> DeployToken:
     """One of the owner's tokens; ``404 Not found`` for another owner's."""
     return await _owned(catalog, await _resolve(catalog, actor, owner), token_id)
 
 
 async def delete_deploy_token(
-    catalog: Catalog, actor: Actor, owner: TokenOwner, token_id: int
+    catalog: CatalogBackend, actor: Actor, owner: TokenOwner, token_id: int
 ) -> None:
     """Remove one of the owner's tokens (GitLab destroys it; revoking is the operator's)."""
     token = await _owned(catalog, await _resolve(catalog, actor, owner), token_id)
@@ -224,13 +223,13 @@ async def delete_deploy_token(
         await deploy_token_rows.delete_deploy_token(tx, token.id)
 
 
-async def revoke_deploy_token(catalog: Catalog, token_id: int) -> bool:
+async def revoke_deploy_token(catalog: CatalogBackend, token_id: int) -> bool:
     """The operator's revocation: the token stays listed, ``revoked``, and stops working."""
     async with catalog.transaction() as tx:
         return await deploy_token_rows.update_deploy_token_revoked(tx, token_id)
 
 
-async def all_deploy_tokens(catalog: Catalog) -> list[DeployToken]:
+async def all_deploy_tokens(catalog: CatalogBackend) -> list[DeployToken]:
     """Every token by id (the operator's view)."""
     tokens, _ = await deploy_token_rows.select_deploy_tokens_page(
         catalog.reader, limit=-1, offset=0
@@ -284,7 +283,7 @@ async def ensure_deploy_token(
     )
 
 
-async def owner_path(catalog: Catalog, token: DeployToken) -> str:
+async def owner_path(catalog: CatalogBackend, token: DeployToken) -> str:
     """``project <full path>`` or ``group <full path>``, for the operator's listing."""
     if token.project_id is not None:
         project = await project_rows.select_project_by_id(catalog.reader, token.project_id)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from registry_service.catalog import members as member_rows
 from registry_service.catalog import namespaces as namespace_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import Namespace
 from registry_service.errors import Forbidden, GroupNotFound, ValidationFailed
 from registry_service.services.paths import join_path, path_problem
@@ -36,7 +36,7 @@ class GroupAccess:
         )
 
 
-async def namespace_level(catalog: Catalog, actor: Actor, namespace_id: int) -> AccessLevel:
+async def namespace_level(catalog: CatalogBackend, actor: Actor, namespace_id: int) -> AccessLevel:
     if actor.user_id is None:
         return AccessLevel.NO_ACCESS
     level = await member_rows.select_namespace_level(catalog.reader, actor.user_id, namespace_id)
@@ -44,7 +44,7 @@ async def namespace_level(catalog: Catalog, actor: Actor, namespace_id: int) -> 
 
 
 async def find_group(
-    catalog: Catalog, actor: Actor, ref: str, *, include_marked: bool = False
+    catalog: CatalogBackend, actor: Actor, ref: str, *, include_marked: bool = False
 ) -> GroupAccess:
     """The group named by ``:id``; 404 Group Not Found if missing or hidden from the actor.
 
@@ -85,7 +85,7 @@ def visibility_problem(visibility: str, parent_visibility: str | None) -> str | 
 
 
 async def create_group(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     actor: Actor,
     *,
     name: str,
@@ -141,7 +141,7 @@ async def create_group(
 
 
 async def list_groups(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     actor: Actor,
     *,
     all_available: bool | None,
@@ -172,7 +172,7 @@ async def list_groups(
     )
 
 
-async def list_all_groups(catalog: Catalog) -> list[Namespace]:
+async def list_all_groups(catalog: CatalogBackend) -> list[Namespace]:
     """Every group by full path (the operator's view: no actor, nothing hidden)."""
     groups, _ = await namespace_rows.select_groups_page(
         catalog.reader,

@@ -18,7 +18,7 @@ from typing import Any
 from registry_service.catalog import manifests as manifest_rows
 from registry_service.catalog import tag_pages as tag_page_rows
 from registry_service.catalog import tags as tag_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import Repository
 from registry_service.digests import parse_digest
 from registry_service.errors import BlobUnknown, RegistryError, TagNotFound
@@ -92,7 +92,7 @@ class ImageDetails:
 
 
 async def get_image_details(
-    catalog: Catalog, storage: Storage, repository: Repository, tag_name: str
+    catalog: CatalogBackend, storage: Storage, repository: Repository, tag_name: str
 ) -> ImageDetails:
     """The details of tag ``tag_name``; TagNotFound if the repository has no such tag."""
     tag = await tag_rows.select_tag(catalog.reader, repository.id, tag_name)

@@ -26,8 +26,8 @@ from enum import StrEnum
 from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import projects as project_rows
 from registry_service.catalog import repositories as repository_rows
-from registry_service.catalog.db import Catalog
 from registry_service.catalog.errors import ForeignKeyViolated
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import Project, Repository
 from registry_service.errors import Forbidden, NameUnknown, RegistryError, Unauthorized
 from registry_service.names import project_path_candidates
@@ -73,7 +73,7 @@ def allowed(actor: Actor, access: ProjectAccess, action: Action) -> bool:
     return access.can(actor, _ABILITY[action])
 
 
-async def owning_project(catalog: Catalog, image_path: str) -> Project | None:
+async def owning_project(catalog: CatalogBackend, image_path: str) -> Project | None:
     """The project ``image_path`` belongs to, if one exists (gitlab-api.md §8)."""
     for candidate in project_path_candidates(image_path):
         project = await lookup_project(catalog, candidate)
@@ -96,7 +96,7 @@ def project_to_create(image_path: str) -> str | None:
 
 
 async def resolve(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     actor: Actor,
     image_path: str,
     action: Action,
@@ -129,7 +129,7 @@ async def resolve(
     )
 
 
-async def _unknown_name(catalog: Catalog, actor: Actor, image_path: str) -> RegistryError:
+async def _unknown_name(catalog: CatalogBackend, actor: Actor, image_path: str) -> RegistryError:
     """The answer for a path no project owns, or whose project ``actor`` may not see: it must
     not depend on which of the two it is."""
     if actor.is_anonymous:
@@ -150,7 +150,7 @@ async def _unknown_name(catalog: Catalog, actor: Actor, image_path: str) -> Regi
     return NameUnknown(detail={"name": image_path})
 
 
-async def may_create_project(catalog: Catalog, actor: Actor, full_path: str) -> bool:
+async def may_create_project(catalog: CatalogBackend, actor: Actor, full_path: str) -> bool:
     """Whether ``actor`` could create project ``full_path`` through the API, as far as the
     namespaces they can see tell (a group hidden from them counts as absent).
 
@@ -185,7 +185,7 @@ async def may_create_project(catalog: Catalog, actor: Actor, full_path: str) -> 
 
 
 async def _create_project(
-    catalog: Catalog, actor: Actor, image_path: str, full_path: str, now: datetime
+    catalog: CatalogBackend, actor: Actor, image_path: str, full_path: str, now: datetime
 ) -> Project:
     components = full_path.split("/")
     try:
@@ -224,7 +224,7 @@ async def _create_project(
     return project
 
 
-async def find_repository(catalog: Catalog, image: Image) -> Repository:
+async def find_repository(catalog: CatalogBackend, image: Image) -> Repository:
     """The image's repository row; NAME_UNKNOWN if nothing was ever pushed there."""
     repository = await repository_rows.select_repository(
         catalog.reader, image.project_id, image.name
@@ -234,7 +234,7 @@ async def find_repository(catalog: Catalog, image: Image) -> Repository:
     return repository
 
 
-async def ensure_repository(catalog: Catalog, image: Image, now: datetime) -> Repository:
+async def ensure_repository(catalog: CatalogBackend, image: Image, now: datetime) -> Repository:
     """The image's repository, created by the first authorised push (as GitLab does)."""
     existing = await repository_rows.select_repository(
         catalog.reader, image.project_id, image.name
@@ -251,7 +251,7 @@ async def ensure_repository(catalog: Catalog, image: Image, now: datetime) -> Re
         raise NameUnknown(detail={"name": image.path}) from None
 
 
-async def visible_image_paths(catalog: Catalog, actor: Actor) -> list[str]:
+async def visible_image_paths(catalog: CatalogBackend, actor: Actor) -> list[str]:
     """Every image path with a repository that ``actor`` may pull, sorted (``/v2/_catalog``)."""
     projects = {p.id: p for p in await project_rows.select_all_projects(catalog.reader)}
     readable: dict[int, bool] = {}

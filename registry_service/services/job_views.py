@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog import projects as project_rows
 from registry_service.catalog import users as user_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import JobRow, User
 from registry_service.errors import JobNotFound
 from registry_service.services import projects
@@ -46,7 +46,7 @@ class JobView:
     reason: str | None
 
 
-async def get_job(catalog: Catalog, actor: Actor, job_id: int) -> JobView:
+async def get_job(catalog: CatalogBackend, actor: Actor, job_id: int) -> JobView:
     """The job ``job_id`` if the actor could have started it (or is an administrator)."""
     job = await job_rows.select_job(catalog.reader, job_id)
     if job is None or not await _may_see(catalog, actor, job):
@@ -55,7 +55,7 @@ async def get_job(catalog: Catalog, actor: Actor, job_id: int) -> JobView:
     return view
 
 
-async def find_jobs_project(catalog: Catalog, actor: Actor, ref: str) -> ProjectAccess:
+async def find_jobs_project(catalog: CatalogBackend, actor: Actor, ref: str) -> ProjectAccess:
     """The project named by ``:id`` if the actor may see its jobs: 404 if hidden, 403 for a
     role below Maintainer (the checks of starting a job there)."""
     access = await projects.find_project(catalog, actor, ref)
@@ -66,7 +66,7 @@ async def find_jobs_project(catalog: Catalog, actor: Actor, ref: str) -> Project
 
 
 async def list_project_jobs(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     access: ProjectAccess,
     *,
     kind: str | None,
@@ -81,7 +81,7 @@ async def list_project_jobs(
     return await _views(catalog, found), total
 
 
-async def _may_see(catalog: Catalog, actor: Actor, job: JobRow) -> bool:
+async def _may_see(catalog: CatalogBackend, actor: Actor, job: JobRow) -> bool:
     if actor.is_admin:
         return True
     if job.project_id is None:
@@ -93,7 +93,7 @@ async def _may_see(catalog: Catalog, actor: Actor, job: JobRow) -> bool:
     return ProjectAccess(project, level).can(actor, Ability.ADMIN_CONTAINER_IMAGE)
 
 
-async def _views(catalog: Catalog, jobs: list[JobRow]) -> list[JobView]:
+async def _views(catalog: CatalogBackend, jobs: list[JobRow]) -> list[JobView]:
     users: dict[int, User | None] = {}
     for requester_id in {j.requester_id for j in jobs if j.requester_id is not None}:
         users[requester_id] = await user_rows.select_user_by_id(catalog.reader, requester_id)

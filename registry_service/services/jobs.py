@@ -14,8 +14,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from registry_service.catalog import jobs as job_rows
-from registry_service.catalog.db import Catalog
 from registry_service.catalog.errors import ForeignKeyViolated
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import JobRow
 from registry_service.errors import RecordNotFound
 
@@ -73,7 +73,7 @@ def runner_role(queue: JobQueue) -> str:
 
 
 async def submit_job(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     queue: JobQueue,
     params: JobParams,
     *,
@@ -108,5 +108,5 @@ async def submit_job(
     return job_id
 
 
-async def find_job(catalog: Catalog, job_id: int) -> JobRow | None:
+async def find_job(catalog: CatalogBackend, job_id: int) -> JobRow | None:
     return await job_rows.select_job(catalog.reader, job_id)

@@ -19,9 +19,8 @@ from typing import Any, Protocol
 from registry_service.catalog import blobs as blob_rows
 from registry_service.catalog import manifests as manifest_rows
 from registry_service.catalog import tags as tag_rows
-from registry_service.catalog.db import Catalog
 from registry_service.catalog.manifests import NewManifest
-from registry_service.catalog.protocols import Writer
+from registry_service.catalog.protocols import CatalogBackend, Writer
 from registry_service.catalog.rows import Repository, StoredManifest
 from registry_service.digests import Digest, digest_of, parse_digest
 from registry_service.errors import (
@@ -86,7 +85,7 @@ def lookup_reference(reference: str) -> Digest | str:
         raise ManifestUnknown(detail={"reference": reference[:140]}) from None
 
 
-async def pull_manifest(catalog: Catalog, repository: Repository, reference: str) -> Pulled:
+async def pull_manifest(catalog: CatalogBackend, repository: Repository, reference: str) -> Pulled:
     ref = lookup_reference(reference)
     found = await manifest_rows.select_manifest_with_payload(
         catalog.reader,
@@ -100,7 +99,7 @@ async def pull_manifest(catalog: Catalog, repository: Repository, reference: str
 
 
 async def push_manifest(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     storage: Storage,
     repository: Repository,
     reference: str,
@@ -326,7 +325,7 @@ def _platform_json(child: Descriptor) -> str | None:
 
 
 async def delete_manifest(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     repository: Repository,
     reference: str,
     now: datetime,
@@ -357,7 +356,7 @@ async def delete_manifest(
 
 
 async def list_tag_names(
-    catalog: Catalog, repository: Repository, *, limit: int | None, after: str | None
+    catalog: CatalogBackend, repository: Repository, *, limit: int | None, after: str | None
 ) -> tuple[list[str], bool]:
     """Tag names in lexical order after ``after``; and whether more follow."""
     if limit is None:
@@ -372,7 +371,7 @@ async def list_tag_names(
 
 
 async def referrers_index(
-    catalog: Catalog, repository: Repository, subject: Digest, artifact_type: str | None
+    catalog: CatalogBackend, repository: Repository, subject: Digest, artifact_type: str | None
 ) -> dict[str, Any]:
     """The image index listing the manifests whose ``subject`` is ``subject``."""
     descriptors: list[dict[str, Any]] = []

@@ -14,8 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from registry_service.catalog import member_lists as member_rows
-from registry_service.catalog.db import Catalog
-from registry_service.catalog.protocols import Reader
+from registry_service.catalog.protocols import CatalogBackend, Reader
 from registry_service.catalog.rows import Member
 from registry_service.errors import Forbidden, RecordNotFound
 from registry_service.services import groups, projects
@@ -49,7 +48,7 @@ class MemberSource:
 
 
 async def find_source(
-    catalog: Catalog, actor: Actor, kind: SourceKind, ref: str
+    catalog: CatalogBackend, actor: Actor, kind: SourceKind, ref: str
 ) -> MemberSource:
     """The project or group ``:id`` names (404 if missing or hidden)."""
     if kind is SourceKind.PROJECT:
@@ -62,7 +61,7 @@ async def find_source(
 
 
 async def list_members(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     source: MemberSource,
     *,
     inherited: bool,
@@ -77,7 +76,7 @@ async def list_members(
 
 
 async def get_member(
-    catalog: Catalog, source: MemberSource, user_id: int | None, *, inherited: bool
+    catalog: CatalogBackend, source: MemberSource, user_id: int | None, *, inherited: bool
 ) -> Member:
     """One member; a user who is not one is GitLab's record miss (404 Not found)."""
     member = (
@@ -124,7 +123,7 @@ async def _require_not_last_owner(
 
 
 async def update_member(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     actor: Actor,
     source: MemberSource,
     user_id: int | None,
@@ -151,7 +150,7 @@ async def update_member(
 
 
 async def remove_member(
-    catalog: Catalog, actor: Actor, source: MemberSource, user_id: int | None
+    catalog: CatalogBackend, actor: Actor, source: MemberSource, user_id: int | None
 ) -> None:
     require_signed_in(actor)
     member = await get_member(catalog, source, user_id, inherited=False)

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from registry_service.catalog import members as member_rows
 from registry_service.catalog import users as user_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import Member
 from registry_service.errors import Conflict, Forbidden, UserNotFound
 from registry_service.services import groups, projects
@@ -21,7 +21,7 @@ def _check_grant(actor: Actor, own_level: AccessLevel, granted: AccessLevel) -> 
 
 
 async def add_project_member(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     actor: Actor,
     project_ref: str,
     *,
@@ -40,7 +40,7 @@ async def add_project_member(
 
 
 async def add_group_member(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     actor: Actor,
     group_ref: str,
     *,
@@ -59,7 +59,7 @@ async def add_group_member(
 
 
 async def _add(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     user_id: int,
     access_level: AccessLevel,
     expires_at: date | None,

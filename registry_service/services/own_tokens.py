@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from registry_service.catalog import users as user_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import Token
 from registry_service.errors import RecordNotFound, ValidationFailed
 from registry_service.services import tokens
@@ -18,12 +18,12 @@ from registry_service.services.users import require_signed_in
 MAX_NAME_LENGTH = 255
 
 
-async def list_own_tokens(catalog: Catalog, actor: Actor) -> list[Token]:
+async def list_own_tokens(catalog: CatalogBackend, actor: Actor) -> list[Token]:
     return await user_rows.select_tokens(catalog.reader, require_signed_in(actor))
 
 
 async def create_own_token(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     actor: Actor,
     *,
     name: str,
@@ -51,7 +51,7 @@ async def create_own_token(
     )
 
 
-async def revoke_own_token(catalog: Catalog, actor: Actor, token_id: int) -> Token:
+async def revoke_own_token(catalog: CatalogBackend, actor: Actor, token_id: int) -> Token:
     user_id = require_signed_in(actor)
     token = await user_rows.select_token_by_id(catalog.reader, token_id)
     if token is None or (token.user_id != user_id and not actor.is_admin):

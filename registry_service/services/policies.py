@@ -19,8 +19,8 @@ from typing import Any
 
 from jobs.cleanup import Anchoring, RegexInvalid, compile_tag_regex
 from registry_service.catalog import policies as policy_rows
-from registry_service.catalog.db import Catalog
 from registry_service.catalog.policies import CleanupPolicyRow
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import Project
 from registry_service.errors import ValidationFailed
 
@@ -79,12 +79,12 @@ def _from_row(row: CleanupPolicyRow) -> CleanupPolicy:
     )
 
 
-async def policy_of(catalog: Catalog, project: Project) -> CleanupPolicy:
+async def policy_of(catalog: CatalogBackend, project: Project) -> CleanupPolicy:
     row = await policy_rows.select_policy(catalog.reader, project.id)
     return _from_row(row) if row else default_policy(project)
 
 
-async def policies_of(catalog: Catalog, projects: list[Project]) -> dict[int, CleanupPolicy]:
+async def policies_of(catalog: CatalogBackend, projects: list[Project]) -> dict[int, CleanupPolicy]:
     rows = await policy_rows.select_policies(catalog.reader, [p.id for p in projects])
     return {
         p.id: _from_row(rows[p.id]) if p.id in rows else default_policy(p) for p in projects
@@ -130,7 +130,7 @@ def policy_problems(policy: CleanupPolicy) -> dict[str, list[str]]:
 
 
 async def update_policy(
-    catalog: Catalog, project: Project, changes: Mapping[str, Any], now: datetime
+    catalog: CatalogBackend, project: Project, changes: Mapping[str, Any], now: datetime
 ) -> CleanupPolicy:
     """Apply ``changes`` (any of ``ATTRIBUTES``; absent ones keep their value) to the project's
     policy. Nothing changed → nothing saved (GitLab saves a nested record only when dirty);

@@ -15,7 +15,7 @@ from registry_service.catalog import members as member_rows
 from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import projects as project_rows
 from registry_service.catalog import users as user_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import Namespace, Project
 from registry_service.errors import Forbidden, ProjectNotFound, ValidationFailed
 from registry_service.services.groups import find_group, visibility_problem
@@ -75,7 +75,7 @@ class ProjectView:
     policy: CleanupPolicy
 
 
-async def project_level(catalog: Catalog, actor: Actor, project_id: int) -> AccessLevel:
+async def project_level(catalog: CatalogBackend, actor: Actor, project_id: int) -> AccessLevel:
     if actor.user_id is None:
         return AccessLevel.NO_ACCESS
     return AccessLevel(
@@ -84,7 +84,7 @@ async def project_level(catalog: Catalog, actor: Actor, project_id: int) -> Acce
 
 
 async def lookup_project(
-    catalog: Catalog, ref: str, *, include_marked: bool = False
+    catalog: CatalogBackend, ref: str, *, include_marked: bool = False
 ) -> Project | None:
     """The project ``ref`` names; one marked for deletion is gone (for /v2 too) except to a
     repeated deletion (``include_marked``)."""
@@ -99,7 +99,7 @@ async def lookup_project(
 
 
 async def find_project(
-    catalog: Catalog, actor: Actor, ref: str, *, include_marked: bool = False
+    catalog: CatalogBackend, actor: Actor, ref: str, *, include_marked: bool = False
 ) -> ProjectAccess:
     """The project named by ``:id``; 404 Project Not Found if missing or hidden."""
     project = await lookup_project(catalog, ref, include_marked=include_marked)
@@ -117,14 +117,14 @@ def require(access: ProjectAccess, actor: Actor, ability: Ability) -> None:
         raise Forbidden()
 
 
-async def view(catalog: Catalog, project: Project) -> ProjectView:
+async def view(catalog: CatalogBackend, project: Project) -> ProjectView:
     namespace = await namespace_rows.select_namespace_by_id(catalog.reader, project.namespace_id)
     assert namespace is not None
     return ProjectView(project, namespace, await policy_of(catalog, project))
 
 
 async def update_project(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     actor: Actor,
     ref: str,
     *,
@@ -154,7 +154,9 @@ async def update_project(
     return await view(catalog, project)
 
 
-async def set_registry_access_level(catalog: Catalog, project: Project, level: str) -> Project:
+async def set_registry_access_level(
+    catalog: CatalogBackend, project: Project, level: str
+) -> Project:
     """``enabled`` (as the project's visibility), ``private`` (members only) or ``disabled``;
     the registry enforces it through ``permissions.project_can``."""
     async with catalog.transaction() as tx:
@@ -166,7 +168,7 @@ async def set_registry_access_level(catalog: Catalog, project: Project, level: s
 
 
 async def create_project(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     actor: Actor,
     *,
     name: str | None,
@@ -242,7 +244,7 @@ async def create_project(
 
 
 async def list_projects(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     actor: Actor,
     *,
     membership: bool,
@@ -276,12 +278,14 @@ async def list_projects(
     ], total
 
 
-async def list_all_projects(catalog: Catalog) -> list[Project]:
+async def list_all_projects(catalog: CatalogBackend) -> list[Project]:
     """Every project, in creation order (the operator's view: no actor, nothing hidden)."""
     return await project_rows.select_all_projects(catalog.reader)
 
 
-async def user_can(catalog: Catalog, user_id: int, project_id: int, ability: Ability) -> bool:
+async def user_can(
+    catalog: CatalogBackend, user_id: int, project_id: int, ability: Ability
+) -> bool:
     """Whether a user (as themself, unlimited by any token) has ``ability`` on the project now;
     False when either is gone. Jobs re-check their requester with this before acting."""
     user = await user_rows.select_user_by_id(catalog.reader, user_id)

@@ -19,10 +19,9 @@ from registry_service.catalog import projects as project_rows
 from registry_service.catalog import protection_rules as rule_rows
 from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog import tags as tag_rows
-from registry_service.catalog.db import Catalog
 from registry_service.catalog.errors import UniqueViolated
 from registry_service.catalog.protection_rules import RepositoryRuleRow, TagRuleRow
-from registry_service.catalog.protocols import Reader
+from registry_service.catalog.protocols import CatalogBackend, Reader
 from registry_service.catalog.rows import Project
 from registry_service.errors import Forbidden, ProtectionRuleInvalid, RecordNotFound
 from registry_service.services import projects
@@ -111,7 +110,7 @@ def _repository_rule(row: RepositoryRuleRow) -> RepositoryRule:
     )
 
 
-async def level_on(catalog: Catalog, actor: Actor, project_id: int) -> int:
+async def level_on(catalog: CatalogBackend, actor: Actor, project_id: int) -> int:
     """The actor's level as rules see it (``ADMIN`` for an administrator)."""
     if actor.is_admin:
         return actor_level(0, is_admin=True)
@@ -149,7 +148,7 @@ class Guard:
             raise Forbidden(reason, detail={"name": self.path})
 
 
-async def guard_for(catalog: Catalog, actor: Actor, project_id: int, path: str) -> Guard:
+async def guard_for(catalog: CatalogBackend, actor: Actor, project_id: int, path: str) -> Guard:
     """The guard of image ``path`` in project ``project_id`` for ``actor``: the rules in two
     reads, the actor's role in a third only when there is a rule to compare it with."""
     protection = await load_protection(catalog.reader, project_id)
@@ -157,7 +156,7 @@ async def guard_for(catalog: Catalog, actor: Actor, project_id: int, path: str) 
     return Guard(protection, level, path)
 
 
-async def guard_at_level(catalog: Catalog, project_id: int, level: int, path: str) -> Guard:
+async def guard_at_level(catalog: CatalogBackend, project_id: int, level: int, path: str) -> Guard:
     """The guard of image ``path`` for a caller whose rules level is already known (a registry
     token carries the one its holder had when it was issued)."""
     return Guard(await load_protection(catalog.reader, project_id), level, path)
@@ -200,7 +199,7 @@ async def require_repositories_deletable(
         Guard(protection, level, path).require_repository_deletion(names)
 
 
-async def _managed_project(catalog: Catalog, actor: Actor, ref: str) -> ProjectAccess:
+async def _managed_project(catalog: CatalogBackend, actor: Actor, ref: str) -> ProjectAccess:
     require_signed_in(actor)
     access = await projects.find_project(catalog, actor, ref)
     projects.require(access, actor, Ability.ADMIN_CONTAINER_IMAGE)
@@ -223,13 +222,13 @@ def _tag_pattern_problem(pattern: str) -> str | None:
     return None
 
 
-async def list_tag_rules(catalog: Catalog, actor: Actor, ref: str) -> list[TagRuleRow]:
+async def list_tag_rules(catalog: CatalogBackend, actor: Actor, ref: str) -> list[TagRuleRow]:
     access = await _managed_project(catalog, actor, ref)
     return await rule_rows.select_tag_rules(catalog.reader, access.project.id)
 
 
 async def create_tag_rule(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     actor: Actor,
     ref: str,
     *,
@@ -264,7 +263,7 @@ async def create_tag_rule(
 
 
 async def update_tag_rule(
-    catalog: Catalog, actor: Actor, ref: str, rule_id: int, change: TagRuleChange
+    catalog: CatalogBackend, actor: Actor, ref: str, rule_id: int, change: TagRuleChange
 ) -> TagRuleRow:
     access = await _managed_project(catalog, actor, ref)
     project_id = access.project.id
@@ -297,7 +296,7 @@ async def update_tag_rule(
     return updated
 
 
-async def delete_tag_rule(catalog: Catalog, actor: Actor, ref: str, rule_id: int) -> None:
+async def delete_tag_rule(catalog: CatalogBackend, actor: Actor, ref: str, rule_id: int) -> None:
     """Maintainer+ for a protected rule; Owner+ for an immutable one, as for creating it."""
     access = await _managed_project(catalog, actor, ref)
     async with catalog.transaction() as tx:
@@ -334,14 +333,14 @@ def _check_repository_pattern(project: Project, pattern: str) -> None:
 
 
 async def list_repository_rules(
-    catalog: Catalog, actor: Actor, ref: str
+    catalog: CatalogBackend, actor: Actor, ref: str
 ) -> list[RepositoryRuleRow]:
     access = await _managed_project(catalog, actor, ref)
     return await rule_rows.select_repository_rules(catalog.reader, access.project.id)
 
 
 async def create_repository_rule(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     actor: Actor,
     ref: str,
     *,
@@ -368,7 +367,7 @@ async def create_repository_rule(
 
 
 async def update_repository_rule(
-    catalog: Catalog, actor: Actor, ref: str, rule_id: int, change: RepositoryRuleChange
+    catalog: CatalogBackend, actor: Actor, ref: str, rule_id: int, change: RepositoryRuleChange
 ) -> RepositoryRuleRow:
     access = await _managed_project(catalog, actor, ref)
     project_id = access.project.id
@@ -393,7 +392,9 @@ async def update_repository_rule(
     return updated
 
 
-async def delete_repository_rule(catalog: Catalog, actor: Actor, ref: str, rule_id: int) -> None:
+async def delete_repository_rule(
+    catalog: CatalogBackend, actor: Actor, ref: str, rule_id: int
+) -> None:
     access = await _managed_project(catalog, actor, ref)
     async with catalog.transaction() as tx:
         if not await rule_rows.delete_repository_rule(tx, access.project.id, rule_id):

@@ -18,7 +18,7 @@ from registry_service.catalog import manifests as manifest_rows
 from registry_service.catalog import projects as project_rows
 from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog import tags as tag_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import Project, Repository
 from registry_service.errors import Forbidden, RecordNotFound
 from registry_service.services import deletion, groups, projects
@@ -47,7 +47,7 @@ def image_path(project: Project, repository: Repository) -> str:
     return f"{base}/{repository.name}" if repository.name else base
 
 
-async def find_readable_project(catalog: Catalog, actor: Actor, ref: str) -> ProjectAccess:
+async def find_readable_project(catalog: CatalogBackend, actor: Actor, ref: str) -> ProjectAccess:
     """The project named by ``:id`` if the actor may read its images (404, then 403)."""
     access = await projects.find_project(catalog, actor, ref)
     projects.require(access, actor, Ability.READ_CONTAINER_IMAGE)
@@ -55,7 +55,7 @@ async def find_readable_project(catalog: Catalog, actor: Actor, ref: str) -> Pro
 
 
 async def find_repository(
-    catalog: Catalog, access: ProjectAccess, repository_id: int
+    catalog: CatalogBackend, access: ProjectAccess, repository_id: int
 ) -> Repository:
     """The project's repository ``repository_id``; another project's is as missing as none."""
     repository = await repository_rows.select_repository_in_project(
@@ -67,7 +67,7 @@ async def find_repository(
 
 
 async def list_project_repositories(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     access: ProjectAccess,
     *,
     tags: bool,
@@ -83,7 +83,7 @@ async def list_project_repositories(
     return views, total
 
 
-async def find_readable_group(catalog: Catalog, actor: Actor, ref: str) -> GroupAccess:
+async def find_readable_group(catalog: CatalogBackend, actor: Actor, ref: str) -> GroupAccess:
     """The group named by ``:id`` if the actor may read its images (404, then 403)."""
     group = await groups.find_group(catalog, actor, ref)
     groups.require(group, actor, Ability.READ_CONTAINER_IMAGE)
@@ -91,7 +91,7 @@ async def find_readable_group(catalog: Catalog, actor: Actor, ref: str) -> Group
 
 
 async def list_group_repositories(
-    catalog: Catalog, actor: Actor, group: GroupAccess, *, limit: int, offset: int
+    catalog: CatalogBackend, actor: Actor, group: GroupAccess, *, limit: int, offset: int
 ) -> tuple[list[RepositoryView], int]:
     """One page of the repositories of a group's projects and its subgroups' projects, those
     whose images the actor may read (a disabled registry or a hidden project drops out)."""
@@ -109,7 +109,7 @@ async def list_group_repositories(
 
 
 async def get_repository(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     actor: Actor,
     repository_id: int,
     *,
@@ -148,7 +148,7 @@ async def get_repository(
 
 
 async def schedule_deletion(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     queue: JobQueue,
     actor: Actor,
     access: ProjectAccess,
@@ -181,7 +181,7 @@ async def schedule_deletion(
 
 
 async def _views(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     projects_by_id: dict[int, Project],
     found: Sequence[Repository],
     tags: bool,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from registry_service.catalog import repository_stats as stat_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import Repository
 from registry_service.services import repositories
 from registry_service.services.permissions import Ability, Actor
@@ -42,7 +42,7 @@ class RegistryOverview:
 
 
 async def project_registry(
-    catalog: Catalog, actor: Actor, ref: str, *, limit: int, offset: int
+    catalog: CatalogBackend, actor: Actor, ref: str, *, limit: int, offset: int
 ) -> RegistryOverview:
     access = await repositories.find_readable_project(catalog, actor, ref)
     views, total = await repositories.list_project_repositories(

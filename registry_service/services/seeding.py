@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from registry_service.catalog import users as user_rows
-from registry_service.catalog.db import Catalog
-from registry_service.catalog.protocols import Writer
+from registry_service.catalog.protocols import CatalogBackend, Writer
 from registry_service.services.deploy_tokens import DeployTokenInvalid, ensure_deploy_token
 from registry_service.services.image_seeding import (
     ImagePlan,
@@ -114,7 +113,7 @@ def _level(value: Any, where: str) -> AccessLevel:
 
 
 async def apply_seed(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     data: dict[str, Any],
     now: datetime,
     *,
@@ -275,7 +274,7 @@ async def _settle(task: asyncio.Task[None]) -> None:
 
 
 async def seed_file(
-    catalog: Catalog, path: Path, now: datetime, *, store: BlobStore | None = None
+    catalog: CatalogBackend, path: Path, now: datetime, *, store: BlobStore | None = None
 ) -> SeedReport:
     return await apply_seed(catalog, read_seed(path), now, store=store)
 

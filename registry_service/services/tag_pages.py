@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from registry_service.catalog import tag_pages as tag_page_rows
 from registry_service.catalog import tags as tag_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import Repository
 from registry_service.manifests.media_types import INDEX_TYPES
 
@@ -68,7 +68,7 @@ def platform_label(platform_json: str | None) -> str:
 
 
 async def list_tag_page(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     repository: Repository,
     *,
     sort: TagSort,

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from registry_service.catalog import leases as lease_rows
 from registry_service.catalog import manifests as manifest_rows
 from registry_service.catalog import tags as tag_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import Repository
 from registry_service.errors import CleanupThrottled, TagNotFound
 from registry_service.services import projects, protection_rules
@@ -48,7 +48,7 @@ def cleanup_lease_name(repository_id: int) -> str:
 
 
 async def list_tag_names(
-    catalog: Catalog, repository: Repository, *, limit: int, offset: int
+    catalog: CatalogBackend, repository: Repository, *, limit: int, offset: int
 ) -> tuple[list[str], int]:
     """One page of tag names in byte order, and how many tags there are."""
     names = await tag_rows.select_tag_names_page(
@@ -58,7 +58,12 @@ async def list_tag_names(
 
 
 async def list_tag_names_after(
-    catalog: Catalog, repository: Repository, *, last: str | None, descending: bool, limit: int
+    catalog: CatalogBackend,
+    repository: Repository,
+    *,
+    last: str | None,
+    descending: bool,
+    limit: int,
 ) -> KeysetPage:
     """Keyset pagination by name: up to ``limit`` names after ``last``."""
     # One extra row says whether a next page exists without counting.
@@ -70,7 +75,7 @@ async def list_tag_names_after(
     return KeysetPage(names[:limit], None)
 
 
-async def get_tag(catalog: Catalog, repository: Repository, name: str) -> TagDetails:
+async def get_tag(catalog: CatalogBackend, repository: Repository, name: str) -> TagDetails:
     tag = await tag_rows.select_tag(catalog.reader, repository.id, name)
     manifest = (
         await manifest_rows.select_manifest(catalog.reader, repository.id, tag.manifest_digest)
@@ -90,7 +95,7 @@ async def get_tag(catalog: Catalog, repository: Repository, name: str) -> TagDet
 
 
 async def delete_tag(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     actor: Actor,
     access: ProjectAccess,
     repository: Repository,
@@ -115,7 +120,7 @@ async def delete_tag(
 
 
 async def request_cleanup(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     queue: JobQueue,
     actor: Actor,
     access: ProjectAccess,

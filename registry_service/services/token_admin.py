@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from registry_service.catalog import accounts as account_rows
 from registry_service.catalog import users as user_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import Token
 from registry_service.errors import BadRequest, NotFound, RecordNotFound, Unauthorized
 from registry_service.services.permissions import Actor
@@ -32,7 +32,7 @@ ROTATED_LIFETIME = timedelta(days=7)
 
 
 async def list_tokens(
-    catalog: Catalog, actor: Actor, user_id: int | None, *, limit: int, offset: int
+    catalog: CatalogBackend, actor: Actor, user_id: int | None, *, limit: int, offset: int
 ) -> tuple[list[Token], int]:
     me = require_signed_in(actor)
     if not actor.is_admin:
@@ -46,7 +46,7 @@ async def list_tokens(
     )
 
 
-async def _token(catalog: Catalog, actor: Actor, ref: str | int | None) -> Token:
+async def _token(catalog: CatalogBackend, actor: Actor, ref: str | int | None) -> Token:
     """The token ``:id`` (or ``self``) names; a miss is GitLab's record miss."""
     token_id = actor.token_id if ref == SELF else ref
     token = (
@@ -63,7 +63,7 @@ def _own(actor: Actor, token: Token) -> bool:
     return actor.is_admin or token.user_id == actor.user_id
 
 
-async def get_token(catalog: Catalog, actor: Actor, ref: str | int | None) -> Token:
+async def get_token(catalog: CatalogBackend, actor: Actor, ref: str | int | None) -> Token:
     require_signed_in(actor)
     token = await _token(catalog, actor, ref)
     if not _own(actor, token):
@@ -71,7 +71,7 @@ async def get_token(catalog: Catalog, actor: Actor, ref: str | int | None) -> To
     return token
 
 
-async def revoke(catalog: Catalog, actor: Actor, ref: str | int | None) -> None:
+async def revoke(catalog: CatalogBackend, actor: Actor, ref: str | int | None) -> None:
     require_signed_in(actor)
     token = await _token(catalog, actor, ref)
     if not _own(actor, token):
@@ -80,7 +80,7 @@ async def revoke(catalog: Catalog, actor: Actor, ref: str | int | None) -> None:
 
 
 async def rotate(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     actor: Actor,
     ref: str | int | None,
     *,

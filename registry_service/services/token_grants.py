@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from registry_service.catalog import namespaces as namespace_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import Project
 from registry_service.errors import (
     AnonymousScopeInsufficient,
@@ -82,7 +82,7 @@ def parse_scopes(values: Sequence[str]) -> list[RequestedScope]:
 
 
 async def issue_registry_token(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     key: SigningKey,
     actor: Actor,
     scope_values: Sequence[str],
@@ -113,7 +113,7 @@ async def issue_registry_token(
 
 
 async def _grant(
-    catalog: Catalog, actor: Actor, scope: RequestedScope, auto_create: bool, now: datetime
+    catalog: CatalogBackend, actor: Actor, scope: RequestedScope, auto_create: bool, now: datetime
 ) -> AccessEntry | None:
     if scope.type == REGISTRY:
         if actor.is_admin and scope.name == CATALOG and scope.actions == (ALL_ACTIONS,):
@@ -150,7 +150,7 @@ async def _grant(
 
 
 async def _project(
-    catalog: Catalog, actor: Actor, image_path: str, creating: bool, now: datetime
+    catalog: CatalogBackend, actor: Actor, image_path: str, creating: bool, now: datetime
 ) -> Project | None:
     project = await images.owning_project(catalog, image_path)
     if project is not None or not creating:
@@ -198,7 +198,7 @@ def rules_level(grant: Grant, image_path: str, action: Action) -> int:
     return level if isinstance(level, int) else 0
 
 
-async def catalog_paths(catalog: Catalog, grant: Grant) -> list[str]:
+async def catalog_paths(catalog: CatalogBackend, grant: Grant) -> list[str]:
     """``/v2/_catalog`` for a token: every image path, if it grants the catalog."""
     if grant.find(REGISTRY, CATALOG, ALL_ACTIONS) is None:
         refused = AnonymousScopeInsufficient if grant.subject == "" else BearerScopeInsufficient

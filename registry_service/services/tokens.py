@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from registry_service.catalog import users as user_rows
-from registry_service.catalog.db import Catalog
 from registry_service.catalog.errors import UniqueViolated
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import Token, User
 from registry_service.errors import TokenInvalid, Unauthorized, UserBlocked
 from registry_service.services.deploy_credentials import deploy_token_actor
@@ -64,7 +64,7 @@ class TokenValueTaken(ValueError):
 
 
 async def create_token(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     *,
     user_id: int,
     name: str,
@@ -98,12 +98,12 @@ async def create_token(
     return NewToken(token, value)
 
 
-async def revoke_token(catalog: Catalog, token_id: int) -> bool:
+async def revoke_token(catalog: CatalogBackend, token_id: int) -> bool:
     async with catalog.transaction() as tx:
         return await user_rows.update_token_revoked(tx, token_id)
 
 
-async def list_tokens(catalog: Catalog, user_id: int | None) -> list[Token]:
+async def list_tokens(catalog: CatalogBackend, user_id: int | None) -> list[Token]:
     """The tokens of one user, or of everyone, in creation order; never their values."""
     return await user_rows.select_tokens(catalog.reader, user_id)
 
@@ -119,7 +119,7 @@ def actor_for(user: User, scopes: frozenset[str] | None, token_id: int | None = 
     )
 
 
-async def authenticate(catalog: Catalog, presented: str, now: datetime) -> Actor:
+async def authenticate(catalog: CatalogBackend, presented: str, now: datetime) -> Actor:
     """The actor a token stands for; 401 if it is unknown, expired or revoked, 403 (GitLab's
     /api/v4 answer) if its user is blocked."""
     digest = token_digest(presented)
@@ -143,7 +143,7 @@ async def authenticate(catalog: Catalog, presented: str, now: datetime) -> Actor
 
 
 async def authenticate_basic(
-    catalog: Catalog, username: str, password: str, now: datetime
+    catalog: CatalogBackend, username: str, password: str, now: datetime
 ) -> Actor:
     """HTTP Basic for /v2: a username and one of that user's tokens, or a deploy token's
     username and value. A blocked user is 401 there, as an unknown one (the registry's

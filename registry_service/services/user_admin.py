@@ -16,7 +16,7 @@ from registry_service.catalog import accounts as account_rows
 from registry_service.catalog import deletions as deletion_rows
 from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import users as user_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.catalog.rows import User
 from registry_service.errors import Conflict, Forbidden, UserNotFound
 from registry_service.services import deletion
@@ -39,7 +39,7 @@ class UserFilter:
 
 
 async def list_users(
-    catalog: Catalog, actor: Actor, wanted: UserFilter, *, limit: int, offset: int
+    catalog: CatalogBackend, actor: Actor, wanted: UserFilter, *, limit: int, offset: int
 ) -> tuple[list[User], int]:
     """Administrators see every user and may filter by state; others see active users only
     (GitLab hides blocked users from them) and search names and usernames, never emails."""
@@ -63,7 +63,7 @@ async def list_users(
     )
 
 
-async def _existing_user(catalog: Catalog, user_id: int | None) -> User:
+async def _existing_user(catalog: CatalogBackend, user_id: int | None) -> User:
     user = None if user_id is None else await user_rows.select_user_by_id(catalog.reader, user_id)
     if user is None or user.marked_for_deletion_at is not None:
         raise UserNotFound()
@@ -71,7 +71,7 @@ async def _existing_user(catalog: Catalog, user_id: int | None) -> User:
 
 
 async def set_blocked(
-    catalog: Catalog, actor: Actor, user_id: int | None, *, blocked: bool
+    catalog: CatalogBackend, actor: Actor, user_id: int | None, *, blocked: bool
 ) -> bool | None:
     """Block or unblock a user (administrators); GitLab's answer body: ``True`` when the state
     changed, and for a user already in that state ``None`` (block: the endpoint breaks out) or
@@ -89,7 +89,7 @@ async def set_blocked(
 
 
 async def delete_user(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     queue: JobQueue,
     actor: Actor,
     user_id: int | None,

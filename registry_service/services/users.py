@@ -7,8 +7,7 @@ from datetime import datetime
 from registry_service.catalog import members as member_rows
 from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import users as user_rows
-from registry_service.catalog.db import Catalog
-from registry_service.catalog.protocols import Writer
+from registry_service.catalog.protocols import CatalogBackend, Writer
 from registry_service.catalog.rows import User
 from registry_service.errors import (
     Conflict,
@@ -33,25 +32,25 @@ def require_admin(actor: Actor) -> None:
         raise Forbidden()
 
 
-async def current_user(catalog: Catalog, actor: Actor) -> User:
+async def current_user(catalog: CatalogBackend, actor: Actor) -> User:
     user = await user_rows.select_user_by_id(catalog.reader, require_signed_in(actor))
     if user is None:
         raise Unauthorized()
     return user
 
 
-async def get_user(catalog: Catalog, user_id: int) -> User:
+async def get_user(catalog: CatalogBackend, user_id: int) -> User:
     user = await user_rows.select_user_by_id(catalog.reader, user_id)
     if user is None or user.marked_for_deletion_at is not None:
         raise UserNotFound()
     return user
 
 
-async def lookup_user(catalog: Catalog, username: str) -> User | None:
+async def lookup_user(catalog: CatalogBackend, username: str) -> User | None:
     return await user_rows.select_user_by_username(catalog.reader, username)
 
 
-async def list_users(catalog: Catalog) -> list[User]:
+async def list_users(catalog: CatalogBackend) -> list[User]:
     """Every user, in creation order (the operator's view: no actor, nothing hidden)."""
     return await user_rows.select_users(catalog.reader)
 
@@ -100,7 +99,7 @@ async def insert_user_with_namespace(
 
 
 async def create_user(
-    catalog: Catalog,
+    catalog: CatalogBackend,
     *,
     username: str,
     name: str,

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from registry_service.catalog import users as user_rows
 from registry_service.catalog import web_sessions as session_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.errors import InsufficientScope, Unauthorized
 from registry_service.services.permissions import Actor
 from registry_service.services.tokens import (
@@ -54,7 +54,7 @@ def _digest(cookie_value: str) -> str:
 
 
 async def sign_in(
-    catalog: Catalog, username: str, token: str, *, now: datetime, ttl: timedelta
+    catalog: CatalogBackend, username: str, token: str, *, now: datetime, ttl: timedelta
 ) -> OpenedSession:
     """A session for the user of ``token`` (which must be theirs, valid, and carry ``api`` or
     ``read_api`` as the REST API requires); Unauthorized otherwise."""
@@ -83,7 +83,9 @@ async def sign_in(
     return OpenedSession(cookie_value, WebSession(actor, csrf_token, expires_at, found.name))
 
 
-async def find_session(catalog: Catalog, cookie_value: str, now: datetime) -> WebSession | None:
+async def find_session(
+    catalog: CatalogBackend, cookie_value: str, now: datetime
+) -> WebSession | None:
     """The live session the cookie names; None if unknown, expired, or its token or user no
     longer valid."""
     row = await session_rows.select_session(catalog.reader, _digest(cookie_value))
@@ -99,6 +101,6 @@ async def find_session(catalog: Catalog, cookie_value: str, now: datetime) -> We
     return WebSession(actor, row.csrf_token, row.expires_at, row.token.name)
 
 
-async def sign_out(catalog: Catalog, cookie_value: str) -> None:
+async def sign_out(catalog: CatalogBackend, cookie_value: str) -> None:
     async with catalog.transaction() as tx:
         await session_rows.delete_session(tx, _digest(cookie_value))

@@ -155,3 +155,25 @@ def test_the_formatters_redact_on_their_own(formatter: logging.Formatter) -> Non
     assert "Authorization: Basic [FILTERED]" in text
     if isinstance(formatter, JsonLogFormatter):
         assert json.loads(text)["query"] == "PRIVATE_TOKEN=[FILTERED]"
+
+
+def test_the_catalog_password_is_hidden_even_without_its_url() -> None:
+    # A driver's message may quote the password alone (a failed connection's repr, a DSN
+    # parsed into parts): the configured one is hidden by value, percent-encoded or not.
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    stream = io.StringIO()
+    url = "postgresql://registry:pg%2Fsecret-42@db.internal:5432/registry"
+    try:
+        configure_logging(Settings().replace("catalog", url=url), stream)
+        log = logging.getLogger("registry_service.catalog")
+        log.warning("catalog at %s refused", url)
+        log.warning("connect(user='registry', password='x') with %s", "pg/secret-42")
+        log.warning("quoted %s", "pg%2Fsecret-42")
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+        logging.captureWarnings(False)
+    text = stream.getvalue()
+    assert "secret-42" not in text
+    assert "postgresql://registry:[FILTERED]@db.internal:5432/registry" in text

@@ -43,6 +43,11 @@ F = "[FILTERED]"
         ("RedisSettings(host='r', password='pw-1')", f"RedisSettings(host='r', password='{F}')"),
         ("arq worker on redis://:s3cret@redis:6379/0", f"arq worker on redis://:{F}@redis:6379/0"),
         ("rediss://user:p%40ss@h/1 x", f"rediss://user:{F}@h/1 x"),
+        # catalog.url: a PostgreSQL URL's password, in either scheme and in asyncpg's messages.
+        ("catalog postgresql://registry:pg-s3cret@db:5432/registry", f"catalog postgresql://registry:{F}@db:5432/registry"),
+        ("postgres://app:p%2Fw:x@10.0.0.7/reg?sslmode=require", f"postgres://app:{F}@10.0.0.7/reg?sslmode=require"),
+        ("connect 'postgresql://u:pw@h/d' failed", f"connect 'postgresql://u:{F}@h/d' failed"),
+        ("postgresql://registry@db/registry", "postgresql://registry@db/registry"),
         # Ordinary text stays as it is.
         ("redis://redis:6379/0 and http://127.0.0.1:5000/v2/", "redis://redis:6379/0 and http://127.0.0.1:5000/v2/"),
         ("malformed Basic credentials", "malformed Basic credentials"),

@@ -42,6 +42,7 @@ SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
     ("auth", "registry_token_key"): ("/etc/registry/token.pem", "/etc/registry/token.pem"),
     ("auth", "registry_token_issuer"): ("my-issuer", "my-issuer"),
     ("auth", "registry_token_ttl_seconds"): ("600", 600),
+    ("catalog", "url"): ("postgresql://registry@db:5432/registry", "postgresql://registry@db:5432/registry"),
     ("jobs", "redis_url"): ("redis://localhost:6379/0", "redis://localhost:6379/0"),
     ("jobs", "lease_seconds"): ("5", 5.0),
     ("jobs", "runner_lease_seconds"): ("60", 60.0),
@@ -348,14 +349,64 @@ def test_a_runner_lease_that_could_run_out_between_renewals_is_refused(
         )
 
 
+@pytest.mark.parametrize(
+    "url", ["postgresql://registry@db:5432/registry", "sqlite:////srv/shared/catalog.sqlite3"]
+)
 def test_fixture_mode_on_a_catalog_other_servers_may_share_is_refused(
-    monkeypatch: pytest.MonkeyPatch,
+    url: str, tmp_path: Path
 ) -> None:
-    """``catalog_may_be_shared`` is the hook ``catalog.url`` will answer through."""
-    from registry_service import settings as settings_module
-
-    assert load(None, {"REGISTRY_SERVICE_FIXTURE_ENABLED": "1"}).fixture.enabled
-    monkeypatch.setattr(settings_module, "catalog_may_be_shared", lambda _: True)
+    """Fixture mode resets the catalog: never one that servers it did not start may use."""
+    data = {"REGISTRY_SERVICE_DATA_DIR": str(tmp_path / "data")}
+    fixture = {**data, "REGISTRY_SERVICE_FIXTURE_ENABLED": "1"}
+    assert load(None, fixture).fixture.enabled  # its own SQLite file: fine
+    inside = f"sqlite:///{tmp_path}/data/elsewhere.sqlite3"
+    assert load(None, {**fixture, "REGISTRY_SERVICE_CATALOG_URL": inside}).fixture.enabled
     with pytest.raises(SettingsInvalid, match=r"fixture\.enabled: fixture mode resets"):
-        load(None, {"REGISTRY_SERVICE_FIXTURE_ENABLED": "1"})
-    assert not load(None, {}).fixture.enabled  # the check is fixture mode's only
+        load(None, {**fixture, "REGISTRY_SERVICE_CATALOG_URL": url})
+    assert load(None, {**data, "REGISTRY_SERVICE_CATALOG_URL": url}).catalog.url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "postgresql", "sqlite_path"),
+    [
+        ("", False, None),
+        ("sqlite:////var/lib/registry/catalog.sqlite3", False, "/var/lib/registry/catalog.sqlite3"),
+        ("sqlite:///data/catalog.sqlite3", False, "data/catalog.sqlite3"),
+        ("postgresql://registry:pw@db:5432/registry", True, None),
+        ("postgres://registry@db/registry?sslmode=require", True, None),
+        ("postgresql://registry@[::1]:5433/registry", True, None),
+    ],
+)
+def test_catalog_url_names_sqlite_or_postgresql(
+    url: str, postgresql: bool, sqlite_path: str | None
+) -> None:
+    catalog = load(None, {"REGISTRY_SERVICE_CATALOG_URL": url}).catalog
+    assert catalog.is_postgresql is postgresql
+    assert catalog.sqlite_path == (Path(sqlite_path) if sqlite_path else None)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://registry:hunter2-secret@db/registry",
+        "sqlite:///",
+        "sqlite://relative.sqlite3",
+        "postgresql://registry:hunter2-secret@db:port/registry",
+        "postgresql://registry:hunter2-secret@db:5432",
+        "postgresql:///registry",
+        "/var/lib/registry.sqlite3",
+    ],
+)
+def test_a_bad_catalog_url_names_the_key_and_never_its_password(url: str) -> None:
+    with pytest.raises(SettingsInvalid, match=r"catalog\.url") as caught:
+        load(None, {"REGISTRY_SERVICE_CATALOG_URL": url})
+    assert "hunter2" not in str(caught.value)
+
+
+def test_catalog_password_is_known_as_written_and_decoded() -> None:
+    url = "postgresql://registry:p%40ss-word@db/registry"
+    assert set(load(None, {"REGISTRY_SERVICE_CATALOG_URL": url}).catalog.passwords) == {
+        "p%40ss-word",
+        "p@ss-word",
+    }
+    assert load(None, {}).catalog.passwords == ()

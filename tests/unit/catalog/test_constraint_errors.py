@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from registry_service.catalog.db import Catalog, fetch_all
+from registry_service.catalog.dialect import dialect_of
 from registry_service.catalog.errors import (
     ConstraintViolated,
     ForeignKeyViolated,
@@ -81,7 +82,7 @@ async def test_a_foreign_key_checked_at_commit_raises_foreign_key_violated(
 ) -> None:
     with pytest.raises(ForeignKeyViolated):
         async with catalog.transaction() as tx:
-            await tx.execute("PRAGMA defer_foreign_keys = ON")
+            await tx.execute(dialect_of(tx).defer_foreign_keys)
             await tx.insert(TOKEN, (999, "d1", NOW))
 
     assert await fetch_all(catalog.reader, "SELECT id FROM personal_access_tokens") == []

@@ -18,6 +18,9 @@ from registry_service.catalog.protocols import Writer
 from registry_service.errors import InsufficientStorage
 from tests.tmpfs import fill, mounted_tmpfs
 
+# A SQLite file on a small tmpfs: about SQLite's SQLITE_FULL (PostgreSQL's disk is its own).
+pytestmark = pytest.mark.sqlite_only
+
 ROW = "INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, 'y')"
 
 

@@ -16,6 +16,10 @@ from registry_service.catalog.protocols import Writer
 from registry_service.catalog.write_batches import UnitSuspended
 from registry_service.catalog.writer_thread import CatalogClosed
 
+# About SQLite's writer thread and group commit; the PostgreSQL backend's write units are
+# tested in tests/unit/catalog/test_postgres_writes.py.
+pytestmark = pytest.mark.sqlite_only
+
 INSERT = "INSERT INTO leases (name, owner, expires_at) VALUES (?, 'x', 'y')"
 
 

@@ -1,0 +1,31 @@
+"""The ``catalog`` fixture really is the backend its id names: a PostgreSQL run that fell back
+to SQLite would pass every suite while testing nothing new."""
+
+from __future__ import annotations
+
+import pytest
+
+from registry_service.catalog.db import Catalog, fetch_one
+from registry_service.catalog.postgres import PostgresCatalog
+from registry_service.catalog.protocols import CatalogBackend
+from registry_service.settings import Settings
+
+
+async def test_the_catalog_is_the_backend_its_id_names(
+    catalog_backend: str, catalog: CatalogBackend, settings: Settings
+) -> None:
+    if catalog_backend == "postgresql":
+        assert isinstance(catalog, PostgresCatalog)
+        assert settings.catalog.is_postgresql
+        row = await fetch_one(catalog.reader, "SELECT version()")
+        assert row is not None and str(row[0]).startswith("PostgreSQL")
+    else:
+        assert isinstance(catalog, Catalog)
+        assert catalog.path == settings.data_path / "registry.sqlite3"
+        row = await fetch_one(catalog.reader, "SELECT sqlite_version()")
+        assert row is not None
+
+
+@pytest.mark.sqlite_only
+def test_sqlite_only_tests_run_on_sqlite_alone(catalog_backend: str) -> None:
+    assert catalog_backend == "sqlite"
