@@ -35,7 +35,7 @@ from pathlib import Path
 
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog import leases
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.clock import Clock
 from registry_service.storage import file_locks
 
@@ -61,7 +61,7 @@ class RunnerGate:
 
     def __init__(
         self,
-        catalog: Catalog,
+        catalog: CatalogBackend,
         clock: Clock,
         owner: str,
         *,
