@@ -1,6 +1,7 @@
 """Several server processes over one data directory: ``serve --workers 2``, and two separate
 ``serve`` processes on different ports (the same shared-state code: upload sessions locked with
-``flock`` and continued from their files, one active job runner per data directory).
+``flock`` and continued from their files, one active job runner per catalog, chosen by its
+``jobs-runner`` lease).
 
 - skopeo pushes and pulls back byte-identical through the shared port, many times; the access
   log (JSON, with the answering ``pid``) shows both children answered.
