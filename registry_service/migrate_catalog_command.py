@@ -16,10 +16,10 @@ from registry_service.catalog.copying import (
     CopyFailed,
     CopyRefused,
     copy_catalog,
-    is_postgresql_url,
     sqlite_path,
 )
 from registry_service.redaction import Redactor
+from registry_service.settings import is_postgresql_url
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -32,6 +32,23 @@ SHORT_ENV = {
 # What ``catalog.url`` may start with: the SQLite file, or a PostgreSQL server.
 SQLITE_URL_PREFIX = "sqlite:///"
 POSTGRESQL_SCHEMES = frozenset({"postgresql", "postgres"})
+
+
+def is_postgresql_url(url: str) -> bool:
+    return urlsplit(url).scheme in POSTGRESQL_SCHEMES
+
+
+def sqlite_url_path(url: str) -> Path | None:
+    """The file a ``sqlite:///…`` URL names (SQLAlchemy's spelling: ``sqlite:////abs/file``
+    for an absolute path, ``sqlite:///rel/file`` from the working directory); None for any
+    other URL or one without a path. The one reading of that spelling, for ``catalog.url``
+    and ``migrate-catalog --from`` alike."""
+    if not url.startswith(SQLITE_URL_PREFIX):
+        return None
+    path = url[len(SQLITE_URL_PREFIX) :]
+    return Path(path) if path.strip("/") else None
+
+
 # Environment names with the prefix that are not settings (read by the CLI itself).
 NON_SETTING_ENV = {"REGISTRY_SERVICE_CONFIG"}
 
@@ -126,7 +143,7 @@ class CatalogSettings:
 
     @property
     def is_postgresql(self) -> bool:
-        return urlsplit(self.url).scheme in POSTGRESQL_SCHEMES
+        return is_postgresql_url(self.url)
 
     @property
     def passwords(self) -> tuple[str, ...]:
@@ -138,9 +155,7 @@ class CatalogSettings:
     @property
     def sqlite_path(self) -> Path | None:
         """The SQLite file ``url`` names, or None (the default file, or PostgreSQL)."""
-        if self.url.startswith(SQLITE_URL_PREFIX):
-            return Path(self.url[len(SQLITE_URL_PREFIX) :])
-        return None
+        return sqlite_url_path(self.url)
 
 
 @dataclass(frozen=True)

@@ -24,16 +24,15 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiosqlite
 import asyncpg
 
 from registry_service.catalog.db import Catalog
 from registry_service.catalog.pg_migrate import apply_migrations
+from registry_service.settings import sqlite_url_path
 
 BATCH_ROWS = 5_000
-SQLITE_URL_PREFIX = "sqlite:///"
 
 # Triggers that maintain a copied column (tags_count): off while their table is filled.
 COUNTING_TRIGGERS = {"tags": ("tags_count_up",)}
@@ -66,17 +65,11 @@ class TableCopy:
 
 
 def sqlite_path(url: str) -> Path:
-    """The file of a ``sqlite:///…`` URL, spelled as ``catalog.url`` spells it (SQLAlchemy's
-    way): ``sqlite:////abs/file`` for an absolute path, ``sqlite:///rel/file`` relative to the
-    working directory."""
-    path = url.removeprefix(SQLITE_URL_PREFIX)
-    if path == url or not path.strip("/"):
+    """The file of a ``sqlite:///…`` URL, read as ``catalog.url`` is."""
+    path = sqlite_url_path(url)
+    if path is None:
         raise CopyRefused(f"not a sqlite:///<path> URL: {url!r}")
-    return Path(path)
-
-
-def is_postgresql_url(url: str) -> bool:
-    return urlsplit(url).scheme in ("postgresql", "postgres")
+    return path
 
 
 class Checksum:
