@@ -91,10 +91,13 @@ def free_port() -> int:
 
 
 def start_registry_service(
-    stack: ExitStack, venv_bin: Path, serve_args: Sequence[str] = ()
+    stack: ExitStack,
+    venv_bin: Path,
+    serve_args: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
 ) -> Target:
-    """Start ``registry-service serve [serve_args]`` on a free port with a fresh data dir;
-    create bench/app."""
+    """Start ``registry-service serve [serve_args]`` on a free port with a fresh data dir (and
+    ``extra_env``, e.g. a catalog URL); create bench/app."""
     workdir = make_workdir(stack, "bench-registry-service-")
     host = f"127.0.0.1:{free_port()}"
     token = "bench-" + secrets.token_hex(16)
@@ -103,7 +106,7 @@ def start_registry_service(
         "REGISTRY_SERVICE_LISTEN": host,
         "REGISTRY_SERVICE_EXTERNAL_URL": f"http://{host}",
         "REGISTRY_SERVICE_ADMIN_TOKEN": token,
-    }
+    } | dict(extra_env or {})
     command = str(venv_bin / "registry-service")
     log_path = workdir / "serve.log"
     proc = _spawn(stack, [command, "serve", *serve_args], env, workdir, log_path)

@@ -1,4 +1,4 @@
-"""Manifest GET req/s with ``serve --workers 1`` against ``--workers 2`` (SQLite catalog).
+"""Manifest GET req/s with ``serve --workers 1`` against ``--workers 2`` (SQLite or PostgreSQL).
 
 Each round starts a fresh registry-service with ``--workers 1`` and then one with
 ``--workers 2`` (one at a time: clients and servers share the CPUs), pushes a small image, and
@@ -9,6 +9,10 @@ install wrk``). From the repository's root::
 
     .venv/bin/python bench/workers_bench.py              # 3 rounds, 10 s per wrk run
     .venv/bin/python bench/workers_bench.py --rounds 5 --duration-s 20 --connections 64
+    .venv/bin/python bench/workers_bench.py --catalog postgresql
+
+With ``--catalog postgresql`` each server gets a fresh database of one throwaway cluster
+(``tests/postgres_server.py``, durable: ``fsync`` on) through ``REGISTRY_SERVICE_CATALOG_URL``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ from bench_images import MANIFEST_MEDIA_TYPE, small_image
 from bench_targets import Target, start_registry_service
 from bench_tools import run_wrk
 
+# tests/postgres_server.py is the one place that knows how to run a throwaway cluster here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.postgres_server import PostgresServer
+
 VENV_BIN = Path(sys.executable).parent
 TAG = "latest"
 
@@ -37,13 +45,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--catalog", choices=("sqlite", "postgresql"), default="sqlite")
     return parser.parse_args(argv)
 
 
-def manifest_rps(args: argparse.Namespace, workers: int) -> tuple[float, float]:
-    """(req/s, p99 ms) of one wrk run on a fresh server with ``workers``."""
+def manifest_rps(
+    args: argparse.Namespace, workers: int, postgres: PostgresServer | None
+) -> tuple[float, float]:
+    """(req/s, p99 ms) of one wrk run on a fresh server (and catalog) with ``workers``."""
+    env = {}
+    if postgres is not None:
+        env["REGISTRY_SERVICE_CATALOG_URL"] = postgres.create_database(migrated=False)
     with ExitStack() as stack:
-        target = start_registry_service(stack, VENV_BIN, ["--workers", str(workers)])
+        target = start_registry_service(stack, VENV_BIN, ["--workers", str(workers)], env)
         asyncio.run(create_tags(target, target.repo, small_image(), [TAG], 1))
         path = f"/v2/{target.repo}/manifests/{TAG}"
         headers = {"Accept": MANIFEST_MEDIA_TYPE}
@@ -67,12 +81,14 @@ def warm_up(target: Target, path: str, headers: dict[str, str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     figures: dict[int, list[float]] = {n: [] for n in args.workers}
-    for round_ in range(1, args.rounds + 1):
-        for workers in args.workers:
-            rate, p99 = manifest_rps(args, workers)
-            figures[workers].append(rate)
-            print(f"round {round_}: --workers {workers}: {rate:,.0f} req/s, p99 {p99:.1f} ms",
-                  flush=True)
+    with ExitStack() as stack:
+        postgres = None
+        if args.catalog == "postgresql":
+            postgres = PostgresServer(durable=True)
+            stack.callback(postgres.stop)
+            postgres.start()
+        measure_rounds(args, figures, postgres)
+    print(f"catalog: {args.catalog}")
     base = statistics.median(figures[args.workers[0]])
     for workers, rates in figures.items():
         median = statistics.median(rates)
@@ -80,6 +96,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"--workers {workers}: median {median:,.0f} req/s ({runs}); "
               f"{median / base:.2f}x --workers {args.workers[0]}")
     return 0
+
+
+def measure_rounds(
+    args: argparse.Namespace, figures: dict[int, list[float]], postgres: PostgresServer | None
+) -> None:
+    for round_ in range(1, args.rounds + 1):
+        for workers in args.workers:
+            rate, p99 = manifest_rps(args, workers, postgres)
+            figures[workers].append(rate)
+            print(f"round {round_}: --workers {workers}: {rate:,.0f} req/s, p99 {p99:.1f} ms",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -164,3 +164,44 @@ async def test_a_not_null_failure_is_constraint_violated(pg: PostgresCatalog) ->
             )
         )
     assert not isinstance(caught.value, UniqueViolated | ForeignKeyViolated)
+
+
+async def test_a_unit_cancelled_mid_transaction_leaves_its_connection_clean(
+    request: pytest.FixtureRequest,
+) -> None:
+    # A write cut short (its client hung up) leaves nothing to the connection's next
+    # borrower: no open transaction, none of its rows, not the advisory write lock. The pool
+    # no longer sends asyncpg's reset statement on release, so this rests on the
+    # transaction's own rollback; a pool of one connection makes the next borrower certain.
+    server = session_server(request.config)
+    url = server.create_database()
+    one = await PostgresCatalog.open(url, max_size=1)
+    try:
+        inside = asyncio.Event()
+
+        async def stuck(tx: Writer) -> None:
+            await tx.execute(LEASE, ("never",))
+            inside.set()
+            await asyncio.Event().wait()
+
+        unit = asyncio.ensure_future(one.run_write(stuck))
+        await inside.wait()
+        unit.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await unit
+
+        watcher = await asyncpg.connect(url)
+        try:
+            left_open = await watcher.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND state LIKE 'idle in transaction%'"
+            )
+        finally:
+            await watcher.close()
+        assert left_open == 0
+        assert await names(one) == set()
+        await asyncio.wait_for(one.run_write(lambda tx: tx.execute(LEASE, ("next",))), 5)
+        assert await names(one) == {"next"}
+    finally:
+        await one.close()
+        server.drop_database(url)
