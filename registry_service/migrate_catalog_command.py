@@ -12,12 +12,6 @@ import sys
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from registry_service.catalog.copying import (
-    CopyFailed,
-    CopyRefused,
-    copy_catalog,
-    sqlite_path,
-)
 from registry_service.redaction import Redactor
 from registry_service.settings import is_postgresql_url
 
@@ -54,6 +48,15 @@ def add_migrate_catalog_parser(sub: Any) -> None:
 
 
 async def migrate_catalog(args: argparse.Namespace) -> int:
+    # Imported here: the copy needs the PostgreSQL driver, which every other command
+    # (``serve`` on its embedded default above all) must start without loading.
+    from registry_service.catalog.copying import (
+        CopyFailed,
+        CopyRefused,
+        copy_catalog,
+        sqlite_path,
+    )
+
     # As written and percent-decoded: an error message may quote either.
     password = urlsplit(args.target).password or ""
     redact = Redactor(literals={password, unquote(password)} - {""})
