@@ -9,8 +9,10 @@ connect over TCP with a password (SCRAM), as a deployed registry would, so URLs 
 A fresh database is ``CREATE DATABASE … TEMPLATE`` a database migrated once per session:
 a file copy, far faster than running the migrations for every test. Faster still is not to
 create one: a test done with its database hands it back (``release_database``), and once
-emptied (TRUNCATE … RESTART IDENTITY, ~60 ms against ~650 ms for a create and a drop on a busy
-2-core machine) it serves the next test, as long as its schema is still the template's.
+emptied it serves the next test, as long as its schema is still the template's. Emptying is a
+DELETE per table with triggers and foreign keys off, then every id sequence restarted: ~2 ms,
+where TRUNCATE … RESTART IDENTITY (new files for every table and index) takes ~40 ms and a
+CREATE DATABASE from the template plus a DROP ~700 ms on a busy 2-core machine.
 
 ``session_server(config)`` is the one way to reach the cluster: it starts it on first use,
 keeps it in the pytest session's stash (so every conftest that asks shares it) and stops it
@@ -244,9 +246,15 @@ class PostgresServer:
                 self._template_shape
             ):
                 return False
-            tables = await conn.fetchval(_TABLES_TO_EMPTY)
-            if tables:
-                await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            tables = [row[0] for row in await conn.fetch(_TABLES_TO_EMPTY)]
+            # replica: no trigger fires (the tag counts' and the foreign keys' own), so the
+            # tables may be emptied in any order.
+            await conn.execute(
+                "SET session_replication_role = replica;"
+                + "".join(f"DELETE FROM {table};" for table in tables)
+                + "RESET session_replication_role;"
+            )
+            await conn.execute(_RESTART_SEQUENCES)
             return True
         finally:
             await conn.close()
@@ -288,10 +296,15 @@ SELECT concat_ws(' ',
       WHERE n.nspname = 'public'),
     (SELECT version::text FROM schema_version))
 """
-# Every table but the schema's version, quoted, comma-separated.
+# Every table but the schema's version, quoted.
 _TABLES_TO_EMPTY = """
-SELECT string_agg(quote_ident(tablename), ', ' ORDER BY tablename) FROM pg_tables
- WHERE schemaname = 'public' AND tablename <> 'schema_version'
+SELECT quote_ident(tablename) FROM pg_tables
+ WHERE schemaname = 'public' AND tablename <> 'schema_version' ORDER BY tablename
+"""
+# Every sequence (the identity columns') back to its first value, as RESTART IDENTITY does.
+_RESTART_SEQUENCES = """
+SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false)
+  FROM pg_sequences WHERE schemaname = 'public'
 """
 
 
