@@ -12,7 +12,8 @@ create one: a test done with its database hands it back (``release_database``), 
 emptied it serves the next test, as long as its schema is still the template's. Emptying is a
 DELETE per table with triggers and foreign keys off, then every id sequence restarted: ~2 ms,
 where TRUNCATE … RESTART IDENTITY (new files for every table and index) takes ~40 ms and a
-CREATE DATABASE from the template plus a DROP ~700 ms on a busy 2-core machine.
+CREATE DATABASE from the template plus a DROP ~50 ms on a quiet 2-core machine and ~700 ms
+on a busy one (its checkpoints wait for the disk).
 
 ``session_server(config)`` is the one way to reach the cluster: it starts it on first use,
 keeps it in the pytest session's stash (so every conftest that asks shares it) and stops it
