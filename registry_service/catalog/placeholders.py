@@ -33,7 +33,9 @@ class Numbered:
         """The parameters of one call, in the order of the numbers."""
         if self.names is None:
             if isinstance(parameters, Mapping):
-                if self.count == 0 and not parameters:
+                if self.count == 0:
+                    # No placeholder takes a name: the mapping's names are all unused, which
+                    # SQLite allows (and which a ``:name`` statement allows here too).
                     return ()
                 raise PlaceholdersInvalid("positional placeholders need a sequence")
             if len(parameters) != self.count:

@@ -31,6 +31,8 @@ def test_placeholders_are_numbered_outside_quotes(sql: str, expected: str) -> No
 def test_named_parameters_follow_their_numbers() -> None:
     statement = numbered("SELECT :b, :a, :b")
     assert statement.arguments({"a": 1, "b": 2, "unused": 3}) == (2, 1)
+    # A statement whose filter was left out takes the same mapping, every name unused.
+    assert numbered("SELECT COUNT(*) FROM users").arguments({"uid": None}) == ()
 
 
 def test_parameters_that_do_not_fit_are_refused() -> None:
