@@ -35,7 +35,7 @@ async def select_users_page(
     params: dict[str, object] = {f"state{n}": s for n, s in enumerate(sorted(states))}
     where = [
         "marked_for_deletion_at IS NULL",
-        "state IN (" + ", ".join(f":{k}" for k in params) + ")" if params else "0",
+        "state IN (" + ", ".join(f":{k}" for k in params) + ")" if params else "1 = 0",
     ]
     if username is not None:
         where.append("username = :username")  # the column is NOCASE, as GitLab's lookup

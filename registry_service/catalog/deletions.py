@@ -17,7 +17,8 @@ from registry_service.catalog.protocols import Reader, Writer
 
 _SUBTREE = (
     "WITH RECURSIVE tree(id) AS ("
-    " SELECT :ns UNION SELECT n.id FROM namespaces n JOIN tree ON n.parent_id = tree.id)"
+    " SELECT CAST(:ns AS BIGINT)"
+    " UNION SELECT n.id FROM namespaces n JOIN tree ON n.parent_id = tree.id)"
 )
 
 

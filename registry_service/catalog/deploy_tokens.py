@@ -158,7 +158,8 @@ async def select_reached_project_ids(db: Reader, token: DeployToken) -> frozense
     rows = await fetch_all(
         db,
         "WITH RECURSIVE tree(id) AS ("
-        " SELECT ? UNION SELECT n.id FROM namespaces n JOIN tree ON n.parent_id = tree.id)"
+        " SELECT CAST(? AS BIGINT)"
+        " UNION SELECT n.id FROM namespaces n JOIN tree ON n.parent_id = tree.id)"
         " SELECT p.id FROM projects p WHERE p.namespace_id IN (SELECT id FROM tree)",
         (token.namespace_id,),
     )

@@ -15,7 +15,7 @@ from registry_service.catalog.rows import Member, User
 
 _NAMESPACE_ANCESTORS = """
 WITH RECURSIVE anc(id) AS (
-    SELECT :ns
+    SELECT CAST(:ns AS BIGINT)
     UNION ALL
     SELECT n.parent_id FROM namespaces n JOIN anc ON n.id = anc.id WHERE n.parent_id IS NOT NULL
 )"""

@@ -28,6 +28,7 @@ from registry_service.catalog.errors import ConstraintViolated, ForeignKeyViolat
 from registry_service.catalog.pg_migrate import apply_migrations
 from registry_service.catalog.placeholders import numbered
 from registry_service.catalog.protocols import Params, Row, Writer
+from registry_service.catalog.writer_thread import CatalogClosed
 from registry_service.errors import InsufficientStorage, Unavailable
 
 T = TypeVar("T")
@@ -187,6 +188,9 @@ class PostgresCatalog:
         """One write transaction under the write lock: all of it is committed, or none. A
         deferred constraint that fails at COMMIT raises from the ``async with`` like one that
         failed at its statement."""
+        if self._pool.is_closing():
+            # As on SQLite: a write after close is the catalog's error, not the driver's.
+            raise CatalogClosed("the catalog is closed")
         if self._before_write is not None:
             await self._before_write()
         with _driver_errors_translated():

@@ -159,7 +159,8 @@ async def select_projects_in_namespace_tree(db: Reader, namespace_id: int) -> li
     rows = await fetch_all(
         db,
         "WITH RECURSIVE tree(id) AS ("
-        " SELECT ? UNION SELECT n.id FROM namespaces n JOIN tree ON n.parent_id = tree.id)"
+        " SELECT CAST(? AS BIGINT)"
+        " UNION SELECT n.id FROM namespaces n JOIN tree ON n.parent_id = tree.id)"
         " SELECT p.* FROM projects p WHERE p.namespace_id IN (SELECT id FROM tree)"
         " ORDER BY p.id",
         (namespace_id,),

@@ -121,7 +121,14 @@ async def select_tag_names(
 ) -> list[str]:
     """Tag names in byte order (or its reverse), from the first one past ``after`` in that
     order; ``limit`` < 0 means all."""
-    bound = "" if after is None else ("AND name < ?" if descending else "AND name > ?")
+    if after is not None and "\x00" in after:
+        # PostgreSQL's text cannot hold NUL. No tag name contains one, so "past ``after``"
+        # is "past its part before the NUL" ascending, and "up to and with it" descending.
+        after, inclusive = after.partition("\x00")[0], descending
+    else:
+        inclusive = False
+    below = "<=" if inclusive else "<"
+    bound = "" if after is None else (f"AND name {below} ?" if descending else "AND name > ?")
     direction = "DESC" if descending else "ASC"
     # One JSON value, one SQLite step, however many tags (see select_tag_dates on the GIL).
     row = await fetch_one(

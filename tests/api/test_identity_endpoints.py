@@ -688,7 +688,7 @@ async def test_health_endpoints_answer_ok(client: TestClient, path: str) -> None
 async def test_readiness_is_503_while_the_catalog_cannot_answer(
     client: TestClient, catalog: Catalog
 ) -> None:
-    catalog.reader.close()
+    await catalog.close()  # on either backend: no connection left to answer on
 
     resp = await client.get("/-/readiness")
 

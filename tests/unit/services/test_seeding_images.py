@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,21 +50,18 @@ async def store(settings: Settings) -> AsyncIterator[FilesystemBlobStore]:
     await opened.aclose()
 
 
-def dump(catalog: Catalog, tables: tuple[str, ...] = REGISTRY_TABLES) -> dict[str, list[Any]]:
-    db = sqlite3.connect(catalog.path)
-    try:
-        return {t: db.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
-    finally:
-        db.close()
+async def dump(
+    catalog: Catalog, tables: tuple[str, ...] = REGISTRY_TABLES
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of ``tables``, in one order whatever the backend (some tables have no id)."""
+    return {
+        t: sorted((tuple(r) for r in await rows(catalog, f"SELECT * FROM {t}")), key=repr)
+        for t in tables
+    }
 
 
-def rows(catalog: Catalog, sql: str, *params: Any) -> list[sqlite3.Row]:
-    db = sqlite3.connect(catalog.path)
-    db.row_factory = sqlite3.Row
-    try:
-        return db.execute(sql, params).fetchall()
-    finally:
-        db.close()
+async def rows(catalog: Catalog, sql: str, *params: Any) -> list[Any]:
+    return list(await catalog.reader.execute_fetchall(sql, params))
 
 
 def blob_files(root: Path) -> set[Path]:
@@ -91,13 +87,13 @@ async def test_an_image_is_recorded_as_a_push_of_the_same_bytes_records_it(
         "users": 1, "tokens": 1, "groups": 1, "projects": 1, "members": 0,
         "repositories": 1, "manifests": 1, "tags": 2, "blobs": 4,
     }
-    (seeded,) = rows(catalog, "SELECT * FROM manifests")
+    (seeded,) = await rows(catalog, "SELECT * FROM manifests")
     payload = bytes(seeded["payload"])
     document = json.loads(payload)
     descriptors = [document["config"], *document["layers"]]
 
     # Push the very same bytes through the /v2 services into a sibling repository.
-    project_id = rows(catalog, "SELECT id FROM projects WHERE full_path = 'acme/web'")[0][0]
+    project_id = (await rows(catalog, "SELECT id FROM projects WHERE full_path = 'acme/web'"))[0][0]
     async with catalog.transaction() as tx:
         pushed_repo = await repository_rows.ensure_repository(tx, project_id, "pushed", now)
     storage = Storage.on(store)
@@ -114,7 +110,9 @@ async def test_an_image_is_recorded_as_a_push_of_the_same_bytes_records_it(
         catalog, storage, pushed_repo, "v1", payload, document["mediaType"], ["latest"], now
     )
 
-    (pushed,) = rows(catalog, "SELECT * FROM manifests WHERE repository_id = ?", pushed_repo.id)
+    (pushed,) = await rows(
+        catalog, "SELECT * FROM manifests WHERE repository_id = ?", pushed_repo.id
+    )
     ignore = {"id", "repository_id"}
     # (sqlite3.Row iterates over its values: .keys() is needed.)
     assert {k: seeded[k] for k in seeded.keys() if k not in ignore} == {  # noqa: SIM118
@@ -126,16 +124,20 @@ async def test_an_image_is_recorded_as_a_push_of_the_same_bytes_records_it(
         "SELECT position, digest, size_bytes, media_type FROM manifest_blobs"
         " WHERE manifest_id = ? ORDER BY position"
     )
-    assert [tuple(r) for r in rows(catalog, refs, seeded["id"])] == [
-        tuple(r) for r in rows(catalog, refs, pushed["id"])
+    assert [tuple(r) for r in await rows(catalog, refs, seeded["id"])] == [
+        tuple(r) for r in await rows(catalog, refs, pushed["id"])
     ]
-    assert [r[1] for r in rows(catalog, refs, seeded["id"])] == [d["digest"] for d in descriptors]
+    assert [r[1] for r in await rows(catalog, refs, seeded["id"])] == [
+        d["digest"] for d in descriptors
+    ]
     tags = "SELECT name, pushed_at FROM tags WHERE repository_id = ? ORDER BY name"
-    assert [tuple(r) for r in rows(catalog, tags, seeded["repository_id"])] == [
-        tuple(r) for r in rows(catalog, tags, pushed_repo.id)
+    assert [tuple(r) for r in await rows(catalog, tags, seeded["repository_id"])] == [
+        tuple(r) for r in await rows(catalog, tags, pushed_repo.id)
     ]
     links = "SELECT digest FROM repository_blobs WHERE repository_id = ? ORDER BY digest"
-    assert rows(catalog, links, seeded["repository_id"]) == rows(catalog, links, pushed_repo.id)
+    assert [tuple(r) for r in await rows(catalog, links, seeded["repository_id"])] == [
+        tuple(r) for r in await rows(catalog, links, pushed_repo.id)
+    ]
     for descriptor in descriptors:
         data = stored(settings.data_path, descriptor["digest"])
         assert len(data) == descriptor["size"]
@@ -153,13 +155,13 @@ async def test_a_multi_arch_index_records_its_children_platforms_and_newest_date
         store=store,
     )
 
-    manifests = {r["media_type"]: r for r in rows(catalog, "SELECT * FROM manifests")}
+    manifests = {r["media_type"]: r for r in await rows(catalog, "SELECT * FROM manifests")}
     assert set(manifests) == {
         "application/vnd.docker.distribution.manifest.list.v2+json",
         "application/vnd.docker.distribution.manifest.v2+json",
     }
     index = manifests["application/vnd.docker.distribution.manifest.list.v2+json"]
-    children = rows(
+    children = await rows(
         catalog, "SELECT child_digest, platform FROM manifest_children WHERE parent_id = ?"
         " ORDER BY position", index["id"],
     )
@@ -167,15 +169,15 @@ async def test_a_multi_arch_index_records_its_children_platforms_and_newest_date
         {"architecture": "amd64", "os": "linux"},
         {"architecture": "arm", "os": "linux", "variant": "v7"},
     ]
-    images = rows(catalog, "SELECT * FROM manifests WHERE digest IN (?, ?)",
+    images = await rows(catalog, "SELECT * FROM manifests WHERE digest IN (?, ?)",
                   *(c["child_digest"] for c in children))
     assert len(images) == 2
     assert parse_time(index["image_created_at"]) == CREATED
     assert index["total_size_bytes"] == sum(i["total_size_bytes"] for i in images) == 4 * 4096
     # Each platform has its own layers.
-    layers = rows(catalog, "SELECT DISTINCT digest FROM manifest_blobs WHERE position >= 0")
+    layers = await rows(catalog, "SELECT DISTINCT digest FROM manifest_blobs WHERE position >= 0")
     assert len(layers) == 4
-    (tag,) = rows(catalog, "SELECT manifest_id FROM tags WHERE name = 'v2'")
+    (tag,) = await rows(catalog, "SELECT manifest_id FROM tags WHERE name = 'v2'")
     assert tag[0] == index["id"]
 
 
@@ -193,14 +195,14 @@ async def test_created_every_gives_each_tag_its_own_image_an_interval_older(
     assert report.created["manifests"] == report.created["tags"] == 50
     # 50 configs, and 2 layers shared by every image.
     assert report.created["blobs"] == 52
-    dated = rows(
+    dated = await rows(
         catalog, "SELECT t.name, m.image_created_at FROM tags t"
         " JOIN manifests m ON m.id = t.manifest_id ORDER BY t.name",
     )
     assert [(r[0], parse_time(r[1])) for r in dated] == [
         (f"build-{n:03}", CREATED - timedelta(hours=50 - n)) for n in range(1, 51)
     ]
-    for (config,) in rows(catalog, "SELECT config_digest FROM manifests"):
+    for (config,) in await rows(catalog, "SELECT config_digest FROM manifests"):
         created = json.loads(stored(settings.data_path, config))["created"]
         assert created.endswith(":00:00Z")
 
@@ -216,12 +218,12 @@ async def test_loading_twice_changes_nothing(
          "created": CREATED, "created_every": "1d", "tags_per_image": 4},
     )
     await apply_seed(catalog, data, clock.now(), store=store)
-    before, files = dump(catalog), blob_files(settings.data_path)
+    before, files = await dump(catalog), blob_files(settings.data_path)
 
     again = await apply_seed(catalog, data, clock.now() + timedelta(days=1), store=store)
 
     assert not again.changed, again.summary()
-    assert dump(catalog) == before
+    assert await dump(catalog) == before
     assert blob_files(settings.data_path) == files
 
 
@@ -237,7 +239,7 @@ async def test_a_changed_image_moves_its_tag(
     )
 
     assert report.created["tags"] == 1 and report.created["manifests"] == 1
-    tagged = rows(
+    tagged = await rows(
         catalog, "SELECT t.name, m.image_created_at FROM tags t"
         " JOIN manifests m ON m.id = t.manifest_id ORDER BY t.name",
     )
@@ -255,7 +257,7 @@ async def test_a_large_layer_is_streamed_into_the_store(
         clock.now(), store=store,
     )
 
-    ((digest, stored_size),) = rows(
+    ((digest, stored_size),) = await rows(
         catalog, "SELECT digest, size_bytes FROM manifest_blobs WHERE position = 0"
     )
     data = stored(settings.data_path, digest)
@@ -282,14 +284,14 @@ async def test_a_bad_images_entry_names_itself_and_changes_nothing(
     catalog: Catalog, store: FilesystemBlobStore, clock: SettableClock,
     image: dict[str, Any], message: str,
 ) -> None:
-    before = dump(catalog, ("users", "namespaces", "projects", *REGISTRY_TABLES))
+    before = await dump(catalog, ("users", "namespaces", "projects", *REGISTRY_TABLES))
     data = seed({"repository": "acme/web", "tags": ["latest"]}, image)
 
     with pytest.raises(SeedInvalid) as raised:
         await apply_seed(catalog, data, clock.now(), store=store)
 
     assert message in str(raised.value)
-    assert dump(catalog, ("users", "namespaces", "projects", *REGISTRY_TABLES)) == before
+    assert await dump(catalog, ("users", "namespaces", "projects", *REGISTRY_TABLES)) == before
 
 
 async def test_images_without_a_store_are_refused(catalog: Catalog, clock: SettableClock) -> None:
