@@ -10,13 +10,18 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.e2e.accounts import DEV, PRIVATE_PROJECT
+from tests.e2e.consistency import assert_store_consistent
 from tests.e2e.oci_layout import assert_same_content, build_image, read_layout, write_layout
 from tests.e2e.replicas import replica_env, start_replicas
 from tests.e2e.server import RegistryServer, StartServer, run_cli
@@ -25,6 +30,7 @@ from tests.e2e.test_workers import (
     AUTH,
     HTTP_TIMEOUT_S,
     KIB,
+    OCTETS,
     answering_pids,
     blob_bytes,
     close,
@@ -33,6 +39,7 @@ from tests.e2e.test_workers import (
     start_session,
     worker_pids,
 )
+from tests.oci_content import OCI_CONFIG, Blob, Image
 
 pytestmark = pytest.mark.e2e
 
@@ -105,3 +112,161 @@ def test_fixture_mode_refuses_a_postgresql_catalog(shared_catalog: str, tmp_path
     assert exited.returncode == 2, exited.stderr
     assert "fixture mode resets its catalog, so it needs one of its own" in exited.stderr
     assert shared_catalog.split("@")[0].split(":")[-1] not in exited.stderr  # no password
+
+
+# --- 50 pushers while a replica is SIGKILLed and restarted ----------------------------------
+
+PUSHERS = 50
+# Acknowledged pushes to see through the restarted replica before the pushers stop.
+AFTER_RESTART = 25
+STORM_S = 45.0
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    """A push the registry answered 201 for: what must now be pullable from either replica."""
+
+    image_path: str
+    tag: str
+    image: Image
+    through: RegistryServer
+    at: float
+
+
+class PushFailed(Exception):
+    """A step of a raw push was not answered as the protocol says (or not at all)."""
+
+
+def push_blob(session: requests.Session, server: RegistryServer, path: str, blob: Blob) -> None:
+    """The config in one request (POST ?digest=), layers as POST + PATCH + PUT."""
+    uploads = v2_url(server, f"{path}/blobs/uploads/")
+    if blob.media_type == OCI_CONFIG:
+        answer = session.post(
+            uploads, params={"digest": blob.digest}, data=blob.data, headers=OCTETS,
+            timeout=HTTP_TIMEOUT_S,
+        )
+        if answer.status_code != 201:
+            raise PushFailed(f"monolithic upload: {answer.status_code} {answer.text}")
+        return
+    started = session.post(uploads, timeout=HTTP_TIMEOUT_S)
+    if started.status_code != 202:
+        raise PushFailed(f"POST: {started.status_code} {started.text}")
+    patched = session.patch(
+        server.url + started.headers["Location"], data=blob.data, headers=OCTETS,
+        timeout=HTTP_TIMEOUT_S,
+    )
+    if patched.status_code != 202:
+        raise PushFailed(f"PATCH: {patched.status_code} {patched.text}")
+    closed = session.put(
+        server.url + patched.headers["Location"], params={"digest": blob.digest},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    if closed.status_code != 201:
+        raise PushFailed(f"PUT: {closed.status_code} {closed.text}")
+
+
+def push_image(
+    session: requests.Session, server: RegistryServer, path: str, tag: str, image: Image
+) -> bool:
+    """True once the manifest PUT is answered 201 (the acknowledgement)."""
+    for blob in image.blobs:
+        push_blob(session, server, path, blob)
+    answer = session.put(
+        v2_url(server, f"{path}/manifests/{tag}"), data=image.manifest,
+        headers={"Content-Type": image.media_type}, timeout=HTTP_TIMEOUT_S,
+    )
+    if answer.status_code != 201:
+        raise PushFailed(f"manifest PUT: {answer.status_code} {answer.text}")
+    return True
+
+
+def v2_url(server: RegistryServer, path: str) -> str:
+    return f"{server.url}/v2/{path}"
+
+
+def assert_pulls_identical(server: RegistryServer, pushed: Acknowledged) -> None:
+    with requests.Session() as session:
+        session.auth = AUTH
+        manifest = session.get(
+            v2_url(server, f"{pushed.image_path}/manifests/{pushed.tag}"),
+            headers={"Accept": pushed.image.media_type}, timeout=HTTP_TIMEOUT_S,
+        )
+        assert manifest.status_code == 200, (pushed, manifest.text)
+        assert manifest.content == pushed.image.manifest, pushed
+        for blob in pushed.image.blobs:
+            got = session.get(
+                v2_url(server, f"{pushed.image_path}/blobs/{blob.digest}"),
+                timeout=HTTP_TIMEOUT_S,
+            )
+            assert got.status_code == 200, (pushed, blob.digest, got.text)
+            assert got.content == blob.data, (pushed, blob.digest)
+
+
+def test_every_acknowledged_push_survives_a_replica_killed_and_restarted_under_50_pushers(
+    start_server: StartServer, tmp_path: Path, shared_catalog: str
+) -> None:
+    first, second = start_replicas(start_server, tmp_path, shared_catalog)
+    acknowledged: list[Acknowledged] = []
+    failures: list[tuple[RegistryServer, str]] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def pusher(n: int) -> None:
+        server = (first, second)[n % 2]
+        path = f"{PRIVATE_PROJECT}/storm-{n:02d}"
+        with requests.Session() as session:
+            session.auth = AUTH
+            for round_ in itertools.count():
+                if stop.is_set():
+                    return
+                image = build_image(
+                    10_000 + n * 100 + round_, layers=2, layer_size_bytes=8 * KIB
+                )
+                tag = f"r{round_}"
+                try:
+                    push_image(session, server, path, tag, image)
+                except (PushFailed, requests.RequestException) as exc:
+                    with lock:
+                        failures.append((server, repr(exc)))
+                    time.sleep(0.1)  # the replica may be down: try the next image soon
+                    continue
+                with lock:
+                    acknowledged.append(Acknowledged(path, tag, image, server, time.monotonic()))
+
+    def acknowledged_by(server: RegistryServer, since: float) -> int:
+        with lock:
+            return sum(1 for a in acknowledged if a.through is server and a.at > since)
+
+    threads = [threading.Thread(target=pusher, args=(n,)) for n in range(PUSHERS)]
+    for thread in threads:
+        thread.start()
+    try:
+        deadline = time.monotonic() + STORM_S
+        while acknowledged_by(second, 0.0) < PUSHERS // 2:
+            assert time.monotonic() < deadline, failures[:5]
+            time.sleep(0.05)
+        second.kill()
+        time.sleep(0.5)
+        second.start()
+        restarted_at = time.monotonic()
+        while acknowledged_by(second, restarted_at) < AFTER_RESTART:
+            assert time.monotonic() < deadline, failures[-5:]
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(HTTP_TIMEOUT_S)
+
+    through_first = sum(1 for a in acknowledged if a.through is first)
+    print(
+        f"{len(acknowledged)} pushes acknowledged ({through_first} through A), "
+        f"{len(failures)} failed, {sum(1 for s, _ in failures if s is first)} of them through A"
+    )
+    # Replica A stayed up the whole time: none of its pushes may fail.
+    assert [reason for server, reason in failures if server is first] == []
+    for pushed in acknowledged:
+        assert_pulls_identical(first, pushed)
+        assert_pulls_identical(second, pushed)
+    assert first.stop() == 0
+    assert second.stop() == 0
+    assert_store_consistent(first.data_dir, catalog_url=shared_catalog)
