@@ -11,17 +11,22 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 import requests
 
 from tests.e2e.accounts import DEV, PRIVATE_PROJECT
 from tests.e2e.consistency import assert_store_consistent
+from tests.e2e.jobs_fixture import PROJECT_PATH, QUERY, TAG_COUNT, prepare_cleanup
 from tests.e2e.oci_layout import assert_same_content, build_image, read_layout, write_layout
 from tests.e2e.replicas import replica_env, start_replicas
 from tests.e2e.server import RegistryServer, StartServer, run_cli
@@ -40,6 +45,7 @@ from tests.e2e.test_workers import (
     worker_pids,
 )
 from tests.oci_content import OCI_CONFIG, Blob, Image
+from tests.postgres_server import run_async
 
 pytestmark = pytest.mark.e2e
 
@@ -117,6 +123,7 @@ def test_fixture_mode_refuses_a_postgresql_catalog(shared_catalog: str, tmp_path
 # --- 50 pushers while a replica is SIGKILLed and restarted ----------------------------------
 
 PUSHERS = 50
+WAIT_S = 60.0
 # Acknowledged pushes to see through the restarted replica before the pushers stop.
 AFTER_RESTART = 25
 STORM_S = 45.0
@@ -270,3 +277,89 @@ def test_every_acknowledged_push_survives_a_replica_killed_and_restarted_under_5
     assert first.stop() == 0
     assert second.stop() == 0
     assert_store_consistent(first.data_dir, catalog_url=shared_catalog)
+
+
+# --- a 50,000-tag cleanup requested through one replica while the other serves reads -----------
+
+
+def query(catalog_url: str, sql: str, *args: object) -> list[tuple[Any, ...]]:
+    """Rows of one statement, read from the shared catalog as an operator's psql would."""
+
+    async def fetch() -> list[tuple[Any, ...]]:
+        conn = await asyncpg.connect(catalog_url)
+        try:
+            return [tuple(row) for row in await conn.fetch(sql, *args)]
+        finally:
+            await conn.close()
+
+    return run_async(fetch)
+
+
+def test_a_50000_tag_cleanup_asked_of_one_replica_runs_once_while_the_other_serves_reads(
+    start_server: StartServer, tmp_path: Path, shared_catalog: str
+) -> None:
+    first, second = start_replicas(start_server, tmp_path, shared_catalog)
+    started = time.monotonic()
+    scenario = prepare_cleanup(first.data_dir, submit=False, catalog_url=shared_catalog)
+    print(f"seeded {TAG_COUNT} tags in {time.monotonic() - started:.1f} s")
+    reader_auth = ("cleaner", scenario.requester_token)
+    reads: list[int] = []
+    stop = threading.Event()
+
+    def read_from_second() -> None:
+        paths = [
+            f"{PROJECT_PATH}/tags/list?n=100",
+            f"{PROJECT_PATH}/manifests/latest",
+            f"{PROJECT_PATH}/manifests/release-00000",
+        ]
+        with requests.Session() as session:
+            session.auth = reader_auth
+            for n in itertools.count():
+                if stop.is_set():
+                    return
+                answer = session.get(v2_url(second, paths[n % len(paths)]), timeout=HTTP_TIMEOUT_S)
+                reads.append(answer.status_code)
+
+    reader = threading.Thread(target=read_from_second)
+    reader.start()
+    try:
+        answer = requests.delete(
+            f"{first.url}/api/v4/projects/{scenario.project_id}/registry/repositories/"
+            f"{scenario.repository_id}/tags",
+            params=QUERY, headers={"PRIVATE-TOKEN": scenario.requester_token},
+            timeout=HTTP_TIMEOUT_S,
+        )
+        assert answer.status_code == 202, answer.text
+        asked_at = time.monotonic()
+        deadline = asked_at + WAIT_S
+        while True:
+            rows = query(
+                shared_catalog,
+                "SELECT id, kind, state, attempts, counts FROM jobs WHERE repository_id = $1",
+                scenario.repository_id,
+            )
+            if rows and rows[0][2] in ("done", "failed"):
+                break
+            assert time.monotonic() < deadline, rows
+            time.sleep(0.1)
+        print(f"the cleanup took {time.monotonic() - asked_at:.1f} s")
+    finally:
+        stop.set()
+        reader.join(HTTP_TIMEOUT_S)
+
+    # One job row, claimed once, finished; its counts are the planned deletions.
+    ((_, kind, state, attempts, counts),) = rows
+    assert (kind, state, attempts) == ("cleanup_tags", "done", 1), rows
+    done = json.loads(counts)
+    assert done["deleted"] == done["processed"] == scenario.planned, done
+    left = query(
+        shared_catalog, "SELECT name FROM tags WHERE repository_id = $1", scenario.repository_id
+    )
+    assert frozenset(name for (name,) in left) == scenario.expected
+    # The first replica started first and runs the jobs; the second never ran one.
+    assert "job runner active" in first.stderr
+    assert "job runner standing by" in second.stderr
+    assert "job runner active" not in second.stderr
+    # Every read the second replica answered while the job ran was a 200.
+    print(f"{len(reads)} reads through the second replica")
+    assert reads and set(reads) == {200}, Counter(reads)
