@@ -51,14 +51,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def catalog_url(catalog_backend: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """``catalog.url`` for the test: empty (the data directory's SQLite file) or a fresh
-    PostgreSQL database at the latest schema, dropped afterwards."""
+    PostgreSQL database at the latest schema, emptied or dropped afterwards."""
     if catalog_backend == "sqlite":
         yield ""
         return
     server = session_server(request.config)
     url = server.create_database()
     yield url
-    server.drop_database(url)
+    server.release_database(url)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
+import asyncpg
 import pytest
 from arq import create_pool
 
@@ -40,7 +41,8 @@ async def test_closing_a_worker_with_a_task_in_flight_still_closes_catalog_and_r
 
         await asyncio.wait_for(worker.close(), timeout=30)  # raised CancelledError before
 
-        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        # Each driver's own word for a closed connection (SQLite's) or pool (asyncpg's).
+        with pytest.raises((sqlite3.ProgrammingError, asyncpg.InterfaceError), match="closed"):
             await worker.ctx["job_context"].catalog.reader.execute_fetchall("SELECT 1")
         assert worker.tasks == {}
     finally:

@@ -1,17 +1,20 @@
 """No page's catalog work grows with the registry: every page is rendered, its statements on
-the catalog's three connections counted with sqlite3's trace callback; then the registry grows
+the catalog's three connections counted with sqlite3's trace callback (on PostgreSQL,
+as the catalog's readers and writer run them); then the registry grows
 (23 more repositories, 3,000 more tags in the measured one) and every page is counted again.
 No count may grow, and none may exceed a small fixed number."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from aiohttp.test_utils import TestClient
 
 from registry_service.catalog.db import Catalog
+from registry_service.catalog.postgres import PostgresCatalog, PostgresReader, PostgresWriter
 from registry_service.catalog.rows import Repository
 from registry_service.clock import SettableClock
 from registry_service.keys import catalog_key
@@ -27,9 +30,46 @@ MAX_STATEMENTS = 12
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
 
 
+# What runs a statement on PostgreSQL: each records the text it is given.
+POSTGRES_RUNS = (
+    (PostgresReader, "execute_fetchall"),
+    (PostgresWriter, "execute_fetchall"),
+    (PostgresWriter, "execute"),
+    (PostgresWriter, "executemany"),
+    (PostgresWriter, "insert"),
+)
+
+
+@asynccontextmanager
+async def counting_on_postgres(seen: list[str]) -> AsyncIterator[None]:
+    """Record every statement the PostgreSQL catalog's readers and writers run (asyncpg has
+    no trace callback; transaction control and the write lock go past these, as on SQLite
+    they are left out of the count)."""
+    originals = [(cls, name, getattr(cls, name)) for cls, name in POSTGRES_RUNS]
+
+    def recording(run: Callable[..., Any]) -> Callable[..., Any]:
+        async def recorded(self: object, sql: str, *args: Any) -> Any:
+            seen.append(sql)
+            return await run(self, sql, *args)
+
+        return recorded
+
+    for cls, name, run in originals:
+        setattr(cls, name, recording(run))
+    try:
+        yield
+    finally:
+        for cls, name, run in originals:
+            setattr(cls, name, run)
+
+
 @asynccontextmanager
 async def counting(catalog: Catalog, seen: list[str]) -> AsyncIterator[None]:
     """Record every statement run on the loop reader, the scan reader and the writer."""
+    if isinstance(catalog, PostgresCatalog):
+        async with counting_on_postgres(seen):
+            yield
+        return
     loop_conn = catalog.reader._conn
     scan_conn = catalog.scan_reader
     # The writer's connection is used on its own thread only: set its callback there.
@@ -118,6 +158,7 @@ async def test_statements_per_page_do_not_depend_on_the_registrys_size(
     small = await statements_per_page(browser, pages)
     await grow(factory, clock, main, project.id)
     large = await statements_per_page(browser, pages)
+    assert min(small.values()) > 0, small  # the statements are seen at all
     assert max(small.values()) <= MAX_STATEMENTS, small
     assert max(large.values()) <= MAX_STATEMENTS, large
     # Growth adds no statement (a page may issue one fewer: e.g. no index among its tags).

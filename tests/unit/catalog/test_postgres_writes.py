@@ -31,7 +31,7 @@ async def pg(request: pytest.FixtureRequest) -> AsyncIterator[PostgresCatalog]:
     catalog = await PostgresCatalog.open(url)
     yield catalog
     await catalog.close()
-    server.drop_database(url)
+    server.release_database(url)
 
 
 async def names(catalog: PostgresCatalog) -> set[str]:

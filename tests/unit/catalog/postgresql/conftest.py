@@ -33,7 +33,7 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     """A database at the latest schema."""
     url = postgres_server.create_database()
     yield url
-    postgres_server.drop_database(url)
+    postgres_server.release_database(url)
 
 
 @pytest.fixture

@@ -44,6 +44,60 @@ async def test_each_database_is_its_own(postgres_server: PostgresServer) -> None
         await asyncpg.connect(first)
 
 
+async def test_a_released_database_serves_the_next_test_empty_with_ids_restarted(
+    postgres_server: PostgresServer,
+) -> None:
+    url = postgres_server.create_database()
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("INSERT INTO leases VALUES ('x', 'o', 'e')")
+        for _ in range(3):
+            await conn.fetchval("SELECT nextval(pg_get_serial_sequence('users', 'id'))")
+    finally:
+        await conn.close()
+    left_open = await asyncpg.connect(url)  # as a test that forgot a connection leaves it
+    postgres_server.release_database(url)
+    again = postgres_server.create_database()
+    try:
+        assert again == url
+        assert not await _answers(left_open)
+        await left_open.close()
+        conn = await asyncpg.connect(again)
+        try:
+            assert await conn.fetchval("SELECT COUNT(*) FROM leases") == 0
+            assert await conn.fetchval("SELECT nextval(pg_get_serial_sequence('users', 'id'))") == 1
+            assert await conn.fetchval("SELECT version FROM schema_version") >= 9
+        finally:
+            await conn.close()
+    finally:
+        postgres_server.drop_database(again)
+
+
+async def test_a_released_database_whose_schema_changed_is_dropped(
+    postgres_server: PostgresServer,
+) -> None:
+    url = postgres_server.create_database()
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("ALTER TABLE leases ADD COLUMN extra TEXT")
+    finally:
+        await conn.close()
+    postgres_server.release_database(url)
+    with pytest.raises(asyncpg.InvalidCatalogNameError):
+        await asyncpg.connect(url)
+    other = postgres_server.create_database()
+    postgres_server.drop_database(other)
+    assert other != url
+
+
+async def _answers(conn: asyncpg.Connection) -> bool:
+    try:
+        await conn.fetchval("SELECT 1")
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        return False
+    return True
+
+
 async def test_logins_need_the_password(postgres_url: str) -> None:
     without = postgres_url.replace(":registry-test-secret@", "@")
     assert without != postgres_url
