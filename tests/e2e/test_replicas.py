@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -363,3 +364,39 @@ def test_a_50000_tag_cleanup_asked_of_one_replica_runs_once_while_the_other_serv
     # Every read the second replica answered while the job ran was a 200.
     print(f"{len(reads)} reads through the second replica")
     assert reads and set(reads) == {200}, Counter(reads)
+
+
+# --- a replica's start-up leaves the others' uploads alone ---------------------------------------
+
+
+def test_a_replica_starting_leaves_an_upload_another_replica_is_streaming(
+    start_server: StartServer, tmp_path: Path, shared_catalog: str
+) -> None:
+    """Start-up purges ``tmp/`` of ingests a crash left; on a shared data directory it must
+    not take the file another replica is writing right now."""
+    first, second = start_replicas(start_server, tmp_path, shared_catalog)
+    image_path = f"{PRIVATE_PROJECT}/streamed"
+    piece, count = 64 * KIB, 40
+    content = os.urandom(piece * count)
+    second.kill()
+    outcome: dict[str, Any] = {}
+
+    def slowly() -> Iterator[bytes]:
+        for i in range(count):
+            time.sleep(0.05)
+            yield content[i * piece : (i + 1) * piece]
+
+    def post() -> None:
+        outcome["answer"] = requests.post(
+            v2_url(first, f"{image_path}/blobs/uploads/"), params={"digest": sha256(content)},
+            data=slowly(), auth=AUTH, headers=OCTETS, timeout=HTTP_TIMEOUT_S,
+        )
+
+    sender = threading.Thread(target=post)
+    sender.start()
+    time.sleep(0.3)  # the temp file exists and is being written
+    assert list((first.data_dir / "tmp").iterdir()), "no ingest in progress"
+    second.start()  # purges tmp/ at start-up
+    sender.join(HTTP_TIMEOUT_S)
+    assert outcome["answer"].status_code == 201, outcome["answer"].text
+    assert blob_bytes(second, image_path, sha256(content)) == content
