@@ -3,8 +3,17 @@
 
 - skopeo pushes through replica A and pulls byte-identical through replica B, with the
   Bearer token B's challenge sends it to; the same with two ``--workers 2`` replicas;
+- a Bearer token issued by A's ``/jwt/auth`` is accepted by B (one signing key, shared);
 - a chunked upload begun on A (POST, first PATCH) continues on B (PATCH, PUT); the blob pulls
   identical through both;
+- 50 raw-HTTP pushers spread over both while B is SIGKILLed and restarted: every push
+  answered 201 pulls byte-identical through both, none through A fails, and the store (blob
+  files against the PostgreSQL rows) is consistent;
+- a 50,000-tag cleanup asked of A through the GitLab bulk-delete API runs once (one job row,
+  one claim, counts equal to the planned deletions, exactly the kept tags left, only A's runner
+  active) while B answers every read it is sent with 200;
+- a replica starting up does not purge the temp file of an upload another replica is
+  streaming;
 - ``serve --fixture`` on a PostgreSQL catalog exits at once with a message saying why.
 """
 
@@ -70,6 +79,31 @@ def test_skopeo_pushes_through_one_replica_and_pulls_through_the_other(
     push_then_pull(skopeo, second, first, tmp_path, 1)
     assert first.stop() == 0
     assert second.stop() == 0
+
+
+def test_a_bearer_token_from_one_replica_is_good_on_the_other(
+    start_server: StartServer, skopeo: Skopeo, tmp_path: Path, shared_catalog: str
+) -> None:
+    """Behind a load balancer the token request and the next request may reach different
+    replicas: both sign and check with the one key."""
+    first, second = start_replicas(start_server, tmp_path, shared_catalog)
+    push_then_pull(skopeo, first, first, tmp_path, 0)
+    image_path = f"{PRIVATE_PROJECT}/replicas"
+    issued = requests.get(
+        f"{first.url}/jwt/auth",
+        params={"service": "container_registry", "scope": f"repository:{image_path}:pull"},
+        auth=AUTH, timeout=HTTP_TIMEOUT_S,
+    )
+    assert issued.status_code == 200, issued.text
+    bearer = {"Authorization": f"Bearer {issued.json()['token']}"}
+    for server in (second, first):
+        answer = requests.get(
+            v2_url(server, f"{image_path}/manifests/v0"), headers=bearer, timeout=HTTP_TIMEOUT_S
+        )
+        assert answer.status_code == 200, answer.text
+    # Without the token the same request is refused: the token is what let it through.
+    refused = requests.get(v2_url(second, f"{image_path}/manifests/v0"), timeout=HTTP_TIMEOUT_S)
+    assert refused.status_code == 401
 
 
 def test_two_replicas_of_two_workers_each_serve_one_registry(
