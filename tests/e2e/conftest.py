@@ -78,7 +78,9 @@ def skopeo(tmp_path: Path) -> Skopeo:
 
 @pytest.fixture
 def shared_catalog(request: pytest.FixtureRequest) -> Iterator[str]:
-    """``catalog.url`` of a fresh PostgreSQL database at the latest schema, dropped afterwards."""
+    """``catalog.url`` of a fresh PostgreSQL database at the latest schema, dropped afterwards.
+    Ask for it before ``start_server``: fixtures end in reverse order, so the servers on it are
+    stopped before it is dropped."""
     server = session_server(request.config)
     url = server.create_database()
     yield url

@@ -72,7 +72,7 @@ def push_then_pull(
 
 
 def test_skopeo_pushes_through_one_replica_and_pulls_through_the_other(
-    start_server: StartServer, skopeo: Skopeo, tmp_path: Path, shared_catalog: str
+    shared_catalog: str, start_server: StartServer, skopeo: Skopeo, tmp_path: Path
 ) -> None:
     first, second = start_replicas(start_server, tmp_path, shared_catalog)
     push_then_pull(skopeo, first, second, tmp_path, 0)
@@ -82,7 +82,7 @@ def test_skopeo_pushes_through_one_replica_and_pulls_through_the_other(
 
 
 def test_a_bearer_token_from_one_replica_is_good_on_the_other(
-    start_server: StartServer, skopeo: Skopeo, tmp_path: Path, shared_catalog: str
+    shared_catalog: str, start_server: StartServer, skopeo: Skopeo, tmp_path: Path
 ) -> None:
     """Behind a load balancer the token request and the next request may reach different
     replicas: both sign and check with the one key."""
@@ -107,7 +107,7 @@ def test_a_bearer_token_from_one_replica_is_good_on_the_other(
 
 
 def test_two_replicas_of_two_workers_each_serve_one_registry(
-    start_server: StartServer, skopeo: Skopeo, tmp_path: Path, shared_catalog: str
+    shared_catalog: str, start_server: StartServer, skopeo: Skopeo, tmp_path: Path
 ) -> None:
     first, second = start_replicas(
         start_server, tmp_path, shared_catalog, args=["--workers", "2"]
@@ -123,7 +123,7 @@ def test_two_replicas_of_two_workers_each_serve_one_registry(
 
 
 def test_a_chunked_upload_begun_on_one_replica_is_finished_on_the_other(
-    start_server: StartServer, tmp_path: Path, shared_catalog: str
+    shared_catalog: str, start_server: StartServer, tmp_path: Path
 ) -> None:
     first, second = start_replicas(start_server, tmp_path, shared_catalog)
     image_path = f"{PRIVATE_PROJECT}/split"
@@ -245,7 +245,7 @@ def assert_pulls_identical(server: RegistryServer, pushed: Acknowledged) -> None
 
 
 def test_every_acknowledged_push_survives_a_replica_killed_and_restarted_under_50_pushers(
-    start_server: StartServer, tmp_path: Path, shared_catalog: str
+    shared_catalog: str, start_server: StartServer, tmp_path: Path
 ) -> None:
     first, second = start_replicas(start_server, tmp_path, shared_catalog)
     acknowledged: list[Acknowledged] = []
@@ -333,7 +333,7 @@ def query(catalog_url: str, sql: str, *args: object) -> list[tuple[Any, ...]]:
 
 
 def test_a_50000_tag_cleanup_asked_of_one_replica_runs_once_while_the_other_serves_reads(
-    start_server: StartServer, tmp_path: Path, shared_catalog: str
+    shared_catalog: str, start_server: StartServer, tmp_path: Path
 ) -> None:
     first, second = start_replicas(start_server, tmp_path, shared_catalog)
     started = time.monotonic()
@@ -406,7 +406,7 @@ def test_a_50000_tag_cleanup_asked_of_one_replica_runs_once_while_the_other_serv
 
 
 def test_a_replica_starting_leaves_an_upload_another_replica_is_streaming(
-    start_server: StartServer, tmp_path: Path, shared_catalog: str
+    shared_catalog: str, start_server: StartServer, tmp_path: Path
 ) -> None:
     """Start-up purges ``tmp/`` of ingests a crash left; on a shared data directory it must
     not take the file another replica is writing right now."""
