@@ -92,7 +92,8 @@ def test_a_bearer_token_from_one_replica_is_good_on_the_other(
     issued = requests.get(
         f"{first.url}/jwt/auth",
         params={"service": "container_registry", "scope": f"repository:{image_path}:pull"},
-        auth=AUTH, timeout=HTTP_TIMEOUT_S,
+        auth=AUTH,
+        timeout=HTTP_TIMEOUT_S,
     )
     assert issued.status_code == 200, issued.text
     bearer = {"Authorization": f"Bearer {issued.json()['token']}"}
@@ -109,9 +110,7 @@ def test_a_bearer_token_from_one_replica_is_good_on_the_other(
 def test_two_replicas_of_two_workers_each_serve_one_registry(
     shared_catalog: str, start_server: StartServer, skopeo: Skopeo, tmp_path: Path
 ) -> None:
-    first, second = start_replicas(
-        start_server, tmp_path, shared_catalog, args=["--workers", "2"]
-    )
+    first, second = start_replicas(start_server, tmp_path, shared_catalog, args=["--workers", "2"])
     pids = worker_pids(first) | worker_pids(second)
     for n in range(6):
         pusher, puller = (first, second) if n % 2 == 0 else (second, first)
@@ -184,7 +183,10 @@ def push_blob(session: requests.Session, server: RegistryServer, path: str, blob
     uploads = v2_url(server, f"{path}/blobs/uploads/")
     if blob.media_type == OCI_CONFIG:
         answer = session.post(
-            uploads, params={"digest": blob.digest}, data=blob.data, headers=OCTETS,
+            uploads,
+            params={"digest": blob.digest},
+            data=blob.data,
+            headers=OCTETS,
             timeout=HTTP_TIMEOUT_S,
         )
         if answer.status_code != 201:
@@ -194,13 +196,16 @@ def push_blob(session: requests.Session, server: RegistryServer, path: str, blob
     if started.status_code != 202:
         raise PushFailed(f"POST: {started.status_code} {started.text}")
     patched = session.patch(
-        server.url + started.headers["Location"], data=blob.data, headers=OCTETS,
+        server.url + started.headers["Location"],
+        data=blob.data,
+        headers=OCTETS,
         timeout=HTTP_TIMEOUT_S,
     )
     if patched.status_code != 202:
         raise PushFailed(f"PATCH: {patched.status_code} {patched.text}")
     closed = session.put(
-        server.url + patched.headers["Location"], params={"digest": blob.digest},
+        server.url + patched.headers["Location"],
+        params={"digest": blob.digest},
         timeout=HTTP_TIMEOUT_S,
     )
     if closed.status_code != 201:
@@ -214,8 +219,10 @@ def push_image(
     for blob in image.blobs:
         push_blob(session, server, path, blob)
     answer = session.put(
-        v2_url(server, f"{path}/manifests/{tag}"), data=image.manifest,
-        headers={"Content-Type": image.media_type}, timeout=HTTP_TIMEOUT_S,
+        v2_url(server, f"{path}/manifests/{tag}"),
+        data=image.manifest,
+        headers={"Content-Type": image.media_type},
+        timeout=HTTP_TIMEOUT_S,
     )
     if answer.status_code != 201:
         raise PushFailed(f"manifest PUT: {answer.status_code} {answer.text}")
@@ -231,7 +238,8 @@ def assert_pulls_identical(server: RegistryServer, pushed: Acknowledged) -> None
         session.auth = AUTH
         manifest = session.get(
             v2_url(server, f"{pushed.image_path}/manifests/{pushed.tag}"),
-            headers={"Accept": pushed.image.media_type}, timeout=HTTP_TIMEOUT_S,
+            headers={"Accept": pushed.image.media_type},
+            timeout=HTTP_TIMEOUT_S,
         )
         assert manifest.status_code == 200, (pushed, manifest.text)
         assert manifest.content == pushed.image.manifest, pushed
@@ -261,9 +269,7 @@ def test_every_acknowledged_push_survives_a_replica_killed_and_restarted_under_5
             for round_ in itertools.count():
                 if stop.is_set():
                     return
-                image = build_image(
-                    10_000 + n * 100 + round_, layers=2, layer_size_bytes=8 * KIB
-                )
+                image = build_image(10_000 + n * 100 + round_, layers=2, layer_size_bytes=8 * KIB)
                 tag = f"r{round_}"
                 try:
                     push_image(session, server, path, tag, image)
@@ -363,7 +369,8 @@ def test_a_50000_tag_cleanup_asked_of_one_replica_runs_once_while_the_other_serv
         answer = requests.delete(
             f"{first.url}/api/v4/projects/{scenario.project_id}/registry/repositories/"
             f"{scenario.repository_id}/tags",
-            params=QUERY, headers={"PRIVATE-TOKEN": scenario.requester_token},
+            params=QUERY,
+            headers={"PRIVATE-TOKEN": scenario.requester_token},
             timeout=HTTP_TIMEOUT_S,
         )
         assert answer.status_code == 202, answer.text
@@ -424,8 +431,12 @@ def test_a_replica_starting_leaves_an_upload_another_replica_is_streaming(
 
     def post() -> None:
         outcome["answer"] = requests.post(
-            v2_url(first, f"{image_path}/blobs/uploads/"), params={"digest": sha256(content)},
-            data=slowly(), auth=AUTH, headers=OCTETS, timeout=HTTP_TIMEOUT_S,
+            v2_url(first, f"{image_path}/blobs/uploads/"),
+            params={"digest": sha256(content)},
+            data=slowly(),
+            auth=AUTH,
+            headers=OCTETS,
+            timeout=HTTP_TIMEOUT_S,
         )
 
     sender = threading.Thread(target=post)
