@@ -26,13 +26,12 @@ from registry_service.digests import (
     new_hasher,
 )
 from registry_service.errors import BlobUnknown, DigestInvalid, RangeNotSatisfiable
-from registry_service.storage import layout
+from registry_service.storage import file_locks, layout
 from registry_service.storage.base import BlobInfo, Commit, PendingBlob, place_only
 from registry_service.storage.fileio import (
     BATCH_BYTES,
     IOThreads,
     StreamAppender,
-    create_empty,
     ensure_dir,
     fsync_dir,
     fsync_file,
@@ -156,8 +155,21 @@ class FilesystemBlobStore:
         await self.io.run(self.space.check)  # refused before a byte is written
         temp = layout.new_temp_path(self.root)
         self._active_temps.add(temp)
+        # Held while the temp file is written: the start-up purge of another process on this
+        # data directory (a --workers child restarted, another replica) skips a locked file.
+        creating = self.io.submit(_create_temp, temp)
         try:
-            await self.io.run(_create_temp, temp)
+            lock = await asyncio.wrap_future(creating)
+        except asyncio.CancelledError:
+            creating.add_done_callback(_close_opened)
+            self._active_temps.discard(temp)
+            _unlink_quietly(temp)
+            raise
+        except BaseException:
+            self._active_temps.discard(temp)
+            _unlink_quietly(temp)
+            raise
+        try:
             size = await StreamAppender(self.io, temp, hasher, self.space.check).append(chunks)
             computed = digest_from_hasher(hasher)
             if expected is not None and computed != expected:
@@ -170,8 +182,10 @@ class FilesystemBlobStore:
         finally:
             self._active_temps.discard(temp)
             # On the loop on purpose (one metadata call): it must run even during cancellation.
-            # After a successful place the temp is already gone.
+            # After a successful place the temp is already gone. Unlinked before it is
+            # unlocked, so no purge finds it unlocked while it is still ours.
             _unlink_quietly(temp)
+            file_locks.unlock(lock)
 
     async def put_many(self, blobs: Sequence[tuple[Digest, bytes]]) -> int:
         """Store small blobs held in memory (seeding writes thousands); return how many were
@@ -234,7 +248,8 @@ class FilesystemBlobStore:
                         yield digest
 
     async def purge_temp(self) -> list[Path]:
-        """Remove leftover temp files (a crash mid-ingest); run at startup. Returns them."""
+        """Remove leftover temp files (a crash mid-ingest); run at startup. Returns them.
+        A file another live process holds locked (an ingest in progress there) is left."""
         active = frozenset(self._active_temps)
         batches = tuple(self._active_batches)
         return await self.io.run(_purge_dir_files, layout.tmp_dir(self.root), active, batches)
@@ -373,9 +388,10 @@ def _write_new(dir_fd: int, name: str, data: bytes) -> None:
         os.close(fd)
 
 
-def _create_temp(path: Path) -> None:
+def _create_temp(path: Path) -> int:
+    """The new temp file, created locked; its locked descriptor."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    create_empty(path)
+    return file_locks.create_locked(path)
 
 
 def _size_or_none(path: Path) -> int | None:
@@ -400,6 +416,8 @@ def _purge_dir_files(
         path = directory / name
         if path in keep or name.startswith(keep_prefixes):
             continue
+        if file_locks.is_locked(path):
+            continue  # being written by another process on this data directory
         try:
             path.unlink()
         except FileNotFoundError:

@@ -21,6 +21,8 @@ on the same filesystem as the blob it becomes and ``os.replace`` into place is a
     ├─ tmp/                          single-request ingests being streamed (``<uuid>.part``)
     │                                and batches of small blobs (``<uuid>-<n>.part``); files
     │                                here are never visible as blobs and are purged at startup
+    │                                (an ingest's file is flocked while written: a purge by
+    │                                another process on this directory leaves it alone)
     ├─ reserve                       ``storage.reserve_bytes`` of allocated space, given up
     │                                when the disk is full (``reserve.py``)
     └─ runners/                      one file per live in-process job runner (any process

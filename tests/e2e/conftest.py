@@ -6,7 +6,9 @@ returns its ``RegistryServer`` handle (``.url``, ``.admin_token``, ``.data_dir``
 (SIGTERM, then SIGKILL) when the test ends. ``registry_server`` is one shared server for the
 whole session, for tests that only add what they need; ``seeded_registry`` is another, seeded
 with the accounts of ``tests.e2e.accounts``; ``skopeo`` runs skopeo isolated in the test's temp
-dir. Modules mark themselves ``pytestmark = pytest.mark.e2e``.
+dir; ``shared_catalog`` is the ``catalog.url`` of a fresh PostgreSQL database (the session's
+cluster, ``tests/postgres_server.py``) for replicas to share.
+Modules mark themselves ``pytestmark = pytest.mark.e2e``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 from tests.e2e.accounts import write_seed
 from tests.e2e.server import RegistryServer, StartServer
 from tests.e2e.skopeo import Skopeo
+from tests.postgres_server import session_server
 
 
 def _shut_down(server: RegistryServer) -> None:
@@ -71,3 +74,14 @@ def seeded_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regist
 def skopeo(tmp_path: Path) -> Skopeo:
     """skopeo with its scratch files in the test's temp dir."""
     return Skopeo(tmp_path / "skopeo")
+
+
+@pytest.fixture
+def shared_catalog(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``catalog.url`` of a fresh PostgreSQL database at the latest schema, dropped afterwards.
+    Ask for it before ``start_server``: fixtures end in reverse order, so the servers on it are
+    stopped before it is dropped."""
+    server = session_server(request.config)
+    url = server.create_database()
+    yield url
+    server.drop_database(url)

@@ -1,8 +1,9 @@
 """A 50,000-tag cleanup job waiting in a data directory, and what the crash tests watch it with.
 
-``prepare_cleanup(data_dir)`` writes, through the catalog and the services in the test process,
-a project ``crash/big`` whose repository has 50,000 tags with distinct dates, an administrator
-to request the cleanup, and the cleanup job's intent (``submit_job`` with ``NO_RUNNER``, so it
+``prepare_cleanup(data_dir)`` writes, through the catalog and the services in the test process
+(the data directory's SQLite file, or with ``catalog_url=`` a PostgreSQL database), a project
+``crash/big`` whose repository has 50,000 tags with distinct dates, an administrator to request
+the cleanup, and the cleanup job's intent (``submit_job`` with ``NO_RUNNER``, so it
 is queued before any runner exists). It returns the tag set an uninterrupted run leaves,
 computed with the pure planner. The dates are relative to the real clock, with wide gaps around
 every boundary the rules draw (``keep_n`` and ``older_than``), so the plan the job makes a
@@ -16,6 +17,7 @@ minute later is the same one.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import signal
 import sqlite3
@@ -28,12 +30,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 from jobs.cleanup import CleanupRules, TagInfo, plan_cleanup
 from jobs.tag_cleanup import BATCH
 from registry_service.catalog import repositories as repository_rows
-from registry_service.catalog.db import Catalog
+from registry_service.catalog.db import Catalog, format_time
+from registry_service.catalog.opening import open_catalog
+from registry_service.catalog.protocols import CatalogBackend
 from registry_service.services.job_data import CleanupParams
 from registry_service.services.jobs import NO_RUNNER, submit_job
+from registry_service.settings import load
 from tests.e2e.server import REPO_ROOT, STOP_TIMEOUT_S, base_env
 from tests.factories import Factory
 from tests.jobs.tagsets import SeedTag, make_repository, seed_tags
@@ -123,14 +130,72 @@ class CleanupScenario:
         return len(self.all_tags) - len(self.expected)
 
 
-async def _prepare(data_dir: Path, now: datetime, submit: bool) -> CleanupScenario:
-    catalog = await Catalog.open_in(data_dir)
+async def open_scenario_catalog(data_dir: Path, catalog_url: str) -> CatalogBackend:
+    """The data directory's SQLite catalog, or the database ``catalog_url`` names."""
+    if not catalog_url:
+        return await Catalog.open_in(data_dir)
+    return await open_catalog(
+        load(
+            None,
+            {
+                "REGISTRY_SERVICE_DATA_DIR": str(data_dir),
+                "REGISTRY_SERVICE_CATALOG_URL": catalog_url,
+            },
+        )
+    )
+
+
+async def copy_tags(catalog_url: str, repository_id: int, tags: list[SeedTag]) -> None:
+    """What ``seed_tags`` writes (one manifest per tag, then the tags), in two statements over
+    arrays: row by row through the catalog's writer, 100,000 round trips to PostgreSQL take
+    minutes on this machine, and the 50,000-tag tests need their tags in seconds."""
+    manifests = [
+        (
+            "sha256:" + hashlib.sha256(f"{repository_id}/{tag.name}".encode()).hexdigest(),
+            tag.name.encode(),
+            format_time(tag.created) if tag.created else None,
+            format_time(tag.pushed),
+        )
+        for tag in tags
+    ]
+    conn = await asyncpg.connect(catalog_url)
+    try:
+        async with conn.transaction():
+            rows = await conn.fetch(
+                "INSERT INTO manifests (repository_id, digest, media_type, payload, size_bytes,"
+                " image_created_at, total_size_bytes, created_at)"
+                " SELECT $1, d, 'application/vnd.oci.image.manifest.v1+json', p, length(p), c, 0,"
+                " pu FROM unnest($2::text[], $3::bytea[], $4::text[], $5::text[]) AS u(d, p, c, pu)"
+                " RETURNING id, payload",
+                repository_id, *(list(column) for column in zip(*manifests, strict=True)),
+            )
+            manifest_id = {bytes(r["payload"]).decode(): r["id"] for r in rows}
+            await conn.execute(
+                "INSERT INTO tags (repository_id, name, manifest_id, pushed_at)"
+                " SELECT $1, n, m, pu FROM unnest($2::text[], $3::bigint[], $4::text[])"
+                " AS u(n, m, pu)",
+                repository_id,
+                [t.name for t in tags],
+                [manifest_id[t.name] for t in tags],
+                [format_time(t.pushed) for t in tags],
+            )
+    finally:
+        await conn.close()
+
+
+async def _prepare(
+    data_dir: Path, now: datetime, submit: bool, catalog_url: str
+) -> CleanupScenario:
+    catalog = await open_scenario_catalog(data_dir, catalog_url)
     try:
         factory = Factory(catalog, now)
         requester = await factory.user("cleaner", admin=True)
         repository = await make_repository(factory, PROJECT_PATH)
         tags = cleanup_tags(now)
-        await seed_tags(catalog, repository, tags)
+        if catalog_url:
+            await copy_tags(catalog_url, repository.id, tags)
+        else:
+            await seed_tags(catalog, repository, tags)
         job_id = (
             await submit_job(
                 catalog, NO_RUNNER, PARAMS,
@@ -154,10 +219,13 @@ async def _prepare(data_dir: Path, now: datetime, submit: bool) -> CleanupScenar
     )
 
 
-def prepare_cleanup(data_dir: Path, *, submit: bool = True) -> CleanupScenario:
+def prepare_cleanup(
+    data_dir: Path, *, submit: bool = True, catalog_url: str = ""
+) -> CleanupScenario:
     """Seed the repository and (unless ``submit`` is off) queue its cleanup; no runner is
-    around yet."""
-    scenario = asyncio.run(_prepare(data_dir, datetime.now(UTC), submit))
+    around yet. ``catalog_url`` names a PostgreSQL catalog to seed instead of the data
+    directory's SQLite file."""
+    scenario = asyncio.run(_prepare(data_dir, datetime.now(UTC), submit, catalog_url))
     # The numbers the tests rely on: ~40,000 deletions over several batches (the kill comes
     # after the first, with most of the plan still to do), and every rule keeping something.
     assert scenario.planned == OLD and scenario.planned > 3 * BATCH

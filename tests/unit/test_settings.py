@@ -15,11 +15,13 @@ from registry_service.settings import (
     SHORT_ENV,
     Settings,
     SettingsInvalid,
+    catalog_may_be_shared,
     load,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = REPO_ROOT / "config" / "registry.toml"
+REPLICAS_CONFIG = REPO_ROOT / "config" / "replicas.example.toml"
 
 # For every key: a valid environment value that differs from the default, and what it loads as.
 # A key added to Settings without a row here fails test_every_key_has_a_sample_value.
@@ -57,6 +59,7 @@ SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
     ("fixture", "bulk_delete_interval_seconds"): ("3600", 3600),
     ("web", "session_ttl_seconds"): ("600", 600),
 }
+ONE_WORKER = {"REGISTRY_SERVICE_SERVER_WORKERS": "1"}  # fixture mode's other refusal
 # Keys that are set both or neither: the test of one sets the other's sample too.
 TOGETHER = {
     ("server", "tls_cert"): ("server", "tls_key"),
@@ -410,3 +413,17 @@ def test_catalog_password_is_known_as_written_and_decoded() -> None:
         "p@ss-word",
     }
     assert load(None, {}).catalog.passwords == ()
+
+
+def test_the_replicas_sample_loads_and_names_what_replicas_share() -> None:
+    """README's "Several replicas" sample: a PostgreSQL catalog (so fixture mode is refused),
+    one shared data directory holding the one token signing key, jobs in-process."""
+    loaded = load(REPLICAS_CONFIG, {})
+    assert loaded.catalog.is_postgresql
+    assert catalog_may_be_shared(loaded)
+    assert loaded.server.data_dir == "/mnt/registry"
+    assert Path(loaded.auth.registry_token_key).parent == loaded.data_path
+    assert loaded.server.external_url == "https://registry.example.com"
+    assert loaded.jobs.redis_url == ""
+    with pytest.raises(SettingsInvalid, match="fixture mode resets its catalog"):
+        load(REPLICAS_CONFIG, {"REGISTRY_SERVICE_FIXTURE_ENABLED": "true", **ONE_WORKER})

@@ -168,6 +168,32 @@ async def test_purge_temp_spares_an_ingest_in_progress(
     assert (await task).digest == digest_of(b"first second")
 
 
+async def test_purge_temp_of_another_process_spares_an_ingest_in_progress(
+    store: FilesystemBlobStore, data_dir: Path
+) -> None:
+    """Another store on the same directory stands for another process (a restarted --workers
+    child, another replica): it knows nothing of this one's ingests but their locks."""
+    release = asyncio.Event()
+
+    async def held() -> AsyncIterator[bytes]:
+        yield b"first "
+        await release.wait()
+        yield b"second"
+
+    task = asyncio.create_task(store.ingest(held()))
+    while not files_under(data_dir / "tmp"):
+        await asyncio.sleep(0.001)
+    (data_dir / "tmp" / "crashed.part").write_bytes(b"half a layer")
+    other = FilesystemBlobStore(data_dir)
+    try:
+        assert await other.purge_temp() == [data_dir / "tmp" / "crashed.part"]
+    finally:
+        await other.aclose()
+    release.set()
+    assert (await task).digest == digest_of(b"first second")
+    assert files_under(data_dir / "tmp") == []
+
+
 # --- properties -----------------------------------------------------------------------
 
 
