@@ -17,6 +17,7 @@ point at nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterable
@@ -214,10 +215,15 @@ async def cancel_upload(
     catalog: CatalogBackend, storage: Storage, repository: Repository, session_id: str
 ) -> None:
     await find_upload(catalog, repository, session_id)
+    # The folder and the row go side by side, not one after the other: each waits for a
+    # thread, and under a pull storm every wait also sits behind the ready reads. Either may
+    # be left alone by a crash; ``purge_abandoned_uploads`` sweeps both kinds.
+    removal = asyncio.ensure_future(storage.sessions.cancel(session_id))
     try:
-        await storage.sessions.cancel(session_id)
-    finally:
         await _forget_upload(catalog, session_id)
+    finally:
+        # The folder goes whatever happened to the row (as when they went in turn).
+        await removal
 
 
 async def _forget_upload(catalog: CatalogBackend, session_id: str) -> None:
