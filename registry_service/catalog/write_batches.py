@@ -87,7 +87,10 @@ class WriteBatches:
         self._mutex = threading.Lock()
         # Whether a batch is running and will still take units; the units it has not taken.
         self._accepting = False
+        # Whether a task waits for the lock to start a batch of the pending units.
+        self._starting = False
         self._pending: collections.deque[_Unit[Any]] = collections.deque()
+        self._starters: set[asyncio.Task[None]] = set()
         self._group: asyncio.Future[None] | None = None
         self.batches_run = 0
 
@@ -99,10 +102,26 @@ class WriteBatches:
                 unit.group = self._group
                 self._pending.append(unit)
                 joined = True
+            elif self._starting:
+                # A batch is waiting for the lock: this unit is one of its units.
+                self._pending.append(unit)
+                joined = True
             else:
                 joined = False
         if not joined:
-            await self._start_batch(loop, unit)
+            if self._lock.locked():
+                # The lock is held (a batch, or a transaction() group, is running): wait for
+                # it in a task of its own, which every unit that comes meanwhile joins — one
+                # batch for all of them rather than one each, and none left behind if this
+                # caller is cancelled.
+                with self._mutex:
+                    self._starting = True
+                    self._pending.append(unit)
+                starter = loop.create_task(self._start_queued_batch(loop))
+                self._starters.add(starter)
+                starter.add_done_callback(self._starters.discard)
+            else:
+                await self._start_batch(loop, unit)
         try:
             result = await unit.future
         except asyncio.CancelledError:
@@ -133,13 +152,58 @@ class WriteBatches:
             self._group = unit.group = group
             self._pending.append(unit)
         try:
-            self._thread.submit(lambda: self._run_batch(loop, own_transaction=group is None))
+            self._thread.submit(lambda: self._run_batch(loop, group))
         except BaseException:
             with self._mutex:
                 self._accepting = False
                 self._pending.clear()
             self._lock.release()
             raise
+
+    async def _start_queued_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start a batch of the units queued while the lock was held; a failure to start is
+        each of theirs."""
+        try:
+            await self._lock.acquire()
+        except BaseException as exc:  # noqa: BLE001 - cancelled: the loop is closing
+            self._fail_queued(exc)
+            return
+        group = self._open_group()
+        if group is None and self._before_write is not None:
+            try:
+                await self._before_write()
+            except BaseException as exc:  # noqa: BLE001 - reported to every queued unit
+                self._lock.release()
+                self._fail_queued(exc)
+                return
+        with self._mutex:
+            self._starting = False
+            if all(unit.dropped for unit in self._pending):
+                # Every caller gave up while it waited.
+                self._pending.clear()
+                self._lock.release()
+                return
+            self._accepting = True
+            self._group = group
+        try:
+            self._thread.submit(lambda: self._run_batch(loop, group))
+        except BaseException as exc:  # noqa: BLE001 - reported to every queued unit
+            with self._mutex:
+                self._accepting = False
+            self._lock.release()
+            self._fail_queued(exc)
+
+    def _fail_queued(self, exc: BaseException) -> None:
+        with self._mutex:
+            self._starting = False
+            units = list(self._pending)
+            self._pending.clear()
+        for unit in units:
+            unit.reported = True
+            if not unit.future.done():
+                unit.future.set_exception(exc)
+            if unit.settled is not None and not unit.settled.done():
+                unit.settled.set_result(None)
 
     async def _abandon(self, loop: asyncio.AbstractEventLoop, unit: _Unit[Any]) -> None:
         """The caller is cancelled: drop the unit if the thread has not taken it; otherwise
@@ -161,7 +225,10 @@ class WriteBatches:
 
     # --- on the writer's thread --------------------------------------------------------------
 
-    def _run_batch(self, loop: asyncio.AbstractEventLoop, *, own_transaction: bool) -> None:
+    def _run_batch(
+        self, loop: asyncio.AbstractEventLoop, group: asyncio.Future[None] | None
+    ) -> None:
+        own_transaction = group is None
         batch = _Batch()
         try:
             if own_transaction:
@@ -169,6 +236,8 @@ class WriteBatches:
         except BaseException as exc:  # noqa: BLE001 - reported to every unit of the batch
             batch.failure = exc
         while (unit := self._take()) is not None:
+            # Whenever it queued, a unit waits for the COMMIT of the transaction it ran in.
+            unit.group = group
             batch.units.append(unit)
             if batch.failure is None:
                 self._run_unit(unit, batch)

@@ -17,6 +17,7 @@ point at nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterable
@@ -33,6 +34,7 @@ from registry_service.errors import (
     BlobUploadUnknown,
     DigestInvalid,
     InsufficientStorage,
+    RegistryError,
 )
 from registry_service.services.config_dates import ConfigDates
 from registry_service.storage.base import BlobInfo, BlobStore, PendingBlob, UploadSessionStore
@@ -130,14 +132,28 @@ async def start_upload(
 ) -> str:
     """Open an upload session for ``repository``; its id goes into the ``Location`` URL."""
     session_id = uuid.uuid4().hex
-    # Folder first, row second: removing a folder needs no space, deleting a row may.
-    await storage.sessions.create(session_id, algorithm)
+    # Folder and row side by side: each waits for a thread, and under a pull storm every wait
+    # also sits behind the ready reads. The client learns the id only once both are in; a
+    # crash in between leaves a folder or a row alone, which ``purge_abandoned_uploads``
+    # sweeps.
+    folder = asyncio.ensure_future(storage.sessions.create(session_id, algorithm))
     try:
         await catalog.run_write(
             lambda tx: upload_rows.insert_upload(tx, session_id, repository.id, algorithm, now)
         )
     except BaseException:
-        await storage.sessions.cancel(session_id)
+        # Removing a folder needs no space. If making it failed too, there is none to remove.
+        with contextlib.suppress(RegistryError):
+            await folder
+            await storage.sessions.cancel(session_id)
+        raise
+    try:
+        await folder
+    except BaseException:
+        # The folder's error is the answer (a full disk: 507); should deleting the row fail
+        # too, the purge sweeps a row whose session is gone.
+        with contextlib.suppress(RegistryError):
+            await _forget_upload(catalog, session_id)
         raise
     return session_id
 
@@ -214,10 +230,15 @@ async def cancel_upload(
     catalog: CatalogBackend, storage: Storage, repository: Repository, session_id: str
 ) -> None:
     await find_upload(catalog, repository, session_id)
+    # The folder and the row go side by side, not one after the other: each waits for a
+    # thread, and under a pull storm every wait also sits behind the ready reads. Either may
+    # be left alone by a crash; ``purge_abandoned_uploads`` sweeps both kinds.
+    removal = asyncio.ensure_future(storage.sessions.cancel(session_id))
     try:
-        await storage.sessions.cancel(session_id)
-    finally:
         await _forget_upload(catalog, session_id)
+    finally:
+        # The folder goes whatever happened to the row (as when they went in turn).
+        await removal
 
 
 async def _forget_upload(catalog: CatalogBackend, session_id: str) -> None:

@@ -16,6 +16,7 @@ catalog's ``uploads`` row in step.
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import os
 import shutil
@@ -51,6 +52,7 @@ from registry_service.storage.fileio import (
     hash_file,
     settle,
 )
+from registry_service.storage.space import SpaceFloor
 
 if TYPE_CHECKING:
     # Only a type here: the store creates its sessions (``upload_sessions``), so the runtime
@@ -95,8 +97,10 @@ class UploadSessions:
         """Start an empty session; DigestInvalid for an unsupported algorithm."""
         hasher = new_hasher(algorithm)
         layout.session_dir(self._root, session_id)
-        await self._io.run(self._space.check)
-        await self._io.run(_create_session, self._root, session_id, algorithm)
+        # One hop off the loop for both: under a pull storm each hop waits behind ready reads.
+        await self._io.run(
+            _check_and_create_session, self._space, self._root, session_id, algorithm
+        )
         self._live[session_id] = _Live(algorithm=algorithm, hasher=hasher)
 
     async def exists(self, session_id: str) -> bool:
@@ -171,6 +175,21 @@ class UploadSessions:
 
     async def cancel(self, session_id: str) -> None:
         """Drop the session and its bytes; BlobUploadUnknown if there is none."""
+        layout.session_dir(self._root, session_id)  # a malformed id is BlobUploadUnknown
+        live = self._live.setdefault(session_id, _Live())
+        if not live.lock.locked() and not live.abandoned:
+            # The usual case, in one hop off the loop: lock, remove, unlock. Only if another
+            # process holds the session does it wait as every other write does.
+            async with live.lock:
+                outcome = await self._io.run(_remove_if_unlocked, self._root, session_id)
+            if outcome is not _Removal.BUSY:
+                live.gone = True
+                live.hasher = None
+                if self._live.get(session_id) is live:
+                    del self._live[session_id]
+                if outcome is _Removal.ABSENT:
+                    raise BlobUploadUnknown(detail={"session": session_id})
+                return
         async with self._locked(session_id) as live:
             if not await self._remove(session_id, live):
                 raise BlobUploadUnknown(detail={"session": session_id})
@@ -333,6 +352,35 @@ class UploadSessions:
 
 
 # --- blocking parts (run on IOThreads) -----------------------------------------------------
+
+
+class _Removal(enum.Enum):
+    REMOVED = "removed"
+    ABSENT = "absent"  # no such session (or already gone)
+    BUSY = "busy"  # another process holds its lock
+
+
+def _check_and_create_session(
+    space: SpaceFloor, root: Path, session_id: str, algorithm: str
+) -> None:
+    space.check()
+    _create_session(root, session_id, algorithm)
+
+
+def _remove_if_unlocked(root: Path, session_id: str) -> _Removal:
+    """``cancel`` without waiting: take the session's ``flock`` once and remove the session
+    under it; BUSY if another process holds the lock."""
+    try:
+        fd = file_locks.try_lock(layout.session_lock_path(root, session_id))
+    except FileNotFoundError:
+        return _Removal.ABSENT
+    if fd is None:
+        return _Removal.BUSY
+    try:
+        removed = _remove_dir(layout.session_dir(root, session_id))
+    finally:
+        file_locks.unlock(fd)
+    return _Removal.REMOVED if removed else _Removal.ABSENT
 
 
 def _create_session(root: Path, session_id: str, algorithm: str) -> None:

@@ -4,8 +4,10 @@ with the units that queue meanwhile, is undone alone when it fails, and is durab
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -72,6 +74,52 @@ async def test_units_queued_while_a_batch_runs_share_one_commit(catalog: Catalog
     await asyncio.gather(*units)
     assert catalog._batches.batches_run - before == 1
     assert committed_names(catalog.path) == {f"u{n}" for n in range(20)}
+
+
+@contextlib.asynccontextmanager
+async def write_lock_held(catalog: Catalog) -> AsyncIterator[None]:
+    """Hold the catalog's write lock (an open ``transaction()`` unit) until the block ends."""
+    inside, go_on = asyncio.Event(), asyncio.Event()
+
+    async def holder() -> None:
+        async with catalog.transaction() as tx:
+            await tx.execute(INSERT, ("holder",))
+            inside.set()
+            await go_on.wait()
+
+    held = asyncio.ensure_future(holder())
+    await inside.wait()
+    try:
+        yield
+    finally:
+        go_on.set()
+        await held
+
+
+async def test_units_waiting_for_the_write_lock_share_one_batch(catalog: Catalog) -> None:
+    async with write_lock_held(catalog):
+        before = catalog._batches.batches_run
+        units = [asyncio.ensure_future(catalog.run_write(lease(f"u{n}"))) for n in range(10)]
+        for _ in range(5):
+            await asyncio.sleep(0)
+    await asyncio.gather(*units)
+    # One batch, not one per waiting unit: each batch costs a crossing and a loop turn.
+    assert catalog._batches.batches_run - before == 1
+    assert committed_names(catalog.path) == {"holder", *(f"u{n}" for n in range(10))}
+
+
+async def test_the_first_unit_waiting_for_the_lock_cancelled_leaves_the_others_to_commit(
+    catalog: Catalog,
+) -> None:
+    async with write_lock_held(catalog):
+        first = asyncio.ensure_future(catalog.run_write(lease("first")))
+        others = [asyncio.ensure_future(catalog.run_write(lease(f"u{n}"))) for n in range(3)]
+        await asyncio.sleep(0)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+    await asyncio.gather(*others)
+    assert committed_names(catalog.path) == {"holder", "u0", "u1", "u2"}
 
 
 async def test_a_failing_unit_is_undone_alone_and_raises_the_catalog_error(

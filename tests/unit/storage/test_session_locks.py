@@ -140,3 +140,28 @@ def test_a_lock_in_a_removed_directory_is_not_recreated(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         file_locks.try_lock(tmp_path / "gone" / "lock")
     assert not (tmp_path / "gone").exists()
+
+
+async def test_cancel_waits_for_another_process_writing_the_session(
+    sessions: UploadSessions, other: UploadSessions, data_dir: Path
+) -> None:
+    await sessions.create(SID)
+    gate = asyncio.Event()
+
+    async def held_open() -> AsyncIterator[bytes]:
+        yield b"x" * 10
+        await gate.wait()
+        yield b"y" * 10
+
+    writing = asyncio.create_task(sessions.append(SID, held_open()))
+    await asyncio.sleep(0.05)
+    cancelling = asyncio.create_task(other.cancel(SID))
+    await asyncio.sleep(0.1)
+    # The other process's lock is held: the cancel has not removed the bytes under it.
+    assert not cancelling.done()
+    assert data_file(data_dir).exists()
+    gate.set()
+    assert await writing == 20
+    await cancelling
+    assert not await other.exists(SID)
+    assert not layout.session_dir(data_dir, SID).exists()

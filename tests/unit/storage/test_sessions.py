@@ -8,8 +8,11 @@ import itertools
 import os
 import random
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -356,3 +359,24 @@ def test_any_split_into_patches_gives_hashlib_digest(
         info = asyncio.run(scenario(Path(tmp)))
         assert info == BlobInfo(Digest("sha256", hashlib.sha256(data).hexdigest()), len(data))
         assert layout.blob_path(Path(tmp), info.digest).read_bytes() == data
+
+
+async def test_create_and_cancel_each_cross_to_the_io_threads_once(
+    sessions: UploadSessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under a pull storm every hop off the loop waits behind the ready reads: an upload
+    # session's POST and DELETE each make one.
+    io = sessions._io
+    hops: list[str] = []
+    submit = io.submit
+
+    def counted(fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+        hops.append(getattr(fn, "__name__", repr(fn)))
+        return submit(fn, *args)
+
+    monkeypatch.setattr(io, "submit", counted)
+    await sessions.create(SID)
+    assert len(hops) == 1, hops
+    await sessions.cancel(SID)
+    assert len(hops) == 2, hops
+    assert not await sessions.exists(SID)
