@@ -340,9 +340,13 @@ class Catalog:
                 except BaseException:
                     await _to_the_end(self._close_unit(rollback=True))
                     raise
-                await _to_the_end(self._close_unit(rollback=False))
+                # Released into the group, the unit's fate is the group's COMMIT, and so is
+                # its answer: a cancellation from here on cannot undo it, and reporting one
+                # for a unit that then commits would be false (as on PostgreSQL).
+                with contextlib.suppress(asyncio.CancelledError):
+                    await _to_the_end(self._close_unit(rollback=False))
             try:
-                await asyncio.shield(group)
+                await _group_outcome(group)
             except sqlite3.IntegrityError as exc:
                 raise constraint_violated(exc) from exc
         except sqlite3.OperationalError as exc:
@@ -457,6 +461,15 @@ async def _to_the_end(step: Awaitable[T]) -> T:
         if cancelled:
             raise asyncio.CancelledError
         return result
+
+
+async def _group_outcome(group: asyncio.Future[None]) -> None:
+    """Wait for the group's COMMIT to end, however often the caller is cancelled meanwhile;
+    raises what the COMMIT raised."""
+    while not group.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(group)
+    group.result()
 
 
 async def fetch_all(db: Reader, sql: str, params: Params = ()) -> list[Row]:

@@ -46,6 +46,18 @@ class Dialect:
     restart_ids: str | None
     # The ``LIMIT ?`` parameter that means no limit (SQLite: negative; PostgreSQL: NULL).
     no_limit: int | None
+    # Row-lock clauses appended to a SELECT inside a write transaction. Empty on SQLite, whose
+    # single writer already excludes every other write; on PostgreSQL, writers run side by
+    # side and lock the rows their checks read (see catalog/postgres.py).
+    for_update: str
+    # Only keeps the row's key from being deleted or changed; taken by a write that is about to
+    # reference the row (FOR UPDATE, as a DELETE takes, waits for it and vice versa).
+    for_key_share: str
+    # A claim: lock what is free, pass over what another writer holds (it is taking it).
+    skip_locked: str
+    # Transaction-scoped locks on the 64-bit keys of a JSON array parameter (``?``), taken in
+    # the array's order; None where the single writer makes them pointless.
+    lock_keys: str | None
 
     def limit(self, limit: int) -> int | None:
         """The LIMIT parameter for ``limit``, a negative one meaning all rows."""
@@ -99,6 +111,10 @@ SQLITE = Dialect(
     tables="SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
     restart_ids=None,
     no_limit=-1,
+    for_update="",
+    for_key_share="",
+    skip_locked="",
+    lock_keys=None,
 )
 
 POSTGRESQL = Dialect(
@@ -128,6 +144,15 @@ POSTGRESQL = Dialect(
     ),
     restart_ids="TRUNCATE {tables} RESTART IDENTITY",
     no_limit=None,
+    for_update=" FOR UPDATE",
+    for_key_share=" FOR KEY SHARE",
+    skip_locked=" FOR UPDATE SKIP LOCKED",
+    # A set-returning function yields the array's elements in order, so the locks are taken
+    # in that order (callers sort the keys: no two writers wait on each other in a circle).
+    lock_keys=(
+        "SELECT pg_advisory_xact_lock(value::bigint)"
+        " FROM json_array_elements_text(CAST(? AS json))"
+    ),
 )
 
 

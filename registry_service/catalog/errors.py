@@ -10,9 +10,17 @@ is a defect, and becomes a 500 with its traceback in the log.
     ConstraintViolated          NOT NULL, CHECK, or any other constraint
     ├ ForeignKeyViolated        a row names one that does not exist (any more)
     └ UniqueViolated            a row with the same key (or primary key) exists already
+
+One is a ``RegistryError``, since nobody can do anything about it but try again:
+
+    Unavailable (503)
+    └ WriteConflict             PostgreSQL aborted the transaction: a deadlock with another
+                                writer, or a failed serialization check (catalog/postgres.py)
 """
 
 from __future__ import annotations
+
+from registry_service.errors import Unavailable
 
 
 class ConstraintViolated(Exception):
@@ -25,3 +33,8 @@ class ForeignKeyViolated(ConstraintViolated):
 
 class UniqueViolated(ConstraintViolated):
     pass
+
+
+class WriteConflict(Unavailable):
+    """The database aborted a write transaction to let a concurrent one go on; the same
+    transaction, run again, normally succeeds (``run_write`` does; a client gets 503)."""

@@ -5,18 +5,41 @@ and the app run on either. Statements are the same texts as on SQLite, their ``?
 placeholders numbered once per text (``placeholders``); driver errors leave as
 ``catalog.errors`` (and a full disk as ``InsufficientStorage``), never as asyncpg's.
 
-Writes are serialised as on SQLite: every write transaction takes one transaction-scoped
-advisory lock, ``pg_advisory_xact_lock(WRITE_LOCK_KEY)``, before its first statement, so at
-most one write unit runs at a time across every process and host sharing the database. The
-code relies on SQLite's single writer in places (garbage collection re-checks its conditions
-inside the delete's transaction and counts what it saw; a push's checks and its rows are one
-unit), and this keeps those guarantees identical here rather than re-deriving each one under
-PostgreSQL's concurrent writers. Reads take no lock and see committed rows, as WAL readers do.
+**Concurrent writers.** Unlike SQLite's single writer, write transactions here run side by
+side (READ COMMITTED), across every process and host sharing the database: pushes to different
+repositories, tag deletes, upload sessions and job progress do not wait for one another. Each
+check-then-write that SQLite's single writer made safe locks what its check reads instead:
+
+* garbage collection locks its candidate manifests and blobs ``FOR UPDATE`` and then re-checks
+  the garbage condition (a statement started after the lock sees every row committed before
+  it); a manifest push locks the blobs and child manifests it references ``FOR KEY SHARE``
+  first, so the two wait for each other and a manifest never commits pointing at a deleted
+  blob (``catalog/garbage.py``, ``catalog/blobs.py``, ``catalog/manifests.py``);
+* placing a blob file and unlinking it take a per-digest advisory lock (``catalog/locks.py``),
+  as does scheduling a garbage collection;
+* claims (due jobs, due cleanup policies) skip rows another writer holds (``SKIP LOCKED``);
+  leases and job transitions are single conditional statements, which PostgreSQL re-checks on
+  the row it waited for;
+* "a group keeps an Owner" locks the group's row before it counts.
+
+The fragments that differ from SQLite are in ``catalog/dialect.py`` (empty there). Reads take
+no lock and see committed rows, as WAL readers do.
+
+Two writers may still wait on each other in a circle (PostgreSQL then aborts one) or fail a
+serialization check: ``run_write`` runs its unit again, a few times, since the unit is a
+function of its writer alone; ``transaction()`` cannot re-run its caller's body, so it raises
+``WriteConflict``, a 503 the client retries.
+
+**Cancellation.** A COMMIT once sent runs to its end: if the task is cancelled while it is in
+flight, the transaction waits for the answer; committed, the unit ends normally (its work
+happened, so reporting it cancelled would be false); failed, the failure is raised.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -24,7 +47,12 @@ from typing import Any, TypeVar
 import asyncpg
 
 from registry_service.catalog.dialect import POSTGRESQL
-from registry_service.catalog.errors import ConstraintViolated, ForeignKeyViolated, UniqueViolated
+from registry_service.catalog.errors import (
+    ConstraintViolated,
+    ForeignKeyViolated,
+    UniqueViolated,
+    WriteConflict,
+)
 from registry_service.catalog.pg_migrate import apply_migrations
 from registry_service.catalog.placeholders import numbered
 from registry_service.catalog.protocols import Params, Row, Writer
@@ -33,11 +61,12 @@ from registry_service.errors import InsufficientStorage, Unavailable
 
 T = TypeVar("T")
 
-# Any constant: what matters is that every writer of the database takes the same one. The
-# bytes spell "registry".
-WRITE_LOCK_KEY = 0x7265676973747279
 POOL_MIN_SIZE = 1
 POOL_MAX_SIZE = 10
+# Runs of a ``run_write`` unit that lost a deadlock or a serialization check; the pause before
+# each re-run grows, with jitter so the two losers do not collide again in step.
+WRITE_ATTEMPTS = 5
+RETRY_PAUSE_S = 0.005
 
 
 def translated(exc: BaseException) -> BaseException:
@@ -50,6 +79,8 @@ def translated(exc: BaseException) -> BaseException:
         return ConstraintViolated(str(exc))
     if isinstance(exc, asyncpg.DiskFullError):
         return InsufficientStorage(detail={"reason": "the catalog database's disk is full"})
+    if isinstance(exc, (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)):
+        return WriteConflict(f"catalog: {exc}")
     return exc
 
 
@@ -64,8 +95,22 @@ def _driver_errors_translated() -> Any:
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """The pool's reset on release. asyncpg's default sends a second statement after every
     borrow (unlock advisory locks, close cursors, unlisten, reset settings), doubling the
-    round trips of each read. The catalog sets no session state (its one advisory lock is
+    round trips of each read. The catalog sets no session state (its advisory locks are
     transaction-scoped), and asyncpg itself still rolls back a transaction left open."""
+
+
+async def _settled(step: Awaitable[T]) -> T:
+    """The outcome of ``step``, awaited to its end however often the caller is cancelled
+    meanwhile; those cancellations are dropped (see the module doc on COMMIT)."""
+    task = asyncio.ensure_future(step)
+    while not task.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
+    return task.result()
+
+
+def _retry_pause_s(attempt: int) -> float:
+    return RETRY_PAUSE_S * (2**attempt) * (0.5 + random.random())
 
 
 def _row_count(status: str) -> int:
@@ -187,25 +232,40 @@ class PostgresCatalog:
         return self._reader
 
     async def run_write(self, work: Callable[[Writer], Coroutine[Any, Any, T]]) -> T:
-        """Run ``work(writer)`` as one transaction under the write lock; its result, or what
-        it raised with nothing of it committed."""
-        async with self.transaction() as writer:
-            return await work(writer)
+        """Run ``work(writer)`` as one transaction; its result, or what it raised with nothing
+        of it committed. A unit that lost a deadlock or a serialization check is run again
+        (``work`` depends on nothing but its writer), at most ``WRITE_ATTEMPTS`` times."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                async with self.transaction() as writer:
+                    return await work(writer)
+            except WriteConflict:
+                if attempt + 1 == WRITE_ATTEMPTS:
+                    raise
+            await asyncio.sleep(_retry_pause_s(attempt))
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Writer]:
-        """One write transaction under the write lock: all of it is committed, or none. A
-        deferred constraint that fails at COMMIT raises from the ``async with`` like one that
-        failed at its statement."""
+        """One write transaction: all of it is committed, or none. A deferred constraint that
+        fails at COMMIT raises from the ``async with`` like one that failed at its statement;
+        a deadlock or serialization failure raises ``WriteConflict``. Cancelled while its
+        COMMIT is in flight, it waits for it and ends as the COMMIT did (module doc)."""
         if self._pool.is_closing():
             # As on SQLite: a write after close is the catalog's error, not the driver's.
             raise CatalogClosed("the catalog is closed")
         if self._before_write is not None:
             await self._before_write()
         with _driver_errors_translated():
-            async with self._pool.acquire() as conn, conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK_KEY)
-                yield PostgresWriter(conn)
+            conn = await self._pool.acquire()
+            try:
+                async with _open_transaction(conn) as transaction:
+                    yield PostgresWriter(conn)
+                    await _settled(transaction.commit())
+            finally:
+                # Handing the connection back must not turn a committed unit into a cancelled
+                # one either; asyncpg rolls back whatever a failed unit left open.
+                await _settled(self._pool.release(conn))
 
     async def ping(self) -> None:
         """Unavailable unless the catalog answers a query."""
@@ -213,3 +273,17 @@ class PostgresCatalog:
             await self._pool.fetchval("SELECT 1")
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise Unavailable(f"catalog: {exc}") from exc
+
+
+@asynccontextmanager
+async def _open_transaction(conn: asyncpg.Connection) -> AsyncIterator[Any]:
+    """BEGIN on ``conn``; rolled back if the body raises (COMMIT is the body's last step)."""
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        yield transaction
+    except BaseException:
+        if not conn.is_closed() and conn.is_in_transaction():
+            with contextlib.suppress(Exception):
+                await _settled(transaction.rollback())
+        raise

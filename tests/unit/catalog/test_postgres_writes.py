@@ -1,6 +1,7 @@
-"""``PostgresCatalog``'s write units against a real PostgreSQL server: they serialise under the
-advisory write lock (as SQLite's single writer does), each is all-or-nothing, a failing one is
-undone alone, and the driver's integrity errors leave as ``catalog.errors``."""
+"""``PostgresCatalog``'s write units against a real PostgreSQL server: units that lock the same
+row run one after the other (independent ones side by side: postgresql/test_pg_row_locks.py),
+each is all-or-nothing, a failing one is undone alone, and the driver's integrity errors leave
+as ``catalog.errors``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import asyncpg
 import pytest
 
 from registry_service.catalog.db import fetch_all, fetch_one
+from registry_service.catalog.dialect import POSTGRESQL
 from registry_service.catalog.errors import (
     ConstraintViolated,
     ForeignKeyViolated,
@@ -40,11 +42,14 @@ async def names(catalog: PostgresCatalog) -> set[str]:
 
 async def test_concurrent_read_modify_write_units_lose_no_update(pg: PostgresCatalog) -> None:
     # Under READ COMMITTED two units reading the same counter and writing it back would
-    # lose updates; under the write lock they run one after another, as on SQLite.
+    # lose updates; a unit that locks the row it reads (as every check-then-write of the
+    # catalog does on PostgreSQL) runs after the one holding it, as on SQLite.
     await pg.run_write(lambda tx: tx.execute(LEASE, ("counter",)))
 
     async def bump(tx: Writer) -> None:
-        row = await fetch_one(tx, "SELECT owner FROM leases WHERE name = 'counter'")
+        row = await fetch_one(
+            tx, "SELECT owner FROM leases WHERE name = 'counter'" + POSTGRESQL.for_update
+        )
         assert row is not None
         seen = 0 if row[0] == "x" else int(row[0])
         await asyncio.sleep(0.005)  # widen the window a lost update needs
@@ -56,12 +61,17 @@ async def test_concurrent_read_modify_write_units_lose_no_update(pg: PostgresCat
     assert row is not None and row[0] == "20"
 
 
-async def test_a_second_unit_waits_for_the_first_to_commit(pg: PostgresCatalog) -> None:
+async def test_a_unit_locking_a_held_row_waits_for_the_first_to_commit(
+    pg: PostgresCatalog,
+) -> None:
+    await pg.run_write(lambda tx: tx.execute(LEASE, ("shared",)))
     order: list[str] = []
     first_inside = asyncio.Event()
     release = asyncio.Event()
+    lock_shared = "SELECT name FROM leases WHERE name = 'shared'" + POSTGRESQL.for_update
 
     async def first(tx: Writer) -> None:
+        await tx.execute_fetchall(lock_shared)
         await tx.execute(LEASE, ("first",))
         order.append("first in")
         first_inside.set()
@@ -69,15 +79,16 @@ async def test_a_second_unit_waits_for_the_first_to_commit(pg: PostgresCatalog) 
         order.append("first out")
 
     async def second(tx: Writer) -> None:
+        await tx.execute_fetchall(lock_shared)
         order.append("second in")
-        # Everything the first unit wrote is committed before the second begins.
+        # Everything the first unit wrote is committed before the second gets the row.
         assert "first" in {r[0] for r in await tx.execute_fetchall("SELECT name FROM leases")}
 
     running = asyncio.ensure_future(pg.run_write(first))
     await first_inside.wait()
     waiting = asyncio.ensure_future(pg.run_write(second))
     await asyncio.sleep(0.2)
-    assert order == ["first in"]  # the second is held at the lock
+    assert order == ["first in"]  # the second is held at the row
     release.set()
     await asyncio.gather(running, waiting)
     assert order == ["first in", "first out", "second in"]
@@ -170,7 +181,7 @@ async def test_a_unit_cancelled_mid_transaction_leaves_its_connection_clean(
     request: pytest.FixtureRequest,
 ) -> None:
     # A write cut short (its client hung up) leaves nothing to the connection's next
-    # borrower: no open transaction, none of its rows, not the advisory write lock. The pool
+    # borrower: no open transaction, none of its rows, none of its locks. The pool
     # no longer sends asyncpg's reset statement on release, so this rests on the
     # transaction's own rollback; a pool of one connection makes the next borrower certain.
     server = session_server(request.config)
