@@ -16,9 +16,11 @@ and drops its own. So GC never unlinks a file except inside a write transaction 
 checks that the digest has no row (``_unlink_unless_cataloged``). SQLite's write lock, which
 holds across processes (server, arq workers, the CLI), orders the two: either the push's row is
 there and the file stays, or the unlink happens first and the push then renames its own bytes
-in. A manifest push checks in its own transaction that every blob it lists is linked, and the
-row deletes here re-check the garbage condition in theirs, so a manifest is either stored with
-all its blobs kept or refused with MANIFEST_BLOB_UNKNOWN — never stored pointing at a deleted
+in. On PostgreSQL, whose writers run side by side, the same order comes from a per-digest file
+lock both take (``catalog/locks.py``). A manifest push checks in its own transaction that every
+blob it lists is linked (locking those blob rows first, on PostgreSQL), and the row deletes here
+lock and then re-check the garbage condition in theirs, so a manifest is either stored with all
+its blobs kept or refused with MANIFEST_BLOB_UNKNOWN — never stored pointing at a deleted
 blob. The grace periods are what keep pushes from seeing that refusal: a blob linked a moment
 ago is not garbage until its grace has passed.
 """
@@ -36,6 +38,7 @@ from jobs.execute import Outcome, Progress, lease_for
 from registry_service.catalog import garbage
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog.db import format_time
+from registry_service.catalog.locks import SCHEDULE_COLLECTION, lock_blob_files, lock_names
 from registry_service.catalog.protocols import CatalogBackend, Writer
 from registry_service.catalog.rows import JobRow
 from registry_service.digests import parse_digest
@@ -146,12 +149,13 @@ async def collect_garbage(
 async def _unlink_unless_cataloged(
     catalog: CatalogBackend, store: BlobStore, digests: Sequence[str]
 ) -> list[str]:
-    """Unlink the files of those ``digests`` that have no blob row, holding the catalog's write
-    lock so no push can place and catalog one of them meanwhile (see the module doc)."""
+    """Unlink the files of those ``digests`` that have no blob row, holding their file locks
+    so no push can place and catalog one of them meanwhile (see the module doc)."""
     removed: list[str] = []
     if not digests:
         return removed
     async with catalog.transaction() as tx:
+        await lock_blob_files(tx, digests)
         cataloged = await garbage.blob_rows_among(tx, digests)
         for digest in digests:
             if digest not in cataloged and await store.delete(parse_digest(digest)):
@@ -207,13 +211,16 @@ async def schedule_collection(
     """Submit a collection if none is queued or running and the last one started at least
     ``gc.interval_seconds`` ago; the new job's id, or None. Runners call this on every sweep;
     several workers racing here submit at most one job per interval, since the check and the
-    insert share one write transaction."""
+    insert share one write transaction under one named lock."""
     if gc.interval_seconds <= 0:
         return None
     last = await garbage.select_last_collection(catalog.reader)
     if last is not None and not _interval_passed(last, gc, now):
         return None
     async with catalog.transaction() as tx:
+        # Nothing to lock yet (the job is not inserted): a named lock makes the check and
+        # the insert one step for every replica (SQLite's single writer already does).
+        await lock_names(tx, [SCHEDULE_COLLECTION])
         last = await garbage.select_last_collection(tx)
         if last is not None and not _interval_passed(last, gc, now):
             return None

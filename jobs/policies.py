@@ -5,8 +5,9 @@ policy's rules (``name_regex`` as the delete pattern, ``latest`` always kept) an
 the policy acts as the system, as GitLab's ``ContainerExpirationPolicies::CleanupService`` does.
 Those jobs and the policy's new ``next_run_at`` (now + cadence, counted from the sweep that
 found the run due — a clock that jumped several cadences gives one run, not a catch-up) are
-written in one write transaction that re-reads which policies are due. So several runners
-sweeping at once start a run once, and a crash either loses the whole start (the next sweep
+written in one write transaction that re-reads which policies are due and claims them (row
+locks on PostgreSQL, skipping those another sweep holds). So several runners sweeping at once
+start a run once, and a crash either loses the whole start (the next sweep
 finds the policy still due) or none of it. A run interrupted later resumes job by job: each
 repository's cleanup saved its plan and how far it got, and is claimed again after a restart
 or once its lease expires (``jobs/tag_cleanup.py``).
@@ -56,8 +57,8 @@ async def schedule_due_policies(
         return []
     job_ids: list[int] = []
     async with catalog.transaction() as tx:
-        # Read again under the write lock: another runner may have started them meanwhile.
-        for policy in await policy_rows.select_due_policies(tx, now):
+        # Read again, claiming them: another runner may have started them meanwhile.
+        for policy in await policy_rows.claim_due_policies(tx, now):
             params = policy_job_params(policy, anchoring, now)
             for repository_id in await policy_rows.select_repository_ids_for_run(
                 tx, policy.project_id

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from registry_service.catalog.db import execute, fetch_one, format_time
+from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.dialect import dialect_of
 from registry_service.catalog.protocols import Reader, Writer
 
 
@@ -43,6 +45,23 @@ async def link_blobs(
         "INSERT INTO repository_blobs (repository_id, digest, linked_at) VALUES (?, ?, ?)"
         " ON CONFLICT (repository_id, digest) DO NOTHING",
         [(repository_id, digest, linked_at) for digest in digests],
+    )
+
+
+async def lock_blob_rows(tx: Writer, digests: Collection[str]) -> None:
+    """Keep the rows of ``digests`` (those that exist) from being deleted until ``tx`` ends:
+    taken before a write checks that blobs are there and then references them, so garbage
+    collection, which locks them ``FOR UPDATE`` and re-checks (``catalog/garbage.py``),
+    either sees the new reference or has deleted them before the check. In digest order,
+    as garbage collection locks them. Nothing to do on SQLite (its single writer)."""
+    lock = dialect_of(tx).for_key_share
+    if not lock or not digests:
+        return
+    await fetch_all(
+        tx,
+        f"SELECT digest FROM blobs WHERE digest IN {dialect_of(tx).texts('?')}"
+        " ORDER BY digest" + lock,
+        (json.dumps(sorted(digests)),),
     )
 
 

@@ -1,9 +1,14 @@
 """SQL for garbage collection: what is unreferenced, and deletes that re-check it.
 
 Candidates are read without a lock, so by the time a batch is deleted a push may have
-referenced one again. Every DELETE here therefore repeats the whole garbage condition in its
-WHERE clause, inside the writer's transaction: a row that came back into use is simply not
-deleted.
+referenced one again. Every delete here therefore repeats the whole garbage condition inside
+the writer's transaction: a row that came back into use is simply not deleted. On PostgreSQL,
+where writers run side by side, the batch's rows are first locked ``FOR UPDATE`` (in a fixed
+order) and only then re-checked: a push referencing one locks it ``FOR KEY SHARE``, so either
+the push commits first and the re-check, a statement started after the lock, sees its rows, or
+the delete commits first and the push finds the row gone (MANIFEST_BLOB_UNKNOWN, or a fresh
+manifest row). Blob deletes also hold the blobs' file locks (``catalog/locks.py``), so an
+ingest of the same digest never writes its rows between the re-check and the delete.
 
 A manifest is garbage when no tag points at it, no index of its repository lists it, it is
 not a referrer of a manifest still in its repository, and it has been like that since before
@@ -21,6 +26,7 @@ from datetime import datetime
 
 from registry_service.catalog.db import fetch_all, fetch_one, format_time
 from registry_service.catalog.dialect import Dialect, dialect_of
+from registry_service.catalog.locks import lock_blob_files
 from registry_service.catalog.protocols import Reader, Writer
 
 _MANIFEST_IS_GARBAGE = (
@@ -74,6 +80,13 @@ async def delete_garbage_manifests(
     checking each just before its delete.
     """
     dialect = dialect_of(tx)
+    if dialect.for_update:
+        await fetch_all(
+            tx,
+            f"SELECT id FROM manifests WHERE id IN {dialect.ints('?')} ORDER BY id"
+            + dialect.for_update,
+            (json.dumps(list(manifest_ids)),),
+        )
     row = await fetch_one(
         tx,
         # CROSS JOIN: walk the given ids and look each up, never scan manifests.
@@ -135,6 +148,14 @@ async def delete_garbage_blobs(
     """Delete the rows (and repository links) of those of ``digests`` still garbage; returns
     (digest, size) of each deleted. The files are the caller's to remove afterwards."""
     dialect = dialect_of(tx)
+    if dialect.for_update:
+        await lock_blob_files(tx, digests)
+        await fetch_all(
+            tx,
+            f"SELECT digest FROM blobs WHERE digest IN {dialect.texts('?')} ORDER BY digest"
+            + dialect.for_update,
+            (json.dumps(list(digests)),),
+        )
     row = await fetch_one(
         tx,
         f"SELECT {dialect.array_agg(dialect.pair('b.digest', 'b.size_bytes'))}"

@@ -85,14 +85,18 @@ async def select_next_run_after(db: Reader) -> datetime | None:
 async def claim_job(
     tx: Writer, job_id: int, owner: str, lease_until: datetime, now: datetime
 ) -> JobRow | None:
-    """Take the job if it is claimable; the row as claimed, or None if someone else has it."""
+    """Take the job if it is claimable; the row as claimed, or None if someone else has it.
+
+    On PostgreSQL a job another writer holds (claiming it, or its runner saving progress) is
+    passed over at once rather than waited for: that writer is taking or running it."""
     stamp = format_time(now)
     changed = await execute(
         tx,
         "UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?,"
         " attempts = attempts + 1, started_at = COALESCE(started_at, ?)"
-        " WHERE id = ? AND ((state = 'queued' AND (run_after IS NULL OR run_after <= ?))"
-        " OR (state = 'running' AND lease_expires_at < ?))",
+        " WHERE id = (SELECT id FROM jobs"
+        "  WHERE id = ? AND ((state = 'queued' AND (run_after IS NULL OR run_after <= ?))"
+        f"  OR (state = 'running' AND lease_expires_at < ?)){dialect_of(tx).skip_locked})",
         (owner, format_time(lease_until), stamp, job_id, stamp, stamp),
     )
     return await select_job(tx, job_id) if changed else None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.dialect import dialect_of
+from registry_service.catalog.errors import ConstraintViolated
 from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import StoredManifest
 
@@ -40,20 +43,54 @@ class NewManifest:
 async def insert_manifest(
     db: Writer, repository_id: int, new: NewManifest, now: datetime
 ) -> tuple[int, bool]:
-    """Store a manifest (idempotent by digest); returns (id, created)."""
-    existing = await fetch_one(
-        db,
-        "SELECT id FROM manifests WHERE repository_id = ? AND digest = ?",
-        (repository_id, new.digest),
-    )
+    """Store a manifest (idempotent by digest); returns (id, created).
+
+    An existing row is locked ``FOR KEY SHARE`` on PostgreSQL: garbage collection deletes it
+    before this (and a new row is written) or after this transaction, once it sees the tags
+    the caller is about to add. Two pushes of one new manifest at once: the second waits for
+    the first's row and then answers it."""
+    existing = await _select_manifest_id_locked(db, repository_id, new.digest)
     if existing is not None:
-        return int(existing[0]), False
-    manifest_id = await insert(
-        db, _INSERT_MANIFEST, _manifest_row(repository_id, new, format_time(now))
+        return existing, False
+    inserted = await fetch_all(
+        db,
+        _INSERT_MANIFEST + " ON CONFLICT (repository_id, digest) DO NOTHING RETURNING id",
+        _manifest_row(repository_id, new, format_time(now)),
     )
+    if not inserted:
+        concurrent = await _select_manifest_id_locked(db, repository_id, new.digest)
+        if concurrent is None:
+            raise ConstraintViolated(f"manifest {new.digest} was inserted and deleted meanwhile")
+        return concurrent, False
+    manifest_id = int(inserted[0][0])
     await db.executemany(_INSERT_BLOB_REF, _blob_refs(manifest_id, new))
     await db.executemany(_INSERT_CHILD, _child_refs(manifest_id, new))
     return manifest_id, True
+
+
+async def _select_manifest_id_locked(db: Writer, repository_id: int, digest: str) -> int | None:
+    row = await fetch_one(
+        db,
+        "SELECT id FROM manifests WHERE repository_id = ? AND digest = ?"
+        + dialect_of(db).for_key_share,
+        (repository_id, digest),
+    )
+    return int(row[0]) if row is not None else None
+
+
+async def lock_manifest_rows(db: Writer, repository_id: int, digests: Sequence[str]) -> None:
+    """Keep the repository's manifests of ``digests`` from being deleted until the
+    transaction ends (an index about to list them as children), in id order as garbage
+    collection locks them; nothing to do on SQLite."""
+    dialect = dialect_of(db)
+    if not dialect.for_key_share or not digests:
+        return
+    await fetch_all(
+        db,
+        f"SELECT id FROM manifests WHERE repository_id = ? AND digest IN {dialect.texts('?')}"
+        " ORDER BY id" + dialect.for_key_share,
+        (repository_id, json.dumps(sorted(set(digests)))),
+    )
 
 
 async def insert_manifests(

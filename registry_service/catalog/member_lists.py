@@ -154,7 +154,14 @@ async def delete_member(
 
 
 async def count_owners(db: Reader, namespace_id: int) -> int:
-    """Direct Owners of a group who are not being deleted."""
+    """Direct Owners of a group who are not being deleted.
+
+    Inside a write transaction on PostgreSQL, the group's row is locked first, so removals
+    and demotions of its Owners count one after the other: two cannot both see "another
+    Owner is left" and leave none."""
+    lock = dialect_of(db).for_update
+    if lock:
+        await fetch_all(db, "SELECT id FROM namespaces WHERE id = ?" + lock, (namespace_id,))
     row = await fetch_one(
         db,
         "SELECT COUNT(*) FROM members m JOIN users u ON u.id = m.user_id"

@@ -105,6 +105,20 @@ async def select_due_policies(db: Reader, now: datetime) -> list[CleanupPolicyRo
     return [CleanupPolicyRow.from_row(row) for row in rows]
 
 
+async def claim_due_policies(tx: Writer, now: datetime) -> list[CleanupPolicyRow]:
+    """The due policies (as ``select_due_policies``) that this transaction now holds until it
+    ends: on PostgreSQL, those another sweep is starting are passed over, and one it started
+    meanwhile is no longer due when re-read, so each run starts once. Plain on SQLite."""
+    rows = await fetch_all(
+        tx,
+        f"SELECT {_COLUMNS} FROM cleanup_policies"
+        " WHERE enabled = 1 AND next_run_at IS NOT NULL AND next_run_at <= ?"
+        " ORDER BY project_id" + dialect_of(tx).skip_locked,
+        (format_time(now),),
+    )
+    return [CleanupPolicyRow.from_row(row) for row in rows]
+
+
 async def update_next_run_at(
     tx: Writer, project_id: int, next_run_at: datetime
 ) -> None:

@@ -26,8 +26,12 @@ async def upsert_tag(
     A manifest that gains a tag is referenced again; one that loses its last tag is marked
     unreferenced from ``now`` (garbage collection counts its grace period from then).
     """
+    # Locked: a concurrent push of the same tag waits, then reads what this one wrote, so
+    # each manifest the tag leaves is stamped (on SQLite the single writer does this).
     previous = await fetch_one(
-        db, "SELECT manifest_id FROM tags WHERE repository_id = ? AND name = ?",
+        db,
+        "SELECT manifest_id FROM tags WHERE repository_id = ? AND name = ?"
+        + dialect_of(db).for_update,
         (repository_id, name),
     )
     await execute(

@@ -6,13 +6,14 @@ order of a commit is the durability rule: the file is renamed into place (fsynce
 the catalog rows are written — so a row never points at a missing file, and a crash in between
 leaves at most an unreferenced file for garbage collection.
 
-Both steps happen inside one catalog write transaction (``_place_and_record``). Garbage
-collection unlinks a file only inside a write transaction that first checks the blob has no
-row (``jobs/gc.py``). The write lock (SQLite's, so it holds across processes) therefore
-serializes the two: either GC unlinks first and this push renames its own copy in, or the push
-writes its row first and GC sees it and keeps the file. Without that, a push finding the file
-already present would discard its own copy, GC would unlink the old one, and the new row would
-point at nothing.
+Both steps happen inside one catalog write transaction (``_place_and_record``) that holds the
+digest's file lock (``catalog/locks.py``: SQLite's write lock, a per-digest advisory lock on
+PostgreSQL; both hold across processes). Garbage collection unlinks a file only inside a write
+transaction that holds the same lock and first checks the blob has no row (``jobs/gc.py``).
+The lock therefore serializes the two: either GC unlinks first and this push renames its own
+copy in, or the push writes its row first and GC sees it and keeps the file. Without that, a
+push finding the file already present would discard its own copy, GC would unlink the old one,
+and the new row would point at nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from datetime import datetime
 
 from registry_service.catalog import blobs as blob_rows
 from registry_service.catalog import uploads as upload_rows
+from registry_service.catalog.locks import lock_blob_files
 from registry_service.catalog.protocols import CatalogBackend, Writer
 from registry_service.catalog.rows import Repository, Upload
 from registry_service.digests import Digest
@@ -70,8 +72,9 @@ async def _place_and_record(
     now: datetime,
     upload_id: str | None = None,
 ) -> BlobInfo:
-    """Make ``pending`` visible and catalog it, under one write lock (see the module doc)."""
+    """Make ``pending`` visible and catalog it, under its file lock (see the module doc)."""
     async with catalog.transaction() as tx:
+        await lock_blob_files(tx, [str(pending.digest)])
         info = await pending.place()
         await blob_rows.insert_blob(tx, str(info.digest), info.size_bytes, now)
         await blob_rows.link_blob(tx, repository.id, str(info.digest), now)
@@ -115,6 +118,9 @@ async def mount_blob(
     """
 
     async def link(tx: Writer) -> int | None:
+        # Locked as a manifest push locks what it references: GC deletes the blob before or
+        # after this unit, never between the check and the new link.
+        await blob_rows.lock_blob_rows(tx, [str(digest)])
         size = await blob_rows.select_linked_blob_size(tx, source.id, str(digest))
         if size is not None:
             await blob_rows.link_blob(tx, target.id, str(digest), now)

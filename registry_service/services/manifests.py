@@ -4,8 +4,9 @@ A pushed manifest is stored byte-exact; its identity is the digest of those byte
 is parsed (``manifests.parse``), every blob it needs must already be readable by the repository
 and every child of an index must already be in it, and the facts the GitLab API and the cleanup
 read later are recorded beside it: config digest, the image's ``created`` date, sizes, subject.
-The checks and the insert run in one catalog transaction, so a blob cannot be unlinked between
-"it is there" and "the manifest references it".
+The checks and the insert run in one catalog transaction, which first locks the blob and child
+rows it checks (on PostgreSQL; SQLite has one writer), so garbage collection cannot delete one
+between "it is there" and "the manifest references it".
 """
 
 from __future__ import annotations
@@ -202,6 +203,11 @@ async def _image_record(
     payload: bytes,
     created: datetime | None,
 ) -> NewManifest:
+    # Before the checks, so garbage collection cannot delete a checked blob before the
+    # manifest that references it commits (catalog/garbage.py).
+    await blob_rows.lock_blob_rows(
+        tx, [str(d.digest) for d in manifest.blobs if _needs_blob(d)]
+    )
     for descriptor in manifest.blobs:
         if not _needs_blob(descriptor):
             continue
@@ -259,6 +265,7 @@ async def _index_record(
     payload: bytes,
 ) -> NewManifest:
     wanted = [str(child.digest) for child in index.manifests]
+    await manifest_rows.lock_manifest_rows(tx, repository.id, wanted)
     present = await manifest_rows.select_manifests_by_digests(tx, repository.id, wanted)
     missing = [d for d in wanted if d not in present]
     if missing:
