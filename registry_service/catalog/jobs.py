@@ -82,6 +82,13 @@ async def select_next_run_after(db: Reader) -> datetime | None:
     return datetime.fromisoformat(row[0]) if row and row[0] else None
 
 
+# Queued and due, or running under an expired lease (``:now``).
+_CLAIMABLE = (
+    "((state = 'queued' AND (run_after IS NULL OR run_after <= :now))"
+    " OR (state = 'running' AND lease_expires_at < :now))"
+)
+
+
 async def claim_job(
     tx: Writer, job_id: int, owner: str, lease_until: datetime, now: datetime
 ) -> JobRow | None:
@@ -90,14 +97,15 @@ async def claim_job(
     On PostgreSQL a job another writer holds (claiming it, or its runner saving progress) is
     passed over at once rather than waited for: that writer is taking or running it."""
     stamp = format_time(now)
+    # The condition twice: the sub-select's lock skips a held row, and the UPDATE's own WHERE
+    # is what PostgreSQL re-checks on the newest row version (a sub-select's answer is not).
     changed = await execute(
         tx,
-        "UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?,"
-        " attempts = attempts + 1, started_at = COALESCE(started_at, ?)"
-        " WHERE id = (SELECT id FROM jobs"
-        "  WHERE id = ? AND ((state = 'queued' AND (run_after IS NULL OR run_after <= ?))"
-        f"  OR (state = 'running' AND lease_expires_at < ?)){dialect_of(tx).skip_locked})",
-        (owner, format_time(lease_until), stamp, job_id, stamp, stamp),
+        "UPDATE jobs SET state = 'running', lease_owner = :owner, lease_expires_at = :until,"
+        " attempts = attempts + 1, started_at = COALESCE(started_at, :now)"
+        f" WHERE id = (SELECT id FROM jobs WHERE id = :id AND {_CLAIMABLE}"
+        f"{dialect_of(tx).skip_locked}) AND {_CLAIMABLE}",
+        {"owner": owner, "until": format_time(lease_until), "now": stamp, "id": job_id},
     )
     return await select_job(tx, job_id) if changed else None
 
