@@ -40,3 +40,27 @@ async def test_cancelling_a_unit_anywhere_undoes_it_and_the_next_unit_commits(
     assert "next" in names
     assert ("doomed" in names) == survived
     assert await _count(catalog) == len(names)
+
+
+async def test_a_unit_cancelled_once_its_body_is_done_reports_the_commit_it_made(
+    catalog: Catalog,
+) -> None:
+    # From the end of its body on, a unit's COMMIT is under way (PostgreSQL: sent; SQLite:
+    # the unit is released into the group that commits). A cancellation arriving then cannot
+    # stop it, so the unit must answer as the COMMIT did: success, and its row is there.
+    body_done = asyncio.Event()
+
+    async def unit() -> None:
+        async with catalog.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO leases (name, owner, expires_at) VALUES ('late', 'x', 'y')"
+            )
+            body_done.set()
+
+    doomed = asyncio.create_task(unit())
+    await body_done.wait()
+    doomed.cancel()
+    await doomed  # not CancelledError
+
+    names = {r[0] for r in await fetch_all(catalog.reader, "SELECT name FROM leases")}
+    assert names == {"late"}
