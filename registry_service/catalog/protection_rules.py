@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time, insert
+from registry_service.catalog.dialect import dialect_of
 from registry_service.catalog.protocols import Reader, Row, Writer
 
 
@@ -84,6 +85,12 @@ async def select_tag_rule(db: Reader, project_id: int, rule_id: int) -> TagRuleR
 
 
 async def count_tag_rules(db: Reader, project_id: int) -> int:
+    """How many tag rules the project has. Inside a write transaction on PostgreSQL the
+    project's row is locked first, so two rules added at once are counted one after the
+    other against the limit."""
+    lock = dialect_of(db).for_update
+    if lock:
+        await fetch_all(db, "SELECT id FROM projects WHERE id = ?" + lock, (project_id,))
     row = await fetch_one(
         db, "SELECT COUNT(*) FROM tag_protection_rules WHERE project_id = ?", (project_id,)
     )

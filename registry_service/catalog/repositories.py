@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time
+from registry_service.catalog.dialect import dialect_of
 from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import Repository
 
@@ -24,6 +25,15 @@ async def select_repository_by_id(
 ) -> Repository | None:
     row = await fetch_one(db, "SELECT * FROM repositories WHERE id = ?", (repository_id,))
     return Repository.from_row(row) if row else None
+
+
+async def lock_repository(tx: Writer, repository_id: int) -> None:
+    """Hold the repository's row until ``tx`` ends (PostgreSQL; SQLite's single writer holds
+    everything already): for a check over its tags that no row of its own stands for, such as
+    "this immutable tag does not exist yet"."""
+    lock = dialect_of(tx).for_update
+    if lock:
+        await fetch_all(tx, "SELECT id FROM repositories WHERE id = ?" + lock, (repository_id,))
 
 
 async def ensure_repository(

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from registry_service.catalog import blobs as blob_rows
 from registry_service.catalog import manifests as manifest_rows
+from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.manifests import NewManifest
 from registry_service.catalog.protocols import CatalogBackend, Writer
@@ -132,6 +133,10 @@ async def push_manifest(
     parsed = parse_manifest(payload, content_type)
     created = await _created_of(storage, parsed)
     async with catalog.transaction() as tx:
+        if guard is not None and any(guard.tags.is_immutable(tag) for tag in tags):
+            # "Not there yet, so it may be created" has no tag row to lock: two pushes of one
+            # new immutable tag take the repository's row in turn instead (PostgreSQL).
+            await repository_rows.lock_repository(tx, repository.id)
         if guard is not None and guard.tags:
             for tag in dict.fromkeys(tags):
                 await _check_tag_push(tx, guard, repository, tag, digest)

@@ -21,6 +21,7 @@ from registry_service.catalog import blobs as blob_rows
 from registry_service.catalog import jobs as job_rows
 from registry_service.catalog import manifests as manifest_rows
 from registry_service.catalog import policies as policy_rows
+from registry_service.catalog import protection_rules as rule_rows
 from registry_service.catalog import uploads as upload_rows
 from registry_service.catalog.db import fetch_all
 from registry_service.catalog.errors import WriteConflict
@@ -29,13 +30,14 @@ from registry_service.catalog.postgres import PostgresCatalog
 from registry_service.catalog.protocols import Writer
 from registry_service.catalog.repositories import ensure_repository
 from registry_service.catalog.rows import Repository
-from registry_service.errors import ManifestBlobUnknown, Unavailable
+from registry_service.errors import Forbidden, ManifestBlobUnknown, Unavailable
 from registry_service.services import member_admin
 from registry_service.services.blobs import Storage
 from registry_service.services.jobs import NO_RUNNER
 from registry_service.services.manifests import push_manifest
 from registry_service.services.member_admin import MemberSource, SourceKind
 from registry_service.services.permissions import AccessLevel, Actor
+from registry_service.services.protection_rules import guard_for
 from registry_service.settings import GcSettings
 from registry_service.storage.filesystem import FilesystemBlobStore
 from tests import oci_content as oc
@@ -166,6 +168,43 @@ async def test_garbage_collection_and_a_push_of_its_blobs_never_leave_a_dangling
     print(f"GC vs push over {RACE_ROUNDS} rounds: {outcomes}")
     # Both orders happened: the race was run, not won by one side every time.
     assert outcomes["stored"] > 0 and outcomes["refused"] > 0, outcomes
+
+
+async def test_two_pushes_of_one_new_immutable_tag_let_exactly_one_set_it(
+    replicas: tuple[PostgresCatalog, ...], storage: Storage
+) -> None:
+    first, second = replicas
+    admin = Actor(user_id=-1, username="admin", is_admin=True)
+    # Many tags in turn: whether the two pushes overlap varies from round to round.
+    repository = await _repository(first, "group/immutable")
+    async with first.transaction() as tx:
+        await rule_rows.insert_tag_rule(tx, repository.project_id, "v.*", None, None, True, NOW)
+    guard = await guard_for(first, admin, repository.project_id, "group/immutable")
+    images = [oc.artifact(annotations={"n": str(n)}) for n in range(2)]
+    for image in images:
+        await _link_blobs(first, repository, image, NOW)
+    for n in range(OWNER_ROUNDS):
+        tag = f"v{n}"
+        results = await asyncio.gather(
+            *(
+                push_manifest(
+                    catalog, storage, repository, tag, image.manifest, image.media_type, [],
+                    NOW, guard,
+                )
+                for catalog, image in zip(replicas, images, strict=True)
+            ),
+            return_exceptions=True,
+        )
+        refused = [r for r in results if isinstance(r, Forbidden)]
+        assert len(refused) == 1, (n, results)
+        winner = images[results.index(next(r for r in results if r not in refused))]
+        rows = await fetch_all(
+            first.reader,
+            "SELECT m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id"
+            " WHERE t.repository_id = ? AND t.name = ?",
+            (repository.id, tag),
+        )
+        assert [r[0] for r in rows] == [winner.digest]
 
 
 async def _queued_jobs(catalog: PostgresCatalog, count: int) -> list[int]:
