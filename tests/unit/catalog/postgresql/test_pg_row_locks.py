@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.gc import collect_garbage, schedule_collection
+from jobs.gc import _unlink_unless_cataloged, collect_garbage, schedule_collection
 from jobs.policies import schedule_due_policies
 from registry_service.catalog import blobs as blob_rows
 from registry_service.catalog import jobs as job_rows
@@ -23,7 +23,7 @@ from registry_service.catalog import manifests as manifest_rows
 from registry_service.catalog import policies as policy_rows
 from registry_service.catalog import protection_rules as rule_rows
 from registry_service.catalog import uploads as upload_rows
-from registry_service.catalog.db import fetch_all
+from registry_service.catalog.db import fetch_all, format_time
 from registry_service.catalog.errors import WriteConflict
 from registry_service.catalog.policies import CleanupPolicyRow
 from registry_service.catalog.postgres import PostgresCatalog
@@ -32,7 +32,8 @@ from registry_service.catalog.repositories import ensure_repository
 from registry_service.catalog.rows import Repository
 from registry_service.errors import Forbidden, ManifestBlobUnknown, Unavailable
 from registry_service.services import member_admin
-from registry_service.services.blobs import Storage
+from registry_service.digests import parse_digest
+from registry_service.services.blobs import Storage, ingest_blob
 from registry_service.services.jobs import NO_RUNNER
 from registry_service.services.manifests import push_manifest
 from registry_service.services.member_admin import MemberSource, SourceKind
@@ -43,13 +44,16 @@ from registry_service.storage.filesystem import FilesystemBlobStore
 from tests import oci_content as oc
 from tests.factories import Factory
 from tests.postgres_server import session_server
+from tests.unit.storage.streams import stream
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 LONG_AGO = NOW - timedelta(days=3)
 # Longer than any of these units takes on a loaded machine, far shorter than "forever".
 PATIENCE_S = 5.0
 RACE_ROUNDS = 40
-OWNER_ROUNDS = 20
+# Repeats of a check-then-write race whose two sides start a few milliseconds apart (whether
+# they overlap varies, so an unguarded check fails within a few).
+TURNS = 20
 
 
 @pytest.fixture
@@ -183,7 +187,7 @@ async def test_two_pushes_of_one_new_immutable_tag_let_exactly_one_set_it(
     images = [oc.artifact(annotations={"n": str(n)}) for n in range(2)]
     for image in images:
         await _link_blobs(first, repository, image, NOW)
-    for n in range(OWNER_ROUNDS):
+    for n in range(TURNS):
         tag = f"v{n}"
         results = await asyncio.gather(
             *(
@@ -205,6 +209,35 @@ async def test_two_pushes_of_one_new_immutable_tag_let_exactly_one_set_it(
             (repository.id, tag),
         )
         assert [r[0] for r in rows] == [winner.digest]
+
+
+async def test_an_ingest_and_the_unlink_of_its_orphan_file_never_leave_a_row_without_file(
+    replicas: tuple[PostgresCatalog, ...], storage: Storage
+) -> None:
+    pusher, collector = replicas
+    repository = await _repository(pusher, "group/files")
+    data = b"layer bytes that a crash once left without a row"
+    digest = parse_digest(oc.digest_of(data))
+    outcomes = {"kept": 0, "unlinked first": 0}
+    rng = random.Random(1305)
+    for round_number in range(RACE_ROUNDS):
+        # The file is there with no row: an orphan to GC, a copy to keep for the ingest.
+        async with pusher.transaction() as tx:
+            await tx.execute("DELETE FROM repository_blobs WHERE digest = ?", (str(digest),))
+            await tx.execute("DELETE FROM blobs WHERE digest = ?", (str(digest),))
+        await storage.store.put_many([(digest, data)])
+        ingest = ingest_blob(pusher, storage, repository, stream(data), digest, NOW)
+        unlink = _unlink_unless_cataloged(collector, storage.store, [str(digest)])
+        first, second = (ingest, unlink) if round_number % 2 else (unlink, ingest)
+        started = asyncio.ensure_future(first)
+        await asyncio.sleep(rng.uniform(0, 0.004))
+        results = await asyncio.gather(started, second)
+        removed = results[1] if round_number % 2 else results[0]
+        outcomes["unlinked first" if removed else "kept"] += 1
+        # The ingest committed its row: its bytes must be in the store.
+        assert await storage.store.stat(digest) is not None, (round_number, outcomes)
+    print(f"ingest vs unlink over {RACE_ROUNDS} rounds: {outcomes}")
+    assert outcomes["kept"] > 0 and outcomes["unlinked first"] > 0, outcomes
 
 
 async def _queued_jobs(catalog: PostgresCatalog, count: int) -> list[int]:
@@ -299,13 +332,20 @@ async def test_two_replicas_scheduling_a_collection_at_once_make_one_job(
 ) -> None:
     first, second = replicas
     gc = GcSettings(interval_seconds=3600)
-    for _ in range(5):
-        await asyncio.gather(
+    for round_number in range(TURNS):
+        made = await asyncio.gather(
             schedule_collection(first, NO_RUNNER, gc, NOW),
             schedule_collection(second, NO_RUNNER, gc, NOW),
         )
+        assert sum(job_id is not None for job_id in made) == 1, (round_number, made)
+        # Done long ago: the next round finds a collection due again.
+        async with first.transaction() as tx:
+            await tx.execute(
+                "UPDATE jobs SET state = 'done', created_at = ? WHERE kind = 'collect_garbage'",
+                (format_time(LONG_AGO),),
+            )
     rows = await fetch_all(first.reader, "SELECT id FROM jobs WHERE kind = 'collect_garbage'")
-    assert len(rows) == 1
+    assert len(rows) == TURNS
 
 
 async def test_two_owners_removed_at_once_leave_the_group_one(
@@ -316,7 +356,7 @@ async def test_two_owners_removed_at_once_leave_the_group_one(
     admin = Actor(user_id=-1, username="admin", is_admin=True)
     # Many groups in turn: the two removals start a few milliseconds apart, and whether their
     # counts overlap varies; unguarded, some round leaves a group with no Owner.
-    for n in range(OWNER_ROUNDS):
+    for n in range(TURNS):
         group = await factory.group(f"owned{n}")
         owners = [(await factory.user(f"owner{n}x{i}")).user for i in range(2)]
         for owner in owners:
