@@ -106,11 +106,13 @@ async def _settled(step: Awaitable[T]) -> T:
     while not task.done():
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(task)
-    return task.result()
+    result: T = task.result()
+    return result
 
 
 def _retry_pause_s(attempt: int) -> float:
-    return RETRY_PAUSE_S * (2**attempt) * (0.5 + random.random())
+    pause_s: float = RETRY_PAUSE_S * 2.0**attempt * (0.5 + random.random())
+    return pause_s
 
 
 def _row_count(status: str) -> int:

@@ -30,9 +30,9 @@ from registry_service.catalog.postgres import PostgresCatalog
 from registry_service.catalog.protocols import Writer
 from registry_service.catalog.repositories import ensure_repository
 from registry_service.catalog.rows import Repository
+from registry_service.digests import parse_digest
 from registry_service.errors import Forbidden, ManifestBlobUnknown, Unavailable
 from registry_service.services import member_admin
-from registry_service.digests import parse_digest
 from registry_service.services.blobs import Storage, ingest_blob
 from registry_service.services.jobs import NO_RUNNER
 from registry_service.services.manifests import push_manifest
@@ -177,7 +177,7 @@ async def test_garbage_collection_and_a_push_of_its_blobs_never_leave_a_dangling
 async def test_two_pushes_of_one_new_immutable_tag_let_exactly_one_set_it(
     replicas: tuple[PostgresCatalog, ...], storage: Storage
 ) -> None:
-    first, second = replicas
+    first = replicas[0]
     admin = Actor(user_id=-1, username="admin", is_admin=True)
     # Many tags in turn: whether the two pushes overlap varies from round to round.
     repository = await _repository(first, "group/immutable")
