@@ -20,7 +20,9 @@ check-then-write that SQLite's single writer made safe locks what its check read
 * claims (due jobs, due cleanup policies) skip rows another writer holds (``SKIP LOCKED``);
   leases and job transitions are single conditional statements, which PostgreSQL re-checks on
   the row it waited for;
-* "a group keeps an Owner" locks the group's row before it counts.
+* checks over rows that may not exist yet lock their parent's row before they read: "a group
+  keeps an Owner" the group, "at most so many tag rules" the project, "this immutable tag is
+  new" the repository; a tag push locks the tag's row, so the manifest it leaves is stamped.
 
 The fragments that differ from SQLite are in ``catalog/dialect.py`` (empty there). Reads take
 no lock and see committed rows, as WAL readers do.
