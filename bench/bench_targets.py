@@ -266,6 +266,31 @@ def read_rss_kib(pid: int, field: str = "VmRSS") -> int:
     raise StepFailed(f"/proc/{pid}/status has no {field}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` and every live process below it: a
+    ``serve --workers N`` parent and its children count as one server."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command name (field 2) may hold spaces; the fields after it may not.
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended meanwhile
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        times[child] = (int(fields[11]) + int(fields[12])) / tick
+    total, family = 0.0, {pid}
+    for child in sorted(times):  # a child's pid is not always above its parent's: walk up
+        ancestor = child
+        while ancestor not in family and ancestor in parents and ancestor > 1:
+            ancestor = parents[ancestor]
+        if ancestor in family:
+            total += times[child]
+    return total
+
+
 class PeakRss:
     """Samples a process's VmRSS every ``interval_s`` in a thread while the block runs."""
 

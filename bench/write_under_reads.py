@@ -8,6 +8,10 @@ on registry-service and right after on distribution, and one table prints both, 
 comparison is within one run (the machine is shared: compare rows of one run, not of two).
 
     .venv/bin/python bench/write_under_reads.py [--seconds 8] [--cases 1:0,1:50,10:50]
+        [--only registry-service|distribution] [--serve-arg=--workers --serve-arg=2]
+
+The table also gives each server's CPU time (user + system, its processes together) within
+the timed window: what its answers cost, which a loaded machine does not change much.
 
 Needs ``docker-registry`` on PATH (Debian: ``apt-get install docker-registry``); stops its
 servers and removes their temp dirs on exit, error or Ctrl-C.
@@ -30,7 +34,13 @@ from pathlib import Path
 import aiohttp
 from bench_http import create_tags, expect, open_session, start_upload
 from bench_images import MANIFEST_MEDIA_TYPE, small_image
-from bench_targets import StepFailed, Target, start_distribution, start_registry_service
+from bench_targets import (
+    StepFailed,
+    Target,
+    cpu_seconds,
+    start_distribution,
+    start_registry_service,
+)
 
 TAG = "latest"
 DEFAULT_CASES = ((1, 0), (1, 50), (10, 50))
@@ -51,6 +61,7 @@ class CaseResult:
     readers: int
     writes: Loop
     reads: Loop
+    server_cpu_s: float  # user + system CPU of the server's processes within the timed window
 
 
 async def _write_once(session: aiohttp.ClientSession, repo: str) -> None:
@@ -95,9 +106,13 @@ def run_case(pool: ProcessPoolExecutor, target: Target, writers: int, readers: i
     until = time.monotonic() + 1.0 + seconds
     reads = pool.submit(_client_process, target, "read", readers, until) if readers else None
     writes = pool.submit(_client_process, target, "write", writers, until)
+    time.sleep(max(0.0, until - seconds - time.monotonic()))
+    cpu_before = cpu_seconds(target.pid)
+    time.sleep(max(0.0, until - time.monotonic()))
+    server_cpu_s = cpu_seconds(target.pid) - cpu_before
     return CaseResult(
         target.name, writers, readers, writes.result(),
-        reads.result() if reads is not None else Loop(0, []),
+        reads.result() if reads is not None else Loop(0, []), server_cpu_s,
     )
 
 
@@ -114,13 +129,14 @@ def print_table(results: list[CaseResult], seconds: float) -> None:
     print(f"\nwrites = POST upload + DELETE session pairs completed in {seconds:g} s; "
           "latency per pair; reads = manifest GETs")
     header = ("| case | registry | writes | write p50 ms | write p99 ms | reads |"
-              " read p50 ms |")
+              " read p50 ms | server CPU s |")
     print(header)
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(f"| W={r.writers}, R={r.readers} | {r.target} | {r.writes.count:,} |"
               f" {_ms(r.writes.latencies_s, 0.5)} | {_ms(r.writes.latencies_s, 0.99)} |"
-              f" {r.reads.count:,} | {_ms(r.reads.latencies_s, 0.5)} |")
+              f" {r.reads.count:,} | {_ms(r.reads.latencies_s, 0.5)} |"
+              f" {r.server_cpu_s:.1f} |")
     print("\ntargets (issue 13.1), ours against distribution in this run:")
     by_case: dict[tuple[int, int], dict[str, CaseResult]] = {}
     for r in results:
@@ -159,6 +175,9 @@ def main() -> int:
     parser.add_argument("--cases", type=parse_cases,
                         default=list(DEFAULT_CASES), help="W:R pairs, e.g. 1:0,1:50,10:50")
     parser.add_argument("--only", choices=("registry-service", "distribution"))
+    parser.add_argument("--serve-arg", action="append", default=[], dest="serve_args",
+                        help="one more argument for registry-service serve, e.g. "
+                        "--serve-arg=--workers --serve-arg=2")
     args = parser.parse_args()
     venv_bin = Path(sys.executable).parent
     image = small_image()
@@ -166,7 +185,7 @@ def main() -> int:
     with ExitStack() as stack:
         targets: list[Target] = []
         if args.only != "distribution":
-            targets.append(start_registry_service(stack, venv_bin))
+            targets.append(start_registry_service(stack, venv_bin, args.serve_args))
         if args.only != "registry-service":
             targets.append(start_distribution(stack))
         for target in targets:

@@ -78,6 +78,12 @@ class RedactingFilter(logging.Filter):
             # A call whose arguments do not fit its message: without this, logging's error
             # report would print the raw arguments.
             message = f"{record.msg!s} (log arguments did not fit the message)"
+        if self._plainly_clean(record, message):
+            # Most records (every access line) hold nothing to hide: one screening pass over
+            # all their text instead of one redaction per field.
+            record.msg, record.args = message, None
+            setattr(record, _REDACTED, True)
+            return True
         record.msg, record.args = redact(message), None
         if record.exc_info and not record.exc_text:
             # The formatters use exc_text when it is set, so the traceback is formatted once.
@@ -91,6 +97,22 @@ class RedactingFilter(logging.Filter):
         setattr(record, _REDACTED, True)
         return True
 
+    def _plainly_clean(self, record: logging.LogRecord, message: str) -> bool:
+        """True when the record holds only plain values and the redactor is sure to leave
+        every string of them as it is."""
+        if not isinstance(self._redact, Redactor) or record.exc_info or record.exc_text:
+            return False
+        if record.stack_info:
+            return False
+        texts = [message]
+        for value in _extra_fields(record).values():
+            if isinstance(value, str):
+                texts.append(value)
+            elif not (value is None or isinstance(value, bool | int | float)):
+                return False  # a mapping may hide a value under a secret key
+        # NUL joins them: a marker or a literal cannot span two strings through it.
+        return not self._redact.may_change("\0".join(texts))
+
 
 class TextLogFormatter(logging.Formatter):
     def __init__(self, redact: Redact | None = None) -> None:
@@ -98,7 +120,12 @@ class TextLogFormatter(logging.Formatter):
         self._redact = redact or Redactor()
 
     def format(self, record: logging.LogRecord) -> str:
-        return self._redact(super().format(record))
+        line = super().format(record)
+        if getattr(record, _REDACTED, False):
+            # ``RedactingFilter`` rewrote every part of the line already (message, exception,
+            # stack); the rest is the time, the level and the logger's name.
+            return line
+        return self._redact(line)
 
 
 class JsonLogFormatter(logging.Formatter):

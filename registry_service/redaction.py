@@ -87,7 +87,12 @@ _MARKERS = tuple(
 
 def _may_hold_secret(text: str) -> bool:
     folded = text.lower()
-    return any(marker in folded for marker in _MARKERS)
+    # A plain loop: it runs for every string of every log record, and a generator in any()
+    # costs a third more.
+    for marker in _MARKERS:
+        if marker in folded:
+            return True
+    return False
 
 
 def _hide_value(match: re2._Match) -> str:
@@ -107,6 +112,12 @@ class Redactor:
 
     def __init__(self, literals: Iterable[str] = ()) -> None:
         self._literals = tuple(sorted({s for s in literals if len(s) >= 8}, key=len, reverse=True))
+
+    def may_change(self, text: str) -> bool:
+        """False when ``self(text)`` is sure to return ``text`` unchanged: it holds no literal
+        secret and nothing a pattern could match. Cheaper than a redaction, so that a caller
+        with many strings can screen them joined together, once."""
+        return _may_hold_secret(text) or any(literal in text for literal in self._literals)
 
     def __call__(self, text: str) -> str:
         for literal in self._literals:

@@ -24,6 +24,8 @@ from registry_service.redaction import FILTERED, is_secret_name
 
 
 def _query(request: BaseRequest) -> str:
+    if not request.query_string:
+        return ""  # most requests: no query to parse and filter
     pairs = [(k, FILTERED if is_secret_name(k) else v) for k, v in request.query.items()]
     return urlencode(pairs, safe="/:,[]")
 

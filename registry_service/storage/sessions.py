@@ -281,7 +281,9 @@ class UploadSessions:
             await self._io.run(self._space.check)  # refused before a byte is written
             written = await appender.append(chunks)
             # Durable before the client hears 202: the offset it is told survives a crash.
-            await self._io.run(fsync_file, data)
+            # The session's own files and folder were not synced when it was made; its first
+            # bytes make them durable too (the file only grows: size 0 means first).
+            await self._io.run(_sync_appended, self._root, session_id, size == 0)
         except BaseException as exc:
             # The file may hold part of this chunk and the hasher may not match it: forget the
             # hash state, so the next operation re-reads the file once the write has stopped.
@@ -386,24 +388,38 @@ def _remove_if_unlocked(root: Path, session_id: str) -> _Removal:
 def _create_session(root: Path, session_id: str, algorithm: str) -> None:
     # ``data`` is created last: a session exists once it has one, so a crash in between leaves
     # a directory that ``exists`` denies and ``purge_older_than`` removes.
+    #
+    # Nothing is fsynced here: an empty session holds nothing a client was told is stored,
+    # and one lost to a power cut is answered BLOB_UPLOAD_UNKNOWN, on which clients start
+    # the upload again. Its first acknowledged chunk makes it durable (``_sync_appended``),
+    # and a blob is made durable on its own when it is placed. Three fsyncs per POST were
+    # most of a POST's cost, and under a pull storm they were CPU the reads needed.
     ensure_dir(layout.uploads_dir(root))
     directory = layout.session_dir(root, session_id)
     directory.mkdir()
     try:
         state = layout.session_state_path(root, session_id)
         state.write_text(json.dumps({"algorithm": algorithm}), encoding="utf-8")
-        fsync_file(state)
         # Made now, not at first lock: creating it later would change the directory's mtime,
         # which is what ``purge_older_than`` reads to judge a session idle.
         create_empty(layout.session_lock_path(root, session_id))
         create_empty(layout.session_data_path(root, session_id))
-        fsync_dir(directory)
-        fsync_dir(directory.parent)
     except BaseException:
         # A half-made session (a full disk leaves an empty session.json) is nobody's: the
         # caller hears the error and never learns the id.
         shutil.rmtree(directory, ignore_errors=True)
         raise
+
+
+def _sync_appended(root: Path, session_id: str, first: bool) -> None:
+    """Make an append durable: the data file, and with the first bytes also the session's
+    state file and the folders that name it, which ``_create_session`` left unsynced."""
+    fsync_file(layout.session_data_path(root, session_id))
+    if first:
+        directory = layout.session_dir(root, session_id)
+        fsync_file(layout.session_state_path(root, session_id))
+        fsync_dir(directory)
+        fsync_dir(directory.parent)
 
 
 def _read_algorithm(state: Path) -> str:

@@ -177,3 +177,35 @@ def test_the_catalog_password_is_hidden_even_without_its_url() -> None:
     text = stream.getvalue()
     assert "secret-42" not in text
     assert "postgresql://registry:[FILTERED]@db.internal:5432/registry" in text
+
+
+SECRETS_IN_A_FIELD = [
+    "Authorization: Basic dXNlcjpwYXNzd29yZDEyMzQ1Njc4",
+    "private_token=glpat-abcdefghijklmnopqrst",
+    ADMIN_TOKEN,
+    "redis://:hunter2hunter2@redis:6379",
+]
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+@pytest.mark.parametrize("secret", SECRETS_IN_A_FIELD)
+@pytest.mark.parametrize("field", range(6))
+def test_a_secret_in_any_one_field_of_an_access_record_is_hidden(
+    log_to_string: Configure, log_format: str, secret: str, field: int
+) -> None:
+    # Access records carry many clean fields, which the filter screens together in one pass;
+    # one secret anywhere among them must still send the record through full redaction.
+    values = ["GET", "/v2/group/app/manifests/latest", "", "127.0.0.1", "curl/8.0", "0123abcd"]
+    values[field] = f"x {secret} y"
+    names = ["method", "path", "query", "remote", "user_agent", "request_id"]
+    stream = log_to_string(log_format)
+    logging.getLogger("aiohttp.access").info(
+        '%s "%s %s"', values[3], values[0], values[1],
+        extra={**dict(zip(names, values, strict=True)), "status": 200, "size_bytes": None},
+    )
+    written = stream.getvalue()
+    for part in ("dXNlcjpwYXNzd29yZDEyMzQ1Njc4", "glpat-abcdefghijklmnopqrst", ADMIN_TOKEN,
+                 "hunter2hunter2"):
+        assert part not in written
+    if log_format == "json" or field in (0, 1, 3):  # a text line shows only its message
+        assert "[FILTERED]" in written

@@ -380,3 +380,35 @@ async def test_create_and_cancel_each_cross_to_the_io_threads_once(
     await sessions.cancel(SID)
     assert len(hops) == 2, hops
     assert not await sessions.exists(SID)
+
+
+async def test_a_session_is_synced_by_its_first_acknowledged_chunk_not_by_its_opening(
+    sessions: UploadSessions, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A power cut cannot be staged here; what it would keep is whatever was fsynced before the
+    # answer, so the fsyncs themselves are what is checked. An empty session holds nothing a
+    # client was told is stored: opening one syncs nothing (three fsyncs per POST used to be
+    # most of its cost). The first chunk the client hears 202 for must survive, and with it
+    # the files and folders that make the session findable.
+    synced: list[Path] = []
+    for name in ("fsync_file", "fsync_dir"):
+        real = getattr(sessions_module, name)
+
+        def recording(path: Path, real: Callable[[Path], None] = real) -> None:
+            synced.append(path)
+            real(path)
+
+        monkeypatch.setattr(sessions_module, name, recording)
+    session = data_dir / "uploads" / SID
+
+    await sessions.create(SID)
+    assert synced == []
+
+    await sessions.append(SID, stream(b"first"), start_offset=0)
+    assert set(synced) == {
+        session / "data", session / "session.json", session, data_dir / "uploads"
+    }
+
+    synced.clear()
+    await sessions.append(SID, stream(b"second"), start_offset=5)
+    assert synced == [session / "data"]
