@@ -8,7 +8,12 @@ from datetime import datetime
 
 from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time, insert
 from registry_service.catalog.protocols import Reader, Writer
-from registry_service.catalog.rows import StoredManifest
+from registry_service.catalog.rows import (
+    PrefixedRow,
+    Repository,
+    StoredManifest,
+    prefixed_columns,
+)
 
 _COLUMNS = (
     "id, repository_id, digest, media_type, size_bytes, config_digest, config_media_type,"
@@ -155,6 +160,37 @@ async def select_manifest_with_payload(
     columns = ", ".join(f"m.{c.strip()}" for c in _COLUMNS.split(","))
     row = await fetch_one(db, f"SELECT {columns}, m.payload FROM manifests m WHERE {where}", params)
     return (StoredManifest.from_row(row), bytes(row["payload"])) if row else None
+
+
+async def select_repository_with_manifest(
+    db: Reader,
+    project_id: int,
+    name: str,
+    *,
+    digest: str | None = None,
+    tag: str | None = None,
+) -> tuple[Repository, tuple[StoredManifest, bytes] | None] | None:
+    """A repository and, if it has it, a manifest of it by digest or by tag with its bytes, in
+    one statement (the pull path: on PostgreSQL each statement is a round trip). None when
+    the repository does not exist."""
+    if tag is not None:
+        on = "m.id = (SELECT manifest_id FROM tags WHERE repository_id = r.id AND name = :ref)"
+    else:
+        on = "m.repository_id = r.id AND m.digest = :ref"
+    row = await fetch_one(
+        db,
+        f"SELECT r.*, {prefixed_columns('m', _COLUMNS + ', payload', 'm_')}"
+        f" FROM repositories r LEFT JOIN manifests m ON {on}"
+        " WHERE r.project_id = :project_id AND r.name = :name",
+        {"project_id": project_id, "name": name, "ref": tag if tag is not None else digest},
+    )
+    if row is None:
+        return None
+    repository = Repository.from_row(row)
+    if row["m_id"] is None:
+        return repository, None
+    manifest = PrefixedRow(row, "m_")
+    return repository, (StoredManifest.from_row(manifest), bytes(manifest["payload"]))
 
 
 async def select_manifests_by_digests(

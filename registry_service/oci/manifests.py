@@ -13,9 +13,9 @@ from registry_service.services.images import Action
 
 
 async def get_manifest(request: web.Request) -> web.Response:
-    _, repository = await inputs.repository(request, Action.PULL)
+    image = await inputs.image(request, Action.PULL)
     pulled = await manifests.pull_manifest(
-        context.catalog(request), repository, request.match_info["reference"]
+        context.catalog(request), image, request.match_info["reference"]
     )
     if request.method == "GET":
         metrics.count_pulled(request, "manifest", len(pulled.payload))

@@ -46,7 +46,9 @@ from registry_service.manifests.parse import (
     parse_manifest,
 )
 from registry_service.names import is_digest_reference, validate_tag
+from registry_service.services import images
 from registry_service.services.blobs import Storage
+from registry_service.services.images import Image
 from registry_service.services.protection_rules import Guard
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
@@ -85,17 +87,27 @@ def lookup_reference(reference: str) -> Digest | str:
         raise ManifestUnknown(detail={"reference": reference[:140]}) from None
 
 
-async def pull_manifest(catalog: CatalogBackend, repository: Repository, reference: str) -> Pulled:
-    ref = lookup_reference(reference)
-    found = await manifest_rows.select_manifest_with_payload(
+async def pull_manifest(catalog: CatalogBackend, image: Image, reference: str) -> Pulled:
+    """The manifest ``reference`` names in the image's repository: NAME_UNKNOWN without the
+    repository, else MANIFEST_UNKNOWN without the manifest. Both rows come in one statement."""
+    try:
+        ref = lookup_reference(reference)
+    except ManifestUnknown:
+        # No manifest can have this name; the repository's absence still comes first.
+        await images.find_repository(catalog, image)
+        raise
+    found = await manifest_rows.select_repository_with_manifest(
         catalog.reader,
-        repository.id,
+        image.project_id,
+        image.name,
         digest=str(ref) if isinstance(ref, Digest) else None,
         tag=None if isinstance(ref, Digest) else ref,
     )
-    if found is None:
+    repository, manifest = found if found is not None else (None, None)
+    images.require_repository(image, repository)
+    if manifest is None:
         raise ManifestUnknown(detail={"reference": reference[:140]})
-    return Pulled(*found)
+    return Pulled(*manifest)
 
 
 async def push_manifest(
