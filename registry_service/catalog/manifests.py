@@ -8,14 +8,10 @@ from datetime import datetime
 
 from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time, insert
 from registry_service.catalog.protocols import Reader, Writer
-from registry_service.catalog.rows import (
-    PrefixedRow,
-    Repository,
-    StoredManifest,
-    prefixed_columns,
-)
+from registry_service.catalog.rows import StoredManifest
 
-_COLUMNS = (
+# The columns of ``StoredManifest`` (all but the payload).
+MANIFEST_COLUMNS = (
     "id, repository_id, digest, media_type, size_bytes, config_digest, config_media_type,"
     " artifact_type, subject_digest, image_created_at, total_size_bytes, annotations, created_at"
 )
@@ -141,7 +137,7 @@ async def select_manifest(
 ) -> StoredManifest | None:
     row = await fetch_one(
         db,
-        f"SELECT {_COLUMNS} FROM manifests WHERE repository_id = ? AND digest = ?",
+        f"SELECT {MANIFEST_COLUMNS} FROM manifests WHERE repository_id = ? AND digest = ?",
         (repository_id, digest),
     )
     return StoredManifest.from_row(row) if row else None
@@ -157,40 +153,9 @@ async def select_manifest_with_payload(
     else:
         where = "m.repository_id = ? AND m.digest = ?"
         params = (repository_id, digest)
-    columns = ", ".join(f"m.{c.strip()}" for c in _COLUMNS.split(","))
+    columns = ", ".join(f"m.{c.strip()}" for c in MANIFEST_COLUMNS.split(","))
     row = await fetch_one(db, f"SELECT {columns}, m.payload FROM manifests m WHERE {where}", params)
     return (StoredManifest.from_row(row), bytes(row["payload"])) if row else None
-
-
-async def select_repository_with_manifest(
-    db: Reader,
-    project_id: int,
-    name: str,
-    *,
-    digest: str | None = None,
-    tag: str | None = None,
-) -> tuple[Repository, tuple[StoredManifest, bytes] | None] | None:
-    """A repository and, if it has it, a manifest of it by digest or by tag with its bytes, in
-    one statement (the pull path: on PostgreSQL each statement is a round trip). None when
-    the repository does not exist."""
-    if tag is not None:
-        on = "m.id = (SELECT manifest_id FROM tags WHERE repository_id = r.id AND name = :ref)"
-    else:
-        on = "m.repository_id = r.id AND m.digest = :ref"
-    row = await fetch_one(
-        db,
-        f"SELECT r.*, {prefixed_columns('m', _COLUMNS + ', payload', 'm_')}"
-        f" FROM repositories r LEFT JOIN manifests m ON {on}"
-        " WHERE r.project_id = :project_id AND r.name = :name",
-        {"project_id": project_id, "name": name, "ref": tag if tag is not None else digest},
-    )
-    if row is None:
-        return None
-    repository = Repository.from_row(row)
-    if row["m_id"] is None:
-        return repository, None
-    manifest = PrefixedRow(row, "m_")
-    return repository, (StoredManifest.from_row(manifest), bytes(manifest["payload"]))
 
 
 async def select_manifests_by_digests(
@@ -201,7 +166,7 @@ async def select_manifests_by_digests(
     marks = ",".join("?" * len(digests))
     rows = await fetch_all(
         db,
-        f"SELECT {_COLUMNS} FROM manifests WHERE repository_id = ? AND digest IN ({marks})",
+        f"SELECT {MANIFEST_COLUMNS} FROM manifests WHERE repository_id = ? AND digest IN ({marks})",
         [repository_id, *digests],
     )
     return {row["digest"]: StoredManifest.from_row(row) for row in rows}
@@ -212,7 +177,7 @@ async def select_referrers(
 ) -> list[StoredManifest]:
     rows = await fetch_all(
         db,
-        f"SELECT {_COLUMNS} FROM manifests WHERE repository_id = ? AND subject_digest = ?"
+        f"SELECT {MANIFEST_COLUMNS} FROM manifests WHERE repository_id = ? AND subject_digest = ?"
         " ORDER BY id",
         (repository_id, subject_digest),
     )

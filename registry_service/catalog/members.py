@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from registry_service.catalog.db import execute, fetch_all, fetch_one, format_time, parse_time
-from registry_service.catalog.protocols import Reader, Writer
+from registry_service.catalog.protocols import Reader, Row, Writer
 from registry_service.catalog.rows import Member, Project, User
 
 _NAMESPACE_ANCESTORS = """
@@ -33,19 +33,13 @@ async def select_project_level(db: Reader, user_id: int, project_id: int) -> int
     return int(row[0]) if row and row[0] is not None else 0
 
 
-async def select_owning_project_with_level(
-    db: Reader, full_paths: Sequence[str], user_id: int | None
-) -> tuple[Project, int] | None:
-    """The project at the longest of ``full_paths`` that is not marked for deletion, with
-    ``user_id``'s effective level on it (0 for None), in one statement: a /v2 request asks for
-    both on every call, and on PostgreSQL each statement is a round trip."""
-    if not full_paths:
-        return None
+def owning_project_cte(full_paths: Sequence[str]) -> tuple[str, dict[str, object]]:
+    """``WITH RECURSIVE owning, anc``: the project at the longest of ``full_paths`` that is not
+    marked for deletion (one row or none) and its ancestor namespaces; with its parameters.
+    ``CALLER_LEVEL`` then reads the effective level of ``:uid`` on it."""
     params: dict[str, object] = {f"p{i}": path for i, path in enumerate(full_paths)}
-    params["uid"] = user_id
     marks = ", ".join(f":p{i}" for i in range(len(full_paths)))
-    row = await fetch_one(
-        db,
+    return (
         # The paths are prefixes of one image path, so the longest is the deepest project
         # (gitlab-api.md §8); a marked project is skipped for the next one, as if absent.
         "WITH RECURSIVE owning AS ("
@@ -56,15 +50,40 @@ async def select_owning_project_with_level(
         " UNION ALL"
         " SELECT n.parent_id FROM namespaces n JOIN anc ON n.id = anc.id"
         " WHERE n.parent_id IS NOT NULL"
-        ") SELECT owning.*, (SELECT MAX(access_level) FROM members WHERE user_id = :uid"
-        " AND (project_id = owning.id OR namespace_id IN (SELECT id FROM anc))) AS caller_level"
-        " FROM owning",
+        ")",
         params,
+    )
+
+
+# The effective level of ``:uid`` (NULL: none) on the project of ``owning_project_cte``, as
+# ``select_project_level`` reads it.
+CALLER_LEVEL = (
+    "(SELECT MAX(access_level) FROM members WHERE user_id = :uid"
+    " AND (project_id = owning.id OR namespace_id IN (SELECT id FROM anc))) AS caller_level"
+)
+
+
+async def select_owning_project_with_level(
+    db: Reader, full_paths: Sequence[str], user_id: int | None
+) -> tuple[Project, int] | None:
+    """The project at the longest of ``full_paths`` that is not marked for deletion, with
+    ``user_id``'s effective level on it (0 for None), in one statement: a /v2 request asks for
+    both on every call, and on PostgreSQL each statement is a round trip."""
+    if not full_paths:
+        return None
+    cte, params = owning_project_cte(full_paths)
+    row = await fetch_one(
+        db, f"{cte} SELECT owning.*, {CALLER_LEVEL} FROM owning", {**params, "uid": user_id}
     )
     if row is None:
         return None
+    return Project.from_row(row), caller_level(row)
+
+
+def caller_level(row: Row) -> int:
+    """The ``caller_level`` column of a row: 0 when no membership counts."""
     level = row["caller_level"]
-    return Project.from_row(row), int(level) if level is not None else 0
+    return int(level) if level is not None else 0
 
 
 async def select_namespace_level(db: Reader, user_id: int, namespace_id: int) -> int:

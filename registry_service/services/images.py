@@ -127,10 +127,23 @@ async def resolve(
     if access is None:
         target = project_to_create(image_path)
         creating = auto_create and action is Action.PUSH and actor.is_admin
-        if not (creating and now is not None and target is not None):
-            raise await _unknown_name(catalog, actor, image_path)
-        project = await _create_project(catalog, actor, image_path, target, now)
-        access = ProjectAccess(project, await project_level(catalog, actor, project.id))
+        if creating and now is not None and target is not None:
+            project = await _create_project(catalog, actor, image_path, target, now)
+            access = ProjectAccess(project, await project_level(catalog, actor, project.id))
+    return await admit(catalog, actor, image_path, action, access)
+
+
+async def admit(
+    catalog: CatalogBackend,
+    actor: Actor,
+    image_path: str,
+    action: Action,
+    access: ProjectAccess | None,
+) -> Image:
+    """The image at ``image_path`` in the project found to own it (``access``; None when none
+    does) if ``actor`` may ``action`` it; the errors of ``resolve`` if not."""
+    if access is None:
+        raise await _unknown_name(catalog, actor, image_path)
     project = access.project
     if not allowed(actor, access, action):
         if not access.can(actor, Ability.READ_PROJECT):
