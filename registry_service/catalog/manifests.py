@@ -13,7 +13,8 @@ from registry_service.catalog.errors import ConstraintViolated
 from registry_service.catalog.protocols import Reader, Writer
 from registry_service.catalog.rows import StoredManifest
 
-_COLUMNS = (
+# The columns of ``StoredManifest`` (all but the payload).
+MANIFEST_COLUMNS = (
     "id, repository_id, digest, media_type, size_bytes, config_digest, config_media_type,"
     " artifact_type, subject_digest, image_created_at, total_size_bytes, annotations, created_at"
 )
@@ -173,7 +174,7 @@ async def select_manifest(
 ) -> StoredManifest | None:
     row = await fetch_one(
         db,
-        f"SELECT {_COLUMNS} FROM manifests WHERE repository_id = ? AND digest = ?",
+        f"SELECT {MANIFEST_COLUMNS} FROM manifests WHERE repository_id = ? AND digest = ?",
         (repository_id, digest),
     )
     return StoredManifest.from_row(row) if row else None
@@ -189,7 +190,7 @@ async def select_manifest_with_payload(
     else:
         where = "m.repository_id = ? AND m.digest = ?"
         params = (repository_id, digest)
-    columns = ", ".join(f"m.{c.strip()}" for c in _COLUMNS.split(","))
+    columns = ", ".join(f"m.{c.strip()}" for c in MANIFEST_COLUMNS.split(","))
     row = await fetch_one(db, f"SELECT {columns}, m.payload FROM manifests m WHERE {where}", params)
     return (StoredManifest.from_row(row), bytes(row["payload"])) if row else None
 
@@ -202,7 +203,7 @@ async def select_manifests_by_digests(
     marks = ",".join("?" * len(digests))
     rows = await fetch_all(
         db,
-        f"SELECT {_COLUMNS} FROM manifests WHERE repository_id = ? AND digest IN ({marks})",
+        f"SELECT {MANIFEST_COLUMNS} FROM manifests WHERE repository_id = ? AND digest IN ({marks})",
         [repository_id, *digests],
     )
     return {row["digest"]: StoredManifest.from_row(row) for row in rows}
@@ -213,7 +214,7 @@ async def select_referrers(
 ) -> list[StoredManifest]:
     rows = await fetch_all(
         db,
-        f"SELECT {_COLUMNS} FROM manifests WHERE repository_id = ? AND subject_digest = ?"
+        f"SELECT {MANIFEST_COLUMNS} FROM manifests WHERE repository_id = ? AND subject_digest = ?"
         " ORDER BY id",
         (repository_id, subject_digest),
     )

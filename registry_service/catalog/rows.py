@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from registry_service.catalog.db import parse_time
 from registry_service.catalog.protocols import Row
@@ -17,6 +19,31 @@ def _required_time(row: Row, key: str) -> datetime:
     value = parse_time(row[key])
     assert value is not None, key
     return value
+
+
+class PrefixedRow:
+    """One table's columns inside a joined row, where they were selected with a prefix
+    (``t.id AS t_id``), read by their own names so that table's ``from_row`` takes them."""
+
+    __slots__ = ("_prefix", "_row")
+
+    def __init__(self, row: Row, prefix: str) -> None:
+        self._row = row
+        self._prefix = prefix
+
+    def __getitem__(self, key: int | str, /) -> Any:
+        if isinstance(key, int):
+            raise TypeError("a prefixed row is read by column name")
+        return self._row[self._prefix + key]
+
+    def __iter__(self) -> Iterator[Any]:
+        raise TypeError("a prefixed row is read by column name")
+
+
+def prefixed_columns(alias: str, columns: str, prefix: str) -> str:
+    """``a.x AS p_x, a.y AS p_y`` for the comma-separated ``columns`` of table alias ``alias``."""
+    names = [c.strip() for c in columns.split(",")]
+    return ", ".join(f"{alias}.{name} AS {prefix}{name}" for name in names)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Only ``tokens.authenticate_basic`` calls this (the one place a username and secret become an
 actor, for ``/v2`` Basic and the token flow alike); ``/api/v4`` never does, so a deploy token
 there is an unknown token (401). It takes the value's digest rather than the value, so this
-module needs nothing from ``tokens``.
+module needs nothing from ``tokens``; the row comes from ``tokens``' one lookup of both kinds.
 """
 
 from __future__ import annotations
@@ -27,12 +27,15 @@ def is_expired(token: DeployToken, now: datetime) -> bool:
 
 
 async def deploy_token_actor(
-    catalog: CatalogBackend, username: str, digest: str, now: datetime
+    catalog: CatalogBackend,
+    token: DeployToken | None,
+    username: str,
+    digest: str,
+    now: datetime,
 ) -> Actor | None:
-    """The actor a deploy token stands for; None if no deploy token has this digest (the
+    """The actor of the deploy token looked up by ``digest``; None if there is none (the
     secret may be a personal token), 401 if the username is not the token's or the token is
     revoked or expired."""
-    token = await deploy_token_rows.select_deploy_token_by_digest(catalog.reader, digest)
     if token is None or not hmac.compare_digest(token.token_digest, digest):
         return None
     if token.username != username or token.revoked or is_expired(token, now):

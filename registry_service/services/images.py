@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from registry_service.catalog import members as member_rows
 from registry_service.catalog import namespaces as namespace_rows
 from registry_service.catalog import projects as project_rows
 from registry_service.catalog import repositories as repository_rows
@@ -33,8 +34,8 @@ from registry_service.errors import Forbidden, NameUnknown, RegistryError, Unaut
 from registry_service.names import project_path_candidates
 from registry_service.services import provisioning
 from registry_service.services.groups import GroupAccess, namespace_level
-from registry_service.services.permissions import Ability, Actor
-from registry_service.services.projects import ProjectAccess, lookup_project, project_level
+from registry_service.services.permissions import Ability, AccessLevel, Actor
+from registry_service.services.projects import ProjectAccess, project_level
 from registry_service.services.tokens import REGISTRY_READ_SCOPES, REGISTRY_WRITE_SCOPES
 
 
@@ -75,11 +76,24 @@ def allowed(actor: Actor, access: ProjectAccess, action: Action) -> bool:
 
 async def owning_project(catalog: CatalogBackend, image_path: str) -> Project | None:
     """The project ``image_path`` belongs to, if one exists (gitlab-api.md §8)."""
-    for candidate in project_path_candidates(image_path):
-        project = await lookup_project(catalog, candidate)
-        if project is not None:
-            return project
-    return None
+    found = await member_rows.select_owning_project_with_level(
+        catalog.reader, project_path_candidates(image_path), None
+    )
+    return found[0] if found is not None else None
+
+
+async def owning_project_access(
+    catalog: CatalogBackend, actor: Actor, image_path: str
+) -> ProjectAccess | None:
+    """The project ``image_path`` belongs to, if one exists, with the caller's level on it:
+    one catalog statement (every /v2 call by Basic or anonymously asks for both)."""
+    found = await member_rows.select_owning_project_with_level(
+        catalog.reader, project_path_candidates(image_path), actor.user_id
+    )
+    if found is None:
+        return None
+    project, level = found
+    return ProjectAccess(project, AccessLevel(level))
 
 
 def project_to_create(image_path: str) -> str | None:
@@ -109,14 +123,28 @@ async def resolve(
     With ``auto_create`` (``registry.auto_create_projects``) an administrator's push to a path
     no project owns creates the project (and its missing groups) first.
     """
-    project = await owning_project(catalog, image_path)
-    if project is None:
+    access = await owning_project_access(catalog, actor, image_path)
+    if access is None:
         target = project_to_create(image_path)
         creating = auto_create and action is Action.PUSH and actor.is_admin
-        if not (creating and now is not None and target is not None):
-            raise await _unknown_name(catalog, actor, image_path)
-        project = await _create_project(catalog, actor, image_path, target, now)
-    access = ProjectAccess(project, await project_level(catalog, actor, project.id))
+        if creating and now is not None and target is not None:
+            project = await _create_project(catalog, actor, image_path, target, now)
+            access = ProjectAccess(project, await project_level(catalog, actor, project.id))
+    return await admit(catalog, actor, image_path, action, access)
+
+
+async def admit(
+    catalog: CatalogBackend,
+    actor: Actor,
+    image_path: str,
+    action: Action,
+    access: ProjectAccess | None,
+) -> Image:
+    """The image at ``image_path`` in the project found to own it (``access``; None when none
+    does) if ``actor`` may ``action`` it; the errors of ``resolve`` if not."""
+    if access is None:
+        raise await _unknown_name(catalog, actor, image_path)
+    project = access.project
     if not allowed(actor, access, action):
         if not access.can(actor, Ability.READ_PROJECT):
             raise await _unknown_name(catalog, actor, image_path)
@@ -229,6 +257,11 @@ async def find_repository(catalog: CatalogBackend, image: Image) -> Repository:
     repository = await repository_rows.select_repository(
         catalog.reader, image.project_id, image.name
     )
+    return require_repository(image, repository)
+
+
+def require_repository(image: Image, repository: Repository | None) -> Repository:
+    """The image's repository as found; NAME_UNKNOWN if it is missing or being deleted."""
     if repository is None or repository.status == "delete_ongoing":
         raise NameUnknown(detail={"name": image.path})
     return repository

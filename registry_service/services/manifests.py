@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from registry_service.catalog import blobs as blob_rows
 from registry_service.catalog import manifests as manifest_rows
+from registry_service.catalog import pulls as pull_rows
 from registry_service.catalog import repositories as repository_rows
 from registry_service.catalog import tags as tag_rows
 from registry_service.catalog.manifests import NewManifest
@@ -47,8 +48,12 @@ from registry_service.manifests.parse import (
     parse_image_config_created,
     parse_manifest,
 )
-from registry_service.names import is_digest_reference, validate_tag
+from registry_service.names import is_digest_reference, project_path_candidates, validate_tag
+from registry_service.services import images
 from registry_service.services.blobs import Storage
+from registry_service.services.images import Action, Image
+from registry_service.services.permissions import AccessLevel, Actor
+from registry_service.services.projects import ProjectAccess
 from registry_service.services.protection_rules import Guard
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
@@ -87,17 +92,66 @@ def lookup_reference(reference: str) -> Digest | str:
         raise ManifestUnknown(detail={"reference": reference[:140]}) from None
 
 
-async def pull_manifest(catalog: CatalogBackend, repository: Repository, reference: str) -> Pulled:
-    ref = lookup_reference(reference)
-    found = await manifest_rows.select_manifest_with_payload(
-        catalog.reader,
-        repository.id,
-        digest=str(ref) if isinstance(ref, Digest) else None,
-        tag=None if isinstance(ref, Digest) else ref,
+async def pull_manifest(catalog: CatalogBackend, image: Image, reference: str) -> Pulled:
+    """The manifest ``reference`` names in the image's repository (the caller's right to pull
+    it already decided, by a registry token): NAME_UNKNOWN without the repository, else
+    MANIFEST_UNKNOWN without the manifest. Both rows come in one statement."""
+    ref = await _pullable_reference(catalog, image, reference)
+    found = await pull_rows.select_repository_with_manifest(
+        catalog.reader, image.project_id, image.name, str(ref), by_tag=isinstance(ref, str)
     )
-    if found is None:
+    repository, manifest = found if found is not None else (None, None)
+    return _pulled(image, repository, manifest, reference)
+
+
+async def pull_manifest_as(
+    catalog: CatalogBackend, actor: Actor, image_path: str, reference: str
+) -> Pulled:
+    """The manifest ``reference`` names at ``image_path`` if ``actor`` may pull it, with the
+    errors of ``images.resolve`` then those of ``pull_manifest``, in that order. The project,
+    the caller's level, the repository and the manifest come in one statement; nothing of it
+    is answered before the caller is let in."""
+    try:
+        ref = lookup_reference(reference)
+    except ManifestUnknown:
+        # No manifest can have this name: the caller's rights and the repository come first.
+        image = await images.resolve(catalog, actor, image_path, Action.PULL)
+        return await pull_manifest(catalog, image, reference)
+    found = await pull_rows.select_pull(
+        catalog.reader,
+        project_path_candidates(image_path),
+        image_path,
+        actor.user_id,
+        str(ref),
+        by_tag=isinstance(ref, str),
+    )
+    access = None if found is None else ProjectAccess(found.project, AccessLevel(found.level))
+    image = await images.admit(catalog, actor, image_path, Action.PULL, access)
+    assert found is not None  # admit refuses a path no project owns
+    return _pulled(image, found.repository, found.manifest, reference)
+
+
+async def _pullable_reference(
+    catalog: CatalogBackend, image: Image, reference: str
+) -> Digest | str:
+    try:
+        return lookup_reference(reference)
+    except ManifestUnknown:
+        # No manifest can have this name; the repository's absence still comes first.
+        await images.find_repository(catalog, image)
+        raise
+
+
+def _pulled(
+    image: Image,
+    repository: Repository | None,
+    manifest: tuple[StoredManifest, bytes] | None,
+    reference: str,
+) -> Pulled:
+    images.require_repository(image, repository)
+    if manifest is None:
         raise ManifestUnknown(detail={"reference": reference[:140]})
-    return Pulled(*found)
+    return Pulled(*manifest)
 
 
 async def push_manifest(

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from registry_service.catalog import credentials as credential_rows
 from registry_service.catalog import users as user_rows
 from registry_service.catalog.errors import UniqueViolated
 from registry_service.catalog.protocols import CatalogBackend
@@ -123,7 +124,15 @@ async def authenticate(catalog: CatalogBackend, presented: str, now: datetime) -
     """The actor a token stands for; 401 if it is unknown, expired or revoked, 403 (GitLab's
     /api/v4 answer) if its user is blocked."""
     digest = token_digest(presented)
-    token = await user_rows.select_token_by_digest(catalog.reader, digest)
+    found = await credential_rows.select_token_with_user(catalog.reader, digest)
+    return personal_token_actor(found.token, found.user, digest, now)
+
+
+def personal_token_actor(
+    token: Token | None, user: User | None, digest: str, now: datetime
+) -> Actor:
+    """The actor of a personal token looked up by ``digest`` (with its user); the errors of
+    ``authenticate``."""
     if token is None or not hmac.compare_digest(token.token_digest, digest):
         raise Unauthorized()
     if token.revoked:
@@ -134,7 +143,6 @@ async def authenticate(catalog: CatalogBackend, presented: str, now: datetime) -
         raise TokenInvalid(
             "Token is expired. You can either do re-authorization or token refresh."
         )
-    user = await user_rows.select_user_by_id(catalog.reader, token.user_id)
     if user is None or user.marked_for_deletion_at is not None:
         raise Unauthorized()
     if user.state != "active":
@@ -147,12 +155,17 @@ async def authenticate_basic(
 ) -> Actor:
     """HTTP Basic for /v2: a username and one of that user's tokens, or a deploy token's
     username and value. A blocked user is 401 there, as an unknown one (the registry's
-    challenge is the only answer /v2 has)."""
-    deploy_token = await deploy_token_actor(catalog, username, token_digest(password), now)
+    challenge is the only answer /v2 has).
+
+    Both kinds are looked up in one statement (a deploy token wins, as it always has); the
+    checks are the same as ``authenticate``'s and ``deploy_token_actor``'s."""
+    digest = token_digest(password)
+    found = await credential_rows.select_credentials(catalog.reader, digest)
+    deploy_token = await deploy_token_actor(catalog, found.deploy_token, username, digest, now)
     if deploy_token is not None:
         return deploy_token
     try:
-        actor = await authenticate(catalog, password, now)
+        actor = personal_token_actor(found.token, found.user, digest, now)
     except UserBlocked:
         raise Unauthorized() from None
     if actor.username is None or actor.username.lower() != username.lower():
