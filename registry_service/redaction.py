@@ -87,9 +87,9 @@ _MARKERS = tuple(
 
 def _may_hold_secret(text: str) -> bool:
     folded = text.lower()
-    # A plain loop: it runs for every string of every log record, and a generator in any()
-    # costs a third more.
-    for marker in _MARKERS:
+    # A plain loop, not any() over a generator: it runs for every log record, and the
+    # generator costs a third more.
+    for marker in _MARKERS:  # noqa: SIM110
         if marker in folded:
             return True
     return False
