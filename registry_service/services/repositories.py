@@ -23,8 +23,7 @@ from registry_service.catalog.rows import Project, Repository
 from registry_service.errors import Forbidden, RecordNotFound
 from registry_service.services import deletion, groups, projects
 from registry_service.services.groups import GroupAccess
-from registry_service.services.job_data import RepositoryDeletionParams
-from registry_service.services.jobs import JobKind, JobQueue, submit_job
+from registry_service.services.jobs import JobKind, JobQueue
 from registry_service.services.permissions import Ability, Actor
 from registry_service.services.projects import ProjectAccess
 
@@ -163,21 +162,18 @@ async def schedule_deletion(
     between the mark and the submission is mended by the next request.
     """
     projects.require(access, actor, Ability.ADMIN_CONTAINER_IMAGE)
+    # The mark, the look for an open job and the new job's intent are one transaction: the
+    # mark locks the repository's row (and SQLite has one writer), so a request at the same
+    # moment waits, then finds this job instead of writing a second.
     async with catalog.transaction() as tx:
+        if await repository_rows.select_repository_by_id(tx, repository.id) is None:
+            raise RecordNotFound()  # a deletion finished since the caller looked it up
         await deletion.ensure_repositories_deletable(tx, actor, [repository.id])
-        await repository_rows.mark_deletion_scheduled(tx, repository.id)
+        new_jobs = await deletion.schedule_repository_deletions(tx, actor, [repository.id], now)
         pending = await job_rows.select_open_job_id(tx, JobKind.DELETE_REPOSITORY, repository.id)
-    if pending is not None:
-        return pending
-    return await submit_job(
-        catalog,
-        queue,
-        RepositoryDeletionParams(),
-        requester_id=actor.user_id,
-        project_id=access.project.id,
-        repository_id=repository.id,
-        now=now,
-    )
+    await deletion.enqueue_jobs(queue, new_jobs)
+    assert pending is not None  # written above if there was none
+    return pending
 
 
 async def _views(

@@ -3,6 +3,7 @@ number, the ``delete_scheduled`` status, the job it records, and the job's effec
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -46,6 +47,23 @@ async def test_delete_repository_schedules_it(
     assert again.status == 202
     assert await again.json() == 202
     assert len(await jobs_of(catalog)) == 1
+
+
+async def test_deletes_of_one_repository_at_once_make_one_job(
+    client: TestClient, factory: Factory, catalog: Catalog
+) -> None:
+    # Each request marks the repository and looks for an open job; the job must be written
+    # in that same transaction, or two requests both find none and both write one.
+    project = await factory.project("acme/web")
+    repo = await make_repo(factory, project)
+    maintainer = await member(factory, project, AccessLevel.MAINTAINER)
+
+    answers = await asyncio.gather(
+        *(client.delete(repo.url, headers=maintainer.headers) for _ in range(8))
+    )
+
+    assert [answer.status for answer in answers] == [202] * 8
+    assert len(await jobs_of(catalog, "delete_repository")) == 1
 
 
 async def test_delete_after_a_failed_deletion_starts_over(
